@@ -1,0 +1,1 @@
+"""Request handlers of the mock: one module per Dataverse message or concern."""
