@@ -55,6 +55,10 @@ class Tenant(Protocol):
         """Validate, apply defaults and rules, insert; return the stored row."""
         ...
 
+    def create_many(self, table: str, rows: list[Row]) -> list[Row]:
+        """Create many rows in one transaction (all or nothing), faster than a loop of create."""
+        ...
+
     def update(self, table: str, record_id: str, values: Row) -> Row:
         """Validate and apply a partial update (rules run); return the stored row. 404 if missing."""
         ...
