@@ -1,0 +1,295 @@
+"""Evaluate a task's expectations against a :class:`~d365lab.labs.snapshot.Snapshot`.
+
+Pure functions over fetched rows: no HTTP here, so the engine is tested with plain dicts
+and the checker only decides *what* to fetch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from d365lab.labs import timeutil
+from d365lab.labs.results import CheckResult, CheckStatus
+from d365lab.labs.snapshot import Snapshot
+from d365lab.labs.spec import Expectation, LabSpec, Language, RelativeDate, TaskSpec, localize
+from d365lab.labs.values import (
+    exact_text_differs,
+    field_label,
+    is_date_only,
+    lookup_label,
+    normalize_text,
+    option_label,
+    read_value,
+    same_value,
+    show,
+)
+
+
+@dataclass
+class EvalContext:
+    """Everything a check needs besides the expectation itself."""
+
+    lab: LabSpec
+    lang: Language
+    prefix: str
+    tz: str
+    snapshot: Snapshot
+    #: Local day each task was performed on, from the run journal (task id -> day).
+    step_days: dict[str, date] = field(default_factory=dict)
+
+    def expected_find_value(self, alias: str) -> Any:
+        """The value a record is found by (with the run's prefix when the spec says so)."""
+        find = self.lab.records[alias].find
+        value = localize(find.value, self.lang)
+        if find.prefixed and self.prefix and isinstance(value, str):
+            return f"{self.prefix} {value}"
+        return value
+
+    def record_label(self, alias: str) -> str:
+        """How a record is named to a person in the lab language."""
+        return str(localize(self.lab.records[alias].label, self.lang))
+
+
+class _Outcome:
+    """Mutable scratch for building one CheckResult."""
+
+    def __init__(self, ctx: EvalContext, check: Expectation) -> None:
+        self.ctx = ctx
+        self.check = check
+        self.passed = False
+        self.expected: Any = None
+        self.actual: Any = None
+        self.expected_label: str | None = None
+        self.actual_label: str | None = None
+        self.message = ""
+        self.hint_kind = "equals"
+
+    def result(self, description: str) -> CheckResult:
+        check, ctx = self.check, self.ctx
+        alias = check.record
+        located = ctx.snapshot.records.get(alias) if alias else None
+        status: CheckStatus = "pass" if self.passed else ("fail" if check.strict else "warn")
+        hint = None if self.passed else self._hint()
+        return CheckResult(
+            id=check.id, description=description, status=status, passed=self.passed,
+            strict=check.strict, record=alias, record_id=located.id if located else None,
+            entity=located.entity if located else None, field=check.field,
+            expected=self.expected, expected_label=self.expected_label,
+            actual=self.actual, actual_label=self.actual_label, message=self.message, hint=hint,
+        )
+
+    def _hint(self) -> str:
+        ctx, check = self.ctx, self.check
+        template = ctx.lab.hint_templates.get(self.hint_kind) or ctx.lab.hint_templates["equals"]
+        record = (ctx.record_label(check.record) if check.record
+                  else ctx.record_label(check.none_exists.to) if check.none_exists else "")
+        return str(localize(template, ctx.lang)).format(
+            record=record,
+            field=field_label(ctx.lab, ctx.lang, check.field or ""),
+            expected=self.expected_label or show(self.expected),
+            actual=self.actual_label or show(self.actual),
+        )
+
+
+def evaluate_task(ctx: EvalContext, task: TaskSpec) -> list[CheckResult]:
+    """Evaluate every expectation of a task (never stopping at the first failure)."""
+    return [evaluate_check(ctx, task, check) for check in task.expect]
+
+
+def evaluate_check(ctx: EvalContext, task: TaskSpec, check: Expectation) -> CheckResult:
+    """Evaluate one expectation and return its evidence."""
+    out = _Outcome(ctx, check)
+    operator = check.operator
+    if operator == "none_exists":
+        return _none_exists(out)
+    assert check.record is not None
+    located = ctx.snapshot.records[check.record]
+    entity = located.entity
+    if operator == "exists":
+        out.expected, out.actual = True, located.row is not None
+        out.passed = out.actual is bool(check.exists)
+        out.hint_kind = "missing"
+        out.message = (f"found ({located.how}), id {located.id}" if located.row is not None
+                       else f"not found ({located.how})")
+        return out.result(f"{check.record} exists")
+    description = f"{check.record}.{check.field} {operator.replace('_', ' ')}"
+    if located.row is None:
+        out.hint_kind = "missing"
+        out.message = f"{check.record} ({entity}) not found: {located.how}"
+        return out.result(description)
+    assert check.field is not None
+    row = located.row
+    out.actual = read_value(row, entity, check.field)
+    out.actual_label = option_label(ctx.lab, ctx.lang, entity, check.field, out.actual, row)
+    if operator in ("equals", "equals_find", "equals_field"):
+        _equals(out, task, operator)
+    elif operator == "is_null":
+        _is_null(out)
+    elif operator == "ref":
+        _ref(out, row, entity)
+    elif operator in ("equals_relative_date", "equals_relative_datetime"):
+        _relative(out, task, entity)
+    elif operator in ("contains_stages", "equals_stage"):
+        _stages(out, operator)
+    return out.result(description)
+
+
+def _equals(out: _Outcome, task: TaskSpec, operator: str) -> None:
+    ctx, check = out.ctx, out.check
+    if operator == "equals_find":
+        assert check.record is not None
+        out.expected = ctx.expected_find_value(check.record)
+    elif operator == "equals_field":
+        assert check.equals_field is not None
+        alias, column = check.equals_field.split(".", 1)
+        other = ctx.snapshot.row(alias)
+        if other is None:
+            out.message = f"cannot compare: {alias} not found"
+            return
+        out.expected = read_value(other, ctx.snapshot.records[alias].entity, column)
+    else:
+        out.expected = localize(check.equals, ctx.lang)
+    entity = ctx.snapshot.records[check.record or ""].entity
+    out.expected_label = option_label(ctx.lab, ctx.lang, entity, check.field or "", out.expected)
+    out.passed = same_value(out.expected, out.actual)
+    prefix = localize(check.accept_prefix, ctx.lang) if check.accept_prefix else None
+    if not out.passed and isinstance(prefix, str) and isinstance(out.actual, str):
+        if normalize_text(out.actual).startswith(normalize_text(prefix)):
+            out.passed = True
+            out.message = f"accepted: starts with the shorter text of the lab ({prefix!r})"
+            return
+    if out.passed and exact_text_differs(out.expected, out.actual):
+        out.message = f"matches leniently; exact text differs ({out.actual!r} vs {out.expected!r})"
+    elif not out.passed:
+        out.message = f"expected {_both(out.expected, out.expected_label)}, found {_both(out.actual, out.actual_label)}"
+
+
+def _is_null(out: _Outcome) -> None:
+    want_null = bool(out.check.is_null)
+    out.expected = None if want_null else "(any value)"
+    out.passed = (out.actual is None) == want_null
+    out.hint_kind = "is_null" if want_null else "not_null"
+    if not out.passed:
+        out.message = (f"should be empty, found {_both(out.actual, out.actual_label)}" if want_null
+                       else "is empty")
+
+
+def _ref(out: _Outcome, row: dict[str, Any], entity: str) -> None:
+    ctx, check = out.ctx, out.check
+    assert check.ref is not None and check.field is not None
+    target = ctx.snapshot.records[check.ref]
+    out.hint_kind = "ref"
+    out.expected = target.id
+    out.expected_label = ctx.record_label(check.ref)
+    out.actual_label = lookup_label(row, entity, check.field) or ("(empty)" if out.actual is None else None)
+    if target.id is None:
+        out.message = f"{check.ref} not found, so the link cannot be right"
+        return
+    out.passed = out.actual is not None and str(out.actual).lower() == target.id.lower()
+    if not out.passed:
+        out.message = f"points to {out.actual or '(nothing)'}, expected {check.ref} {target.id}"
+
+
+def _anchor_day(out: _Outcome, task: TaskSpec, spec: RelativeDate) -> tuple[date | None, str]:
+    """The day of the step: journal first, then the anchor timestamps; never the grader's clock."""
+    ctx = out.ctx
+    if task.id in ctx.step_days:
+        return ctx.step_days[task.id], f"day of step {task.id} from the run journal"
+    for anchor in spec.anchors:
+        alias, column = anchor.split(".", 1)
+        row = ctx.snapshot.row(alias)
+        stamp = row.get(column) if row else None
+        if isinstance(stamp, str):
+            return timeutil.local_date(stamp, ctx.tz), f"day of the step taken from {anchor}"
+    return None, "no run journal and no timestamp to date the step"
+
+
+def _relative(out: _Outcome, task: TaskSpec, entity: str) -> None:
+    ctx, check = out.ctx, out.check
+    spec = check.equals_relative_date or check.equals_relative_datetime
+    assert spec is not None and check.field is not None
+    day, source = _anchor_day(out, task, spec)
+    if day is None:
+        out.message = source
+        return
+    target_day = timeutil.relative_date(day, spec.days)
+    if check.equals_relative_date is not None:
+        out.expected = target_day.isoformat()
+        actual_day = _as_day(out.actual, entity, check.field, ctx.tz)
+        out.actual_label = actual_day
+        out.passed = actual_day == out.expected
+    else:
+        moment = timeutil.local_moment(target_day, spec.local_time or "00:00", ctx.tz)
+        out.expected = timeutil.to_wire(moment)
+        out.expected_label = f"{target_day.isoformat()} {spec.local_time} {ctx.tz}"
+        if isinstance(out.actual, str):
+            actual = timeutil.parse_timestamp(out.actual)
+            out.actual_label = timeutil.describe_local(out.actual, ctx.tz)
+            out.passed = actual.replace(second=0, microsecond=0) == moment.replace(second=0, microsecond=0)
+    out.message = f"{source}: {target_day.isoformat()}" + ("" if out.passed else
+                                                            f"; found {out.actual_label or '(empty)'}")
+
+
+def _as_day(value: Any, entity: str, column: str, tz: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if is_date_only(entity, column) or len(value) == 10:
+        return value[:10]
+    return timeutil.local_date(value, tz).isoformat()
+
+
+def _stages(out: _Outcome, operator: str) -> None:
+    ctx, check = out.ctx, out.check
+    snap = ctx.snapshot
+    out.hint_kind = "stage"
+    names = check.contains_stages if operator == "contains_stages" else [check.equals_stage or ""]
+    assert names is not None
+    wanted = [snap.stage_ids.get(name, name).lower() for name in names]
+    out.expected = ",".join(wanted)
+    out.expected_label = ", ".join(_stage_label(ctx, n) for n in names)
+    if operator == "contains_stages":
+        visited = [s.strip().lower() for s in str(out.actual or "").split(",") if s.strip()]
+        out.actual_label = ", ".join(_stage_label(ctx, snap.stage_name(s)) for s in visited) or "(none)"
+        out.passed = all(w in visited for w in wanted)
+        missing = [n for n, w in zip(names, wanted, strict=True) if w not in visited]
+        if missing:
+            out.message = f"stages not visited: {', '.join(missing)}"
+    else:
+        actual = str(out.actual or "").lower()
+        out.actual_label = _stage_label(ctx, snap.stage_name(actual)) if actual else "(none)"
+        out.passed = actual == wanted[0]
+        if not out.passed:
+            out.message = f"active stage is {out.actual_label}"
+
+
+def _stage_label(ctx: EvalContext, name: str) -> str:
+    labels = ctx.lab.stage_labels.get(name)
+    return str(localize(labels, ctx.lang)) if labels else name
+
+
+def _none_exists(out: _Outcome) -> CheckResult:
+    ctx, check = out.ctx, out.check
+    spec = check.none_exists
+    assert spec is not None
+    target_id = ctx.snapshot.id_of(spec.to)
+    rows = ctx.snapshot.linked.get((spec.entity, spec.link, target_id or ""), []) if target_id else []
+    out.hint_kind = "none_exists"
+    out.expected = 0
+    out.actual = len(rows)
+    out.passed = not rows
+    description = f"no {spec.entity} with {spec.link} = {spec.to}"
+    if target_id is None:
+        out.message = f"{spec.to} not found; nothing can link to it"
+    elif rows:
+        out.message = f"found {len(rows)} {spec.entity} linked to {spec.to}"
+    result = out.result(description)
+    result.entity = spec.entity
+    return result
+
+
+def _both(value: Any, label: str | None) -> str:
+    if label and label != show(value) and label != str(value):
+        return f"{show(value)} ({label})"
+    return show(value)

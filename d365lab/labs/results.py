@@ -1,0 +1,93 @@
+"""The result of a lab check: per check, per task, and the whole report (the JSON document)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+REPORT_SCHEMA = "d365lab.lab-report/1"
+
+CheckStatus = Literal["pass", "fail", "warn", "superseded", "not_observable"]
+TaskStatus = Literal["passed", "failed", "not_observable"]
+
+
+class CheckResult(BaseModel):
+    """One evaluated expectation, with its evidence."""
+
+    id: str
+    description: str
+    status: CheckStatus
+    passed: bool
+    strict: bool
+    record: str | None = None
+    record_id: str | None = None
+    entity: str | None = None
+    field: str | None = None
+    expected: Any = None
+    expected_label: str | None = None
+    actual: Any = None
+    actual_label: str | None = None
+    message: str = ""
+    hint: str | None = None
+
+
+class TaskResult(BaseModel):
+    """A graded task: all-or-nothing ``passed`` plus partial-credit ``points``."""
+
+    id: str
+    exercise: str
+    title: str
+    status: TaskStatus
+    passed: bool
+    points: float
+    max_points: float
+    hint: str | None = None
+    how_known: str | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        """The strict checks that failed."""
+        return [c for c in self.checks if c.status == "fail"]
+
+
+class RecordEvidence(BaseModel):
+    """How a lab record was found in the tenant."""
+
+    entity: str
+    id: str | None
+    how: str
+    candidates: int = 0
+
+
+class LabReport(BaseModel):
+    """The whole check, as printed by ``d365lab lab check --format json``."""
+
+    report_schema: str = Field(REPORT_SCHEMA, alias="schema")
+    lab_id: str
+    lab_title: str
+    student: str | None = None
+    tenant: str
+    organization_id: str | None = None
+    language: str
+    prefix: str = ""
+    time_zone: str
+    upto: str
+    checked_at: str
+    run_started_at: str | None = None
+    journal: str | None = None
+    score: float = 0
+    max_score: float = 0
+    passed: bool = False
+    exit_code: int = 2
+    error: str | None = None
+    http_requests: int | None = None
+    tasks: list[TaskResult] = Field(default_factory=list)
+    records: dict[str, RecordEvidence] = Field(default_factory=dict)
+
+    model_config = {"populate_by_name": True}
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON document (``schema`` key first)."""
+        return self.model_dump(mode="json", by_alias=True)
