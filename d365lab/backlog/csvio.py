@@ -1,0 +1,126 @@
+"""Reading the CSV files people actually have: UTF-8 with or without BOM, French Excel.
+
+French Excel saves "CSV (séparateur : point-virgule)" in Windows-1252 with ``;`` between
+fields, and "CSV UTF-8" with a BOM and, again, ``;``. We detect the encoding and the
+delimiter instead of asking, and fail with a message a person can act on when the bytes
+are not text we understand (UTF-16 exports, binary files).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Encodings ``--encoding auto`` tries, in order. cp1252 is what French Excel writes for
+#: "CSV (séparateur : point-virgule)"; it is tried only when UTF-8 fails.
+AUTO_ENCODINGS = ("utf-8-sig", "cp1252")
+_DELIMITERS = (";", ",", "\t")
+
+
+class CsvFormatError(Exception):
+    """The file cannot be read as a CSV table (encoding, empty file, header problems)."""
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A decoded CSV file: its header, its data rows (as dicts) and how it was read.
+
+    ``rows[i]`` comes from file line ``line_numbers[i]`` (1-based, the header is line 1),
+    the number people see when they open the file in a spreadsheet.
+    """
+
+    header: list[str]
+    rows: list[dict[str, str]]
+    line_numbers: list[int]
+    encoding: str
+    delimiter: str
+
+
+def decode_bytes(data: bytes, encoding: str = "auto") -> tuple[str, str]:
+    """Decode file bytes; return ``(text, encoding used)``.
+
+    ``auto`` accepts UTF-8 (BOM or not) and falls back to Windows-1252. UTF-16 and files
+    with NUL bytes are refused with a hint, because decoding them as 8-bit text would
+    silently produce garbage lead names.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvFormatError("the file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8' and retry")
+    if b"\x00" in data:
+        raise CsvFormatError("the file contains NUL bytes: it is not a text CSV (binary or UTF-16?)")
+    if encoding != "auto":
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise CsvFormatError(f"cannot decode the file as {encoding}: {exc}") from None
+    for candidate in AUTO_ENCODINGS:
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise CsvFormatError("the file is neither UTF-8 nor Windows-1252 text; pass --encoding")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """Pick the delimiter that splits the header line into the most fields (``;`` wins ties)."""
+    best = max(_DELIMITERS, key=lambda d: header_line.count(d))
+    return best if header_line.count(best) > 0 else ","
+
+
+def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
+    """Parse decoded CSV text into a :class:`CsvTable`; blank lines are skipped."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise CsvFormatError("the file is empty")
+    first_line = text.splitlines()[0]
+    delimiter = sniff_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise CsvFormatError("the file is empty") from None
+    if not any(header):
+        raise CsvFormatError("the header line is empty")
+    seen: set[str] = set()
+    for name in header:
+        if name and name.lower() in seen:
+            raise CsvFormatError(f"column {name!r} appears twice in the header")
+        seen.add(name.lower())
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    try:
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
+                raise CsvFormatError(
+                    f"line {reader.line_num}: {len(fields)} fields but the header has {len(header)}")
+            padded = fields + [""] * (len(header) - len(fields))
+            rows.append({name: value.strip() for name, value in zip(header, padded, strict=False) if name})
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise CsvFormatError(f"line {reader.line_num}: {exc}") from None
+    return CsvTable(header=[h for h in header if h], rows=rows, line_numbers=lines,
+                    encoding=encoding, delimiter=delimiter)
+
+
+def read_csv(path: Path, encoding: str = "auto") -> CsvTable:
+    """Read and parse a CSV file (see :func:`decode_bytes` for encodings)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CsvFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text, used = decode_bytes(data, encoding)
+    return parse_text(text, used)
+
+
+def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> None:
+    """Write rows as UTF-8 CSV with a BOM, so Excel opens accents right."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in header})

@@ -1,0 +1,182 @@
+"""Running a journaled triage: several requests at a time, each lead processed exactly once.
+
+Per lead: if an earlier attempt may have reached the tenant (the journal says it was
+started), the lead is re-read first and a lead that is already closed is recorded, not
+sent again. Otherwise the lead is marked ``started`` (committed), the action is sent,
+and the outcome is committed. Throttling (429) is handled below us: the client's
+transport pauses every thread for ``Retry-After``; transient failures the transport
+gives up on are retried here a few times, with the same re-read-first rule.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from d365lab.backlog.journal import DONE, FAILED, PENDING, STARTED, Journal, JournalItem
+from d365lab.backlog.rules import Action
+from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError
+from d365lab.models.enums import DISQUALIFY_REASONS, LeadState
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+#: Outcomes recorded in the journal.
+QUALIFIED, DISQUALIFIED, LEFT, SKIPPED, ERROR = "qualified", "disqualified", "left", "skipped", "error"
+_RECOGNISED = "done by an earlier, interrupted attempt (recognised from the tenant)"
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """How hard to push: ``max_workers`` caps the tenant's recommended parallelism."""
+
+    max_workers: int | None = None
+    transient_retries: int = 4
+    retry_backoff_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """What happened to one lead."""
+
+    state: str
+    outcome: str
+    detail: str | None = None
+    opportunity_id: str | None = None
+
+
+class TriageExecutor:
+    """Executes the pending items of one journaled run against a client."""
+
+    def __init__(self, client: DataverseClient, journal: Journal, run_id: str,
+                 settings: ExecutorSettings | None = None,
+                 on_progress: Callable[[JournalItem, LeadOutcome], None] | None = None) -> None:
+        self.client = client
+        self.journal = journal
+        self.run_id = run_id
+        self.settings = settings or ExecutorSettings()
+        self.on_progress = on_progress
+        self._stop = threading.Event()
+
+    @property
+    def workers(self) -> int:
+        """Thread count: the tenant's recommended parallelism, capped by the settings."""
+        hint = max(1, int(self.client.recommended_parallelism))
+        cap = self.settings.max_workers
+        return max(1, min(hint, cap)) if cap else hint
+
+    def stop(self) -> None:
+        """Ask the run to stop after the requests in flight (Ctrl-C)."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Process every pending or interrupted item; finish the run when nothing is left."""
+        self.journal.reset_failed(self.run_id)
+        todo = list(self.journal.items(self.run_id, states=[PENDING, STARTED]))
+        leave = [it for it in todo if it.action == Action.LEAVE.value]
+        if leave:
+            self.journal.mark_many_done(self.run_id, [it.leadid for it in leave], LEFT, "no change")
+            for item in leave:
+                self._report(item, LeadOutcome(DONE, LEFT, "no change"))
+        work = [it for it in todo if it.action != Action.LEAVE.value]
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="triage") as pool:
+            # A bounded window of futures keeps Ctrl-C responsive and memory flat.
+            window = self.workers * 4
+            pending: set[Future[None]] = set()
+            queue = iter(work)
+            try:
+                while True:
+                    while len(pending) < window and not self._stop.is_set():
+                        item = next(queue, None)
+                        if item is None:
+                            break
+                        pending.add(pool.submit(self._process, item))
+                    if not pending:
+                        break
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+            except BaseException:
+                self._stop.set()
+                for future in pending:
+                    future.cancel()
+                raise
+        remaining = sum(n for (state, _), n in self.journal.counts(self.run_id).items() if state in (PENDING, STARTED))
+        if remaining == 0 and not self._stop.is_set():
+            self.journal.finish_run(self.run_id)
+
+    # ------------------------------------------------------------------ one lead
+
+    def _process(self, item: JournalItem) -> None:
+        try:
+            outcome = self._attempts(item)
+        except DataverseError as exc:
+            # e.g. the re-read after a closed-lead error was itself refused: a resume retries it.
+            outcome = LeadOutcome(FAILED, ERROR, str(exc))
+        self.journal.mark_finished(self.run_id, item.leadid, outcome.state, outcome.outcome,
+                                   outcome.detail, outcome.opportunity_id)
+        self._report(item, outcome)
+
+    def _report(self, item: JournalItem, outcome: LeadOutcome) -> None:
+        if self.on_progress is not None:
+            self.on_progress(item, outcome)
+
+    def _attempts(self, item: JournalItem) -> LeadOutcome:
+        may_have_run = item.attempts > 0
+        last_error: DataverseError | None = None
+        for attempt in range(self.settings.transient_retries + 1):
+            try:
+                if may_have_run:
+                    known = self._recognise(item)
+                    if known is not None:
+                        return known
+                self.journal.mark_started(self.run_id, item.leadid)
+                may_have_run = True
+                return self._send(item)
+            except InvalidStateTransitionError as exc:
+                # The lead closed under us (an earlier attempt, or someone else): read what it is now.
+                known = self._recognise(item)
+                return known or LeadOutcome(FAILED, ERROR, str(exc))
+            except NotFoundError as exc:
+                return LeadOutcome(DONE, SKIPPED, f"lead no longer exists: {exc.message}")
+            except DataverseError as exc:
+                if not exc.is_transient:
+                    return LeadOutcome(FAILED, ERROR, str(exc))
+                last_error = exc
+                time.sleep(self.settings.retry_backoff_seconds * (2 ** attempt))
+        return LeadOutcome(FAILED, ERROR, f"gave up after retries: {last_error}")
+
+    def _send(self, item: JournalItem) -> LeadOutcome:
+        if item.action == Action.QUALIFY.value:
+            create = set(item.params.get("create", []))
+            result = self.client.leads.qualify(
+                item.leadid,
+                create_account=None if "account" in create else False,
+                create_contact="contact" in create,
+                create_opportunity="opportunity" in create)
+            return LeadOutcome(DONE, QUALIFIED, None, result.opportunity_id)
+        if item.action == Action.DISQUALIFY.value:
+            reason = str(item.params["reason"])
+            self.client.leads.disqualify(item.leadid, reason=reason)
+            return LeadOutcome(DONE, DISQUALIFIED, reason)
+        return LeadOutcome(FAILED, ERROR, f"unknown action {item.action!r}")
+
+    def _recognise(self, item: JournalItem) -> LeadOutcome | None:
+        """The lead's outcome if it is already closed on the tenant, else None (send it)."""
+        row: dict[str, Any] = self.client.records.get(
+            "lead", item.leadid, select=["statecode", "statuscode", "_qualifyingopportunityid_value"])
+        state = row.get("statecode")
+        if state == LeadState.OPEN:
+            return None
+        wanted_disqualify = DISQUALIFY_REASONS.get(str(item.params.get("reason")))
+        if item.action == Action.QUALIFY.value and state == LeadState.QUALIFIED:
+            return LeadOutcome(DONE, QUALIFIED, _RECOGNISED, row.get("_qualifyingopportunityid_value"))
+        if (item.action == Action.DISQUALIFY.value and state == LeadState.DISQUALIFIED
+                and row.get("statuscode") == wanted_disqualify):
+            return LeadOutcome(DONE, DISQUALIFIED, f"{item.params.get('reason')}; {_RECOGNISED}")
+        return LeadOutcome(DONE, SKIPPED, f"lead was closed by someone else (statecode {state}, "
+                                          f"statuscode {row.get('statuscode')})")

@@ -1,0 +1,81 @@
+"""The pipeline report as one standalone HTML file with inline SVG charts (no network, no script)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from d365lab.backlog.pipeline import PipelineReport
+from d365lab.backlog.pipeline_render import money
+
+_CSS = """
+body{font-family:Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:960px;color:#1b1b1b}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.3rem .8rem;border-bottom:1px solid #eee}
+th{text-align:left;background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.kpis{display:flex;gap:1rem}.kpi{background:#f4f6f8;padding:.8rem 1.2rem;border-radius:6px}
+.kpi b{display:block;font-size:1.4rem}small{color:#666}
+"""
+_COLORS = ["#2b6cb0", "#3182ce", "#4299e1", "#63b3ed", "#90cdf4", "#a0aec0"]
+
+
+def bar_chart(title: str, bars: list[tuple[str, float]], value_label: str, width: int = 640) -> str:
+    """A horizontal bar chart as inline SVG; labels and values are escaped."""
+    row_height, label_width, top = 28, 170, 30
+    height = top + row_height * max(len(bars), 1) + 10
+    biggest = max((v for _, v in bars), default=0) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
+             f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    scale = (width - label_width - 120) / biggest
+    for i, (label, value) in enumerate(bars):
+        y = top + i * row_height
+        length = max(value * scale, 1 if value else 0)
+        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" font-size="13" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row_height - 8}" '
+                     f'fill="{_COLORS[i % len(_COLORS)]}"><title>{escape(label)}: {value:,.0f}</title></rect>')
+        parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 17}" font-size="12">'
+                     f'{value:,.0f} {escape(value_label)}</text>')
+    if not bars:
+        parts.append(f'<text x="0" y="{top + 17}" font-size="13">no data</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="n">{escape(c)}</td>' if i >= numeric_from else f"<td>{escape(c)}</td>"
+                         for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: PipelineReport) -> str:
+    """The whole report as a standalone HTML document."""
+    total = report.open_pipeline
+    won = sum(c.revenue for c in report.closed if c.outcome == "Won")
+    period = f"{report.period_start.isoformat()} to {report.period_end.isoformat()}"
+    kpis = (f'<div class="kpis"><div class="kpi">Open opportunities<b>{total.count}</b></div>'
+            f'<div class="kpi">Estimated revenue<b>{money(total.estimated_revenue)}</b></div>'
+            f'<div class="kpi">Won this {escape(report.period)}<b>{money(won)}</b></div>'
+            f'<div class="kpi">Leads<b>{report.total_leads}</b></div></div>')
+    stage_chart = bar_chart("Estimated revenue by stage",
+                            [(s.stage, s.estimated_revenue) for s in report.stages], "")
+    lead_chart = bar_chart("Leads by status", [(f"{r.state}: {r.reason}", r.count) for r in report.leads], "leads")
+    sections = [
+        f"<h1>Sales pipeline &mdash; {escape(report.organization)}</h1>",
+        f"<p><small>Period: this {escape(report.period)} ({period}). "
+        f"Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</small></p>",
+        kpis,
+        "<h2>Open opportunities by process stage</h2>", stage_chart,
+        _table(["Stage", "Opportunities", "Est. revenue", "Budget"],
+               [[s.stage, str(s.count), money(s.estimated_revenue), money(s.budget)]
+                for s in [*report.stages, total]]),
+        f"<h2>Won / lost this {escape(report.period)}</h2>",
+        _table(["Outcome", "Opportunities", "Revenue"],
+               [[c.outcome, str(c.count), money(c.revenue)] for c in report.closed] or [["(none)", "0", "0"]]),
+        "<h2>Leads by status</h2>", lead_chart,
+        _table(["Status", "Reason", "Leads"], [[r.state, r.reason, str(r.count)] for r in report.leads], 2),
+    ]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Sales pipeline - {escape(report.organization)}</title><style>{_CSS}</style></head>"
+            f"<body>{''.join(sections)}</body></html>\n")

@@ -1,0 +1,190 @@
+"""From spreadsheet headers and labels to lead columns and option values.
+
+The default mapping accepts the English and French column titles of the Dynamics 365
+lead form and every writable lead logical name; a mapping file (YAML) adds or overrides
+headers, sets defaults for columns the file lacks, and lists headers to ignore.
+Option values are accepted as their number, their English label or their French label,
+case- and accent-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from d365lab.models import enums as e
+from d365lab.models.schema import LEAD
+
+#: Writable lead columns an import may fill.
+IMPORTABLE_COLUMNS: tuple[str, ...] = (
+    "subject", "firstname", "lastname", "companyname", "jobtitle", "emailaddress1",
+    "telephone1", "mobilephone", "websiteurl", "leadsourcecode", "leadqualitycode",
+    "estimatedamount", "budgetamount", "budgetstatus", "purchasetimeframe", "purchaseprocess",
+    "need", "decisionmaker", "description", "estimatedclosedate", "address1_line1",
+    "address1_city", "address1_stateorprovince", "address1_postalcode", "address1_country",
+)
+#: Columns every import must be able to fill (from a CSV column or a mapping default).
+REQUIRED_COLUMNS: tuple[str, ...] = ("lastname", "subject")
+
+#: Spreadsheet titles (English and French) for each lead column; logical names map to themselves.
+DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
+    "subject": ("Topic", "Subject", "Sujet", "Objet"),
+    "firstname": ("First Name", "Prénom"),
+    "lastname": ("Last Name", "Nom", "Nom de famille"),
+    "companyname": ("Company", "Company Name", "Société", "Entreprise", "Nom de la société"),
+    "jobtitle": ("Job Title", "Title", "Fonction", "Poste"),
+    "emailaddress1": ("Email", "E-mail", "Email Address", "Courriel", "Adresse e-mail", "Adresse de messagerie"),
+    "telephone1": ("Business Phone", "Phone", "Téléphone", "Téléphone professionnel"),
+    "mobilephone": ("Mobile Phone", "Mobile", "Téléphone mobile", "Portable"),
+    "websiteurl": ("Website", "Site web", "Site Web"),
+    "leadsourcecode": ("Lead Source", "Source", "Origine", "Origine du prospect"),
+    "leadqualitycode": ("Rating", "Évaluation", "Notation"),
+    "estimatedamount": ("Est. Value", "Estimated Value", "Valeur estimée"),
+    "budgetamount": ("Budget", "Budget Amount", "Montant du budget"),
+    "budgetstatus": ("Budget Status", "Statut du budget"),
+    "purchasetimeframe": ("Purchase Timeframe", "Délai d'achat"),
+    "purchaseprocess": ("Purchase Process", "Processus d'achat"),
+    "need": ("Need", "Besoin"),
+    "decisionmaker": ("Decision Maker", "Décideur"),
+    "description": ("Description", "Notes"),
+    "estimatedclosedate": ("Est. Close Date", "Estimated Close Date", "Date de clôture estimée"),
+    "address1_line1": ("Street", "Address", "Rue", "Adresse"),
+    "address1_city": ("City", "Ville"),
+    "address1_stateorprovince": ("State/Province", "State", "Province", "Région"),
+    "address1_postalcode": ("ZIP/Postal Code", "Postal Code", "ZIP", "Code postal"),
+    "address1_country": ("Country/Region", "Country", "Pays", "Pays/région"),
+}
+
+#: French labels of the option sets an import may set (English labels come from enums.label_of).
+FRENCH_LABELS: dict[type[IntEnum], dict[int, tuple[str, ...]]] = {
+    e.LeadSource: {
+        1: ("Publicité",), 2: ("Recommandation d'un employé", "Recommandation interne"),
+        3: ("Recommandation externe",), 4: ("Partenaire",), 5: ("Relations publiques",),
+        6: ("Séminaire",), 7: ("Salon professionnel", "Salon"), 8: ("Web", "Internet"),
+        9: ("Bouche à oreille",), 10: ("Autre",),
+    },
+    e.Rating: {1: ("Chaud",), 2: ("Tiède",), 3: ("Froid",)},
+    e.BudgetStatus: {0: ("Aucun budget engagé",), 1: ("Achat possible",),
+                     2: ("Peut acheter",), 3: ("Va acheter", "Achètera")},
+    e.PurchaseTimeframe: {0: ("Immédiat", "Immédiatement"), 1: ("Ce trimestre",),
+                          2: ("Trimestre prochain", "Le trimestre prochain"), 3: ("Cette année",),
+                          4: ("Inconnu",)},
+    e.PurchaseProcess: {0: ("Individuel",), 1: ("Comité",), 2: ("Inconnu",)},
+    e.Need: {0: ("Indispensable", "Obligatoire"), 1: ("Souhaitable",), 2: ("Serait un plus", "Utile"),
+             3: ("Aucun besoin", "Pas de besoin")},
+}
+
+
+def normalize(text: str) -> str:
+    """Fold a header or label for comparison: no accents, lowercase, single spaces.
+
+    >>> normalize("  Délai d'ACHAT ")
+    'delai d achat'
+    """
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", folded.lower()).split())
+
+
+def option_lookup(enum_cls: type[IntEnum]) -> dict[str, int]:
+    """Every accepted spelling of an option set's values (number, English and French labels)."""
+    table: dict[str, int] = {}
+    for member in enum_cls:
+        table[str(int(member))] = int(member)
+        table[normalize(e.label_of(member))] = int(member)
+        table[normalize(member.name)] = int(member)
+    for value, labels in FRENCH_LABELS.get(enum_cls, {}).items():
+        for label in labels:
+            table.setdefault(normalize(label), value)
+    return table
+
+
+def parse_option(column: str, raw: str) -> int:
+    """The option value of a lead picklist column given a number or a label; ValueError if unknown."""
+    enum_cls = LEAD.columns[column].options
+    assert enum_cls is not None, f"{column} is not an option set"
+    found = option_lookup(enum_cls).get(normalize(raw))
+    if found is None:
+        choices = ", ".join(e.label_of(m) for m in enum_cls)
+        raise ValueError(f"{raw!r} is not a value of {column} (expected one of: {choices})")
+    return found
+
+
+class MappingFile(BaseModel):
+    """The optional mapping file (YAML).
+
+    ``columns`` maps a CSV header to a lead column, ``defaults`` gives a value (as it would
+    appear in the CSV) for lead columns the file lacks or leaves empty, ``ignore`` lists
+    CSV headers to skip without a warning.
+    """
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    defaults: dict[str, str] = Field(default_factory=dict)
+    ignore: list[str] = Field(default_factory=list)
+
+
+class MappingError(Exception):
+    """The mapping cannot be built (bad mapping file, missing required columns)."""
+
+
+def load_mapping_file(path: Path) -> MappingFile:
+    """Load and validate a mapping file; the lead columns it names must be importable."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        mapping = MappingFile.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise MappingError(f"mapping file {path}: {exc}") from None
+    for column in [*mapping.columns.values(), *mapping.defaults]:
+        if column not in IMPORTABLE_COLUMNS:
+            raise MappingError(f"mapping file {path}: {column!r} is not an importable lead column "
+                               f"(one of: {', '.join(IMPORTABLE_COLUMNS)})")
+    return mapping
+
+
+class ColumnMapping:
+    """How the headers of one CSV file map onto lead columns."""
+
+    def __init__(self, header: list[str], mapping_file: MappingFile | None = None) -> None:
+        mapping_file = mapping_file or MappingFile()
+        aliases: dict[str, str] = {}
+        for column, titles in DEFAULT_HEADERS.items():
+            aliases[normalize(column)] = column
+            for title in titles:
+                aliases.setdefault(normalize(title), column)
+        explicit = {normalize(h): c for h, c in mapping_file.columns.items()}
+        ignored = {normalize(h) for h in mapping_file.ignore}
+        #: CSV header -> lead column
+        self.columns: dict[str, str] = {}
+        #: CSV headers nobody maps (reported to the user, then skipped)
+        self.unmapped: list[str] = []
+        for name in header:
+            key = normalize(name)
+            column = explicit.get(key) or (None if key in ignored else aliases.get(key))
+            if column is None:
+                if key not in ignored:
+                    self.unmapped.append(name)
+                continue
+            if column in self.columns.values():
+                raise MappingError(f"two CSV columns map to lead column {column!r} (second: {name!r})")
+            self.columns[name] = column
+        self.defaults = dict(mapping_file.defaults)
+        missing = [c for c in REQUIRED_COLUMNS if c not in self.columns.values() and c not in self.defaults]
+        if missing:
+            raise MappingError(
+                "missing required column(s): " + ", ".join(
+                    f"{c} (e.g. {DEFAULT_HEADERS[c][0]!r})" for c in missing)
+                + f"; the file has: {', '.join(header)}")
+
+    def apply(self, row: dict[str, str]) -> dict[str, str]:
+        """The row's raw values keyed by lead column, defaults filling empty cells."""
+        out = {column: row.get(header, "") for header, column in self.columns.items()}
+        for column, value in self.defaults.items():
+            if not out.get(column):
+                out[column] = value
+        return out

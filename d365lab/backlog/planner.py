@@ -1,0 +1,90 @@
+"""Turning a rule set and the tenant's open leads into a triage plan (no writes)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from d365lab.backlog.journal import PlannedItem
+from d365lab.backlog.rules import SELECTED_COLUMNS, Action, Rule, RuleSet, matches
+
+#: The rule name recorded for leads no rule matched.
+NO_RULE = "(no rule)"
+
+
+class RecordReader(Protocol):
+    """The part of ``client.records`` the planner needs."""
+
+    def list(self, table: str, *, filter: str | None = ..., select: list[str] | None = ...,
+             orderby: str | None = ..., page_size: int = ...) -> Any:
+        """Iterate rows."""
+        ...
+
+
+@dataclass
+class Plan:
+    """What a triage would do: one :class:`PlannedItem` per selected open lead, in a stable order."""
+
+    items: list[PlannedItem] = field(default_factory=list)
+
+    def counts_by_action(self) -> Counter[str]:
+        """How many leads each action gets."""
+        return Counter(item.action for item in self.items)
+
+    def counts_by_rule(self) -> Counter[tuple[str, str]]:
+        """How many leads each (rule, action) gets."""
+        return Counter((item.rule, item.action) for item in self.items)
+
+    def sample(self, per_action: int = 5) -> list[PlannedItem]:
+        """A few items of each action, for the dry-run printout."""
+        seen: Counter[str] = Counter()
+        out = []
+        for item in self.items:
+            if seen[item.action] < per_action:
+                seen[item.action] += 1
+                out.append(item)
+        return out
+
+
+def _params(rule: Rule) -> dict[str, Any]:
+    if rule.action is Action.QUALIFY:
+        return {"create": list(rule.create)}
+    if rule.action is Action.DISQUALIFY:
+        return {"reason": rule.reason}
+    return {}
+
+
+def _lead_name(lead: dict[str, Any]) -> str:
+    name = lead.get("fullname") or ""
+    company = lead.get("companyname")
+    return f"{name} ({company})" if company else str(name)
+
+
+def build_plan(records: RecordReader, rules: RuleSet, page_size: int = 5000) -> Plan:
+    """Read every open lead (and the ids each OData-filter rule selects) and decide per lead.
+
+    Requests: one paged listing of open leads plus one paged listing per rule with a filter.
+    """
+    filtered: dict[str, set[str]] = {}
+    for rule in rules.rules:
+        if rule.when.filter is not None:
+            ids = records.list("lead", filter=f"statecode eq 0 and ({rule.when.filter})",
+                               select=["leadid"], page_size=page_size)
+            filtered[rule.name] = {str(row["leadid"]) for row in ids}
+    plan = Plan()
+    leads = records.list("lead", filter="statecode eq 0", select=list(SELECTED_COLUMNS),
+                         page_size=page_size)
+    for lead in leads:
+        leadid = str(lead["leadid"])
+        chosen: Rule | None = None
+        for rule in rules.rules:
+            if matches(rule.when, lead, leadid in filtered.get(rule.name, ())):
+                chosen = rule
+                break
+        if chosen is None:
+            plan.items.append(PlannedItem(leadid, _lead_name(lead), NO_RULE, Action.LEAVE.value, {}))
+        else:
+            plan.items.append(PlannedItem(leadid, _lead_name(lead), chosen.name, chosen.action.value,
+                                          _params(chosen)))
+    return plan

@@ -1,0 +1,209 @@
+"""``d365lab backlog import|triage|runs`` and ``d365lab pipeline``.
+
+Exit codes: 0 done; 1 done but some rows/leads were rejected or failed (see the rejects
+or results CSV); 2 nothing was done (bad file, bad rules, bad options, unknown run).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from d365lab.backlog.csvio import CsvFormatError
+from d365lab.backlog.executor import ExecutorSettings
+from d365lab.backlog.importer import ImportOptions, ImportReport, OnDuplicate, run_import, write_rejects
+from d365lab.backlog.journal import FAILED, Journal, JournalError, default_journal_path
+from d365lab.backlog.mapping import MappingError
+from d365lab.backlog.rules import RulesError
+from d365lab.errors import DataverseError
+
+backlog_app = typer.Typer(name="backlog", help="Import, triage and report on lead backlogs.",
+                          no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class ReportFormat(str, Enum):
+    """Output formats of the pipeline report."""
+
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+class PeriodChoice(str, Enum):
+    """Calendar period of the won/lost figures."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _import_summary(report: ImportReport, rejects: Path | None) -> Table:
+    table = Table(title="Import (dry run: nothing was sent)" if report.dry_run else "Import")
+    table.add_column("")
+    table.add_column("rows", justify="right")
+    lines = [("rows read", report.rows), ("valid", report.valid), ("invalid (rejected)", report.invalid_rows),
+             ("duplicates of tenant leads", report.duplicates_in_tenant),
+             ("duplicates within the file", report.duplicates_in_file)]
+    if report.dry_run:
+        lines += [("would create", report.would_create), ("would update", report.would_update)]
+    else:
+        lines += [("created", report.created), ("updated", report.updated),
+                  ("refused by the tenant", report.refused_by_tenant)]
+    for label, n in lines:
+        table.add_row(label, str(n))
+    per_s = report.rows / report.seconds if report.seconds else 0.0
+    table.caption = (f"{report.requests} HTTP requests, {report.seconds:.2f} s ({per_s:,.0f} rows/s); "
+                     f"encoding {report.encoding}, delimiter {report.delimiter!r}"
+                     + (f"; rejects: {rejects}" if rejects else ""))
+    return table
+
+
+@backlog_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="CSV file of leads (UTF-8 with or without BOM, or French Excel ';')."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and detect duplicates; send nothing."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, max=5000, help="Leads per CreateMultiple request."),
+    on_duplicate: OnDuplicate = typer.Option(OnDuplicate.SKIP, "--on-duplicate",
+                                             help="skip: reject duplicates; update: update the existing lead; "
+                                                  "create: create anyway."),
+    mapping: Path | None = typer.Option(None, "--mapping", help="YAML mapping file (columns/defaults/ignore)."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects CSV (default: FILE.rejects.csv)."),
+    encoding: str = typer.Option("auto", "--encoding", help="auto (UTF-8, then Windows-1252) or a codec name."),
+) -> None:
+    """Import leads from a CSV file: validate every row, detect duplicates, CreateMultiple in chunks."""
+    from d365lab.connect import connect
+
+    options = ImportOptions(dry_run=dry_run, batch_size=batch_size, on_duplicate=on_duplicate,
+                            mapping_file=mapping, encoding=encoding)
+    rejects_path = rejects or file.with_name(file.stem + ".rejects.csv")
+    try:
+        with connect() as client:
+            report = run_import(client, file, options)
+    except (CsvFormatError, MappingError) as exc:
+        raise _fail(f"{file}: {exc}") from None
+    except DataverseError as exc:
+        raise _fail(str(exc)) from None
+    if report.unmapped_headers:
+        err_console.print(f"[yellow]ignored columns (not mapped to a lead column):[/] "
+                          f"{', '.join(report.unmapped_headers)}", highlight=False)
+    if report.rejections:
+        write_rejects(rejects_path, report.rejections)
+    console.print(_import_summary(report, rejects_path if report.rejections else None))
+    if report.invalid_rows or report.refused_by_tenant:
+        raise typer.Exit(1)
+
+
+@backlog_app.command("triage")
+def triage_command(
+    rules: Path = typer.Argument(..., help="Rules YAML file."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (counts and a sample); change nothing."),
+    resume: str | None = typer.Option(None, "--resume", help="Finish an interrupted run (its id)."),
+    journal_path: Path = typer.Option(None, "--journal", envvar="D365LAB_BACKLOG_JOURNAL",
+                                      help="Journal SQLite file (default: the user data directory)."),
+    results: Path | None = typer.Option(None, "--results", help="Per-lead results CSV (default: triage-RUN.csv)."),
+    max_workers: int | None = typer.Option(None, "--max-workers", min=1,
+                                           help="Cap on parallel requests (default: the tenant's hint)."),
+    sample: int = typer.Option(5, "--sample", min=0, help="Dry run: leads shown per action."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
+    from d365lab.backlog import triage
+    from d365lab.connect import connect
+
+    path = journal_path or default_journal_path()
+    try:
+        with connect() as client, Journal(path) as journal:
+            if resume:
+                triage.check_resumable(journal, client, resume)
+                run_id = resume
+                console.print(f"resuming run {run_id} (journal {path})", highlight=False)
+            else:
+                plan = triage.plan_triage(client, rules)
+                if dry_run:
+                    for renderable in triage.plan_tables(plan, sample):
+                        console.print(renderable)
+                    return
+                run_id = triage.start_run(journal, client, rules, plan)
+                console.print(f"run {run_id}: {len(plan.items)} open leads planned (journal {path})",
+                              highlight=False)
+            triage.execute(client, journal, run_id, ExecutorSettings(max_workers=max_workers), console,
+                           show_progress=progress)
+            out = results or Path(f"triage-{run_id}.csv")
+            triage.write_results(journal, run_id, out)
+            console.print(triage.summary_table(journal, run_id))
+            console.print(f"results: {out}", highlight=False)
+            failed = sum(n for (state, _), n in journal.counts(run_id).items() if state == FAILED)
+    except (RulesError, JournalError) as exc:
+        raise _fail(str(exc)) from None
+    except DataverseError as exc:
+        raise _fail(str(exc)) from None
+    if failed:
+        raise typer.Exit(1)
+
+
+@backlog_app.command("runs")
+def runs_command(
+    journal_path: Path = typer.Option(None, "--journal", envvar="D365LAB_BACKLOG_JOURNAL",
+                                      help="Journal SQLite file."),
+) -> None:
+    """List the triage runs in the journal, newest first, with their progress."""
+    with Journal(journal_path or default_journal_path()) as journal:
+        table = Table(title="Triage runs")
+        for name in ("run", "created", "status", "done", "failed", "left to do", "rules"):
+            table.add_column(name)
+        for run in journal.runs():
+            counts = journal.counts(run.run_id)
+            by_state = {s: sum(n for (st, _), n in counts.items() if st == s)
+                        for s in ("done", "failed", "pending", "started")}
+            table.add_row(run.run_id, run.created_at[:19], run.status, str(by_state["done"]),
+                          str(by_state["failed"]), str(by_state["pending"] + by_state["started"]), run.rules_file)
+        console.print(table)
+
+
+def pipeline_command(
+    format: ReportFormat = typer.Option(ReportFormat.TABLE, "--format", help="table, markdown or html."),
+    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
+    period: PeriodChoice = typer.Option(PeriodChoice.QUARTER, "--period", help="Won/lost period: month, quarter, year."),
+) -> None:
+    """Pipeline report: leads by status, open opportunities by stage, won/lost this period."""
+    from d365lab.backlog.html_report import render_html
+    from d365lab.backlog.pipeline import build_report
+    from d365lab.backlog.pipeline_render import markdown, rich_tables
+    from d365lab.connect import connect
+
+    try:
+        with connect() as client:
+            report = build_report(client, period.value)
+    except DataverseError as exc:
+        raise _fail(str(exc)) from None
+    if format is ReportFormat.TABLE:
+        if output is None:
+            console.print(rich_tables(report))
+            return
+        file_console = Console(record=True, width=120, file=open(output, "w", encoding="utf-8"))  # noqa: SIM115
+        file_console.print(rich_tables(report))
+        file_console.file.close()
+        return
+    text = markdown(report) if format is ReportFormat.MARKDOWN else render_html(report)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backlog`` sub-app and the top-level ``pipeline`` command to the CLI root."""
+    app.add_typer(backlog_app, name="backlog")
+    app.command("pipeline")(pipeline_command)
