@@ -91,10 +91,10 @@ class TriageExecutor:
             try:
                 while True:
                     while len(pending) < window and not self._stop.is_set():
-                        item = next(queue, None)
-                        if item is None:
+                        next_item = next(queue, None)
+                        if next_item is None:
                             break
-                        pending.add(pool.submit(self._process, item))
+                        pending.add(pool.submit(self._process, next_item))
                     if not pending:
                         break
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)

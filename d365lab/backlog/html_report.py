@@ -30,7 +30,8 @@ def bar_chart(title: str, bars: list[tuple[str, float]], value_label: str, width
     for i, (label, value) in enumerate(bars):
         y = top + i * row_height
         length = max(value * scale, 1 if value else 0)
-        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" font-size="13" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" font-size="13" text-anchor="end">'
+                     f'{escape(label)}</text>')
         parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row_height - 8}" '
                      f'fill="{_COLORS[i % len(_COLORS)]}"><title>{escape(label)}: {value:,.0f}</title></rect>')
         parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 17}" font-size="12">'

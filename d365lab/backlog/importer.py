@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 REJECT_COLUMNS = ["line", "field", "reason", "value"]
 
 
-class OnDuplicate(str, Enum):
+class OnDuplicate(StrEnum):
     """What to do with a row that duplicates a tenant lead or an earlier row."""
 
     SKIP = "skip"

@@ -153,10 +153,10 @@ class ColumnMapping:
     def __init__(self, header: list[str], mapping_file: MappingFile | None = None) -> None:
         mapping_file = mapping_file or MappingFile()
         aliases: dict[str, str] = {}
-        for column, titles in DEFAULT_HEADERS.items():
-            aliases[normalize(column)] = column
+        for target, titles in DEFAULT_HEADERS.items():
+            aliases[normalize(target)] = target
             for title in titles:
-                aliases.setdefault(normalize(title), column)
+                aliases.setdefault(normalize(title), target)
         explicit = {normalize(h): c for h, c in mapping_file.columns.items()}
         ignored = {normalize(h) for h in mapping_file.ignore}
         #: CSV header -> lead column
@@ -165,7 +165,7 @@ class ColumnMapping:
         self.unmapped: list[str] = []
         for name in header:
             key = normalize(name)
-            column = explicit.get(key) or (None if key in ignored else aliases.get(key))
+            column: str | None = explicit.get(key) or (None if key in ignored else aliases.get(key))
             if column is None:
                 if key not in ignored:
                     self.unmapped.append(name)

@@ -119,8 +119,8 @@ def build_report(client: DataverseClient, period: Period = "quarter", today: dat
         opp = flow.get("_opportunityid_value")
         if opp:
             stage_of[str(opp)] = stage_names.get(str(flow.get("_activestageid_value")), "Other")
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    closed: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    closed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for opp in client.records.list("opportunity", select=[
             "opportunityid", "statecode", "statuscode", "estimatedvalue", "budgetamount", "actualvalue",
             "actualclosedate", "salesstage", "modifiedon"], page_size=5000):
@@ -142,9 +142,9 @@ def build_report(client: DataverseClient, period: Period = "quarter", today: dat
             closed[outcome][1] += float(opp.get("actualvalue") or 0)
     order = {name: i for i, name in enumerate(STAGE_ORDER)}
     for stage in sorted(totals, key=lambda s: (order.get(s, len(order)), s)):
-        n, revenue, budget = totals[stage]
-        report.stages.append(StageRow(stage, int(n), revenue, budget))
+        count, revenue, budget = totals[stage]
+        report.stages.append(StageRow(stage, int(count), revenue, budget))
     for outcome in sorted(closed, key=lambda o: (o != "Won", o)):
-        n, revenue = closed[outcome]
-        report.closed.append(ClosedRow(outcome, int(n), revenue))
+        count, revenue = closed[outcome]
+        report.closed.append(ClosedRow(outcome, int(count), revenue))
     return report

@@ -22,7 +22,7 @@ Leads no rule matches are left as they are.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ SELECTED_COLUMNS: tuple[str, ...] = (
 )
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What triage does to a lead."""
 
     QUALIFY = "qualify"
@@ -63,9 +63,9 @@ class Conditions(BaseModel):
     has_company: bool | None = None
     has_email: bool | None = None
     #: Created at least this many days ago.
-    older_than_days: float | None = Field(None, ge=0)
+    older_than_days: float | None = Field(default=None, ge=0)
     #: Created less than this many days ago.
-    younger_than_days: float | None = Field(None, gt=0)
+    younger_than_days: float | None = Field(default=None, gt=0)
     min_budget: float | None = None
     #: An OData ``$filter`` evaluated by the tenant (combined with "statecode eq 0").
     filter: str | None = None
@@ -94,7 +94,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    when: Conditions = Field(default_factory=Conditions)
+    when: Conditions = Field(default_factory=lambda: Conditions())
     action: Action
     #: For qualify: records QualifyLead creates.
     create: list[str] = Field(default_factory=lambda: ["account", "contact", "opportunity"])

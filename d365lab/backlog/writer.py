@@ -89,12 +89,19 @@ class LeadWriter:
     def _create_with_batch(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult) -> None:
         for start in range(0, len(chunk), BATCH_LIMIT):
             part = chunk[start:start + BATCH_LIMIT]
-            outcomes = self.client.batch_create(self.table, [p for _, p in part])
-            for (line, _), outcome in zip(part, outcomes, strict=True):
-                if isinstance(outcome, DataverseError):
-                    result.refused.append(Rejection(line, "row", f"refused by the tenant: {outcome.message}"))
+            sent: list[tuple[int, str]] = []
+            with self.client.batch(continue_on_error=True) as batch:
+                for line, payload in part:
+                    try:
+                        sent.append((line, str(batch.create(self.table, payload).id)))
+                    except DataverseError as exc:  # refused before sending (client-side validation)
+                        result.refused.append(Rejection(line, "row", f"refused: {exc.message}"))
+            for (line, record_id), response in zip(sent, batch.results, strict=True):
+                error = response.error()
+                if error is None:
+                    result.ids.append(record_id)
                 else:
-                    result.ids.append(outcome)
+                    result.refused.append(Rejection(line, "row", f"refused by the tenant: {error.message}"))
 
     def update(self, rows: list[tuple[int, str, dict[str, Any]]]) -> UpdateResult:
         """Update rows given as ``(csv line, record id, changes)`` with UpdateMultiple."""

@@ -6,8 +6,9 @@ or results CSV); 2 nothing was done (bad file, bad rules, bad options, unknown r
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,7 +28,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     """Output formats of the pipeline report."""
 
     TABLE = "table"
@@ -35,7 +36,7 @@ class ReportFormat(str, Enum):
     HTML = "html"
 
 
-class PeriodChoice(str, Enum):
+class PeriodChoice(StrEnum):
     """Calendar period of the won/lost figures."""
 
     MONTH = "month"
@@ -71,15 +72,18 @@ def _import_summary(report: ImportReport, rejects: Path | None) -> Table:
 
 @backlog_app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="CSV file of leads (UTF-8 with or without BOM, or French Excel ';')."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and detect duplicates; send nothing."),
-    batch_size: int = typer.Option(1000, "--batch-size", min=1, max=5000, help="Leads per CreateMultiple request."),
-    on_duplicate: OnDuplicate = typer.Option(OnDuplicate.SKIP, "--on-duplicate",
+    file: Annotated[Path, typer.Argument(help="CSV file of leads (UTF-8 with or without BOM, or French Excel ';').")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and detect duplicates; send nothing.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=5000,
+                                            help="Leads per CreateMultiple request.")] = 1000,
+    on_duplicate: Annotated[OnDuplicate, typer.Option("--on-duplicate",
                                              help="skip: reject duplicates; update: update the existing lead; "
-                                                  "create: create anyway."),
-    mapping: Path | None = typer.Option(None, "--mapping", help="YAML mapping file (columns/defaults/ignore)."),
-    rejects: Path | None = typer.Option(None, "--rejects", help="Rejects CSV (default: FILE.rejects.csv)."),
-    encoding: str = typer.Option("auto", "--encoding", help="auto (UTF-8, then Windows-1252) or a codec name."),
+                                                  "create: create anyway.")] = OnDuplicate.SKIP,
+    mapping: Annotated[Path | None, typer.Option("--mapping",
+                                                 help="YAML mapping file (columns/defaults/ignore).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Rejects CSV (default: FILE.rejects.csv).")] = None,
+    encoding: Annotated[str, typer.Option("--encoding",
+                                          help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
 ) -> None:
     """Import leads from a CSV file: validate every row, detect duplicates, CreateMultiple in chunks."""
     from d365lab.connect import connect
@@ -106,16 +110,18 @@ def import_command(
 
 @backlog_app.command("triage")
 def triage_command(
-    rules: Path = typer.Argument(..., help="Rules YAML file."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (counts and a sample); change nothing."),
-    resume: str | None = typer.Option(None, "--resume", help="Finish an interrupted run (its id)."),
-    journal_path: Path = typer.Option(None, "--journal", envvar="D365LAB_BACKLOG_JOURNAL",
-                                      help="Journal SQLite file (default: the user data directory)."),
-    results: Path | None = typer.Option(None, "--results", help="Per-lead results CSV (default: triage-RUN.csv)."),
-    max_workers: int | None = typer.Option(None, "--max-workers", min=1,
-                                           help="Cap on parallel requests (default: the tenant's hint)."),
-    sample: int = typer.Option(5, "--sample", min=0, help="Dry run: leads shown per action."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    rules: Annotated[Path, typer.Argument(help="Rules YAML file.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run",
+                                          help="Print the plan (counts and a sample); change nothing.")] = False,
+    resume: Annotated[str | None, typer.Option("--resume", help="Finish an interrupted run (its id).")] = None,
+    journal_path: Annotated[Path | None, typer.Option("--journal", envvar="D365LAB_BACKLOG_JOURNAL",
+                                      help="Journal SQLite file (default: the user data directory).")] = None,
+    results: Annotated[Path | None, typer.Option("--results",
+                                                 help="Per-lead results CSV (default: triage-RUN.csv).")] = None,
+    max_workers: Annotated[int | None, typer.Option("--max-workers", min=1,
+                                           help="Cap on parallel requests (default: the tenant's hint).")] = None,
+    sample: Annotated[int, typer.Option("--sample", min=0, help="Dry run: leads shown per action.")] = 5,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
     from d365lab.backlog import triage
@@ -154,8 +160,8 @@ def triage_command(
 
 @backlog_app.command("runs")
 def runs_command(
-    journal_path: Path = typer.Option(None, "--journal", envvar="D365LAB_BACKLOG_JOURNAL",
-                                      help="Journal SQLite file."),
+    journal_path: Annotated[Path | None, typer.Option("--journal", envvar="D365LAB_BACKLOG_JOURNAL",
+                                      help="Journal SQLite file.")] = None,
 ) -> None:
     """List the triage runs in the journal, newest first, with their progress."""
     with Journal(journal_path or default_journal_path()) as journal:
@@ -172,9 +178,10 @@ def runs_command(
 
 
 def pipeline_command(
-    format: ReportFormat = typer.Option(ReportFormat.TABLE, "--format", help="table, markdown or html."),
-    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
-    period: PeriodChoice = typer.Option(PeriodChoice.QUARTER, "--period", help="Won/lost period: month, quarter, year."),
+    format: Annotated[ReportFormat, typer.Option("--format", help="table, markdown or html.")] = ReportFormat.TABLE,
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of the terminal.")] = None,
+    period: Annotated[PeriodChoice, typer.Option("--period",
+                                                 help="Won/lost period: month, quarter, year.")] = PeriodChoice.QUARTER,
 ) -> None:
     """Pipeline report: leads by status, open opportunities by stage, won/lost this period."""
     from d365lab.backlog.html_report import render_html
