@@ -1,0 +1,112 @@
+"""CreateMultiple, UpdateMultiple and UpsertMultiple, bound to an entity collection.
+
+``POST /leads/Microsoft.Dynamics.CRM.CreateMultiple`` with ``{"Targets": [...]}``; every
+target carries ``@odata.type`` naming the bound table. Standard tables run the whole
+request in one transaction: any failing target rolls every target back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from d365lab.mock.errors import bad_request
+from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action
+from d365lab.mock.handlers.sales_params import parse_bind, type_name
+from d365lab.mock.tenant_api import Row, Tenant
+from d365lab.models.schema import TYPE_NAMESPACE, Table
+
+
+def _decode(tenant: Tenant, table: str, body: dict[str, Any], *, for_create: bool) -> Row:
+    # Imported here: the codec belongs to the app layer, which imports the handlers.
+    from d365lab.mock.codec import decode_body
+
+    return decode_body(tenant, table, body, for_create=for_create)
+
+
+def _targets(tenant: Tenant, call: OperationCall) -> tuple[Table, list[dict[str, Any]]]:
+    """The bound table and the targets with their ``@odata.type`` checked and removed."""
+    if call.bound_table is None or call.bound_id is not None:
+        raise bad_request(
+            f"{call.name} must be bound to an entity collection, e.g. POST /leads/{TYPE_NAMESPACE}.{call.name}.")
+    table = tenant.table(call.bound_table)
+    if not table.supports_bulk:
+        raise bad_request(f"The {call.name} message is not supported on the {table.logical_name} table.")
+    targets = call.parameters.get("Targets")
+    if not isinstance(targets, list) or not targets:
+        raise bad_request(f"{call.name} needs a non-empty 'Targets' array of {table.logical_name} records.")
+    cleaned: list[dict[str, Any]] = []
+    for index, target in enumerate(targets):
+        if not isinstance(target, dict):
+            raise bad_request(f"Targets[{index}] must be a JSON object.")
+        declared = target.get("@odata.type")
+        if declared is None:
+            raise bad_request(
+                f"Targets[{index}] has no @odata.type; every target of {call.name} must declare "
+                f"\"@odata.type\": \"{TYPE_NAMESPACE}.{table.logical_name}\".")
+        if type_name(declared) != table.logical_name:
+            raise bad_request(
+                f"Targets[{index}] is of type {declared!r} but {call.name} is bound to {table.entity_set}; "
+                f"every target must be {TYPE_NAMESPACE}.{table.logical_name}.")
+        cleaned.append({k: v for k, v in target.items() if k != "@odata.type"})
+    return table, cleaned
+
+
+def _target_id(table: Table, target: dict[str, Any], index: int, *, required: bool) -> str | None:
+    """The primary key of a target, from the key column or ``@odata.id``."""
+    odata_id = target.pop("@odata.id", None)
+    record_id = target.get(table.primary_id)
+    if record_id is None and odata_id is not None:
+        record_id = parse_bind(odata_id, table.entity_set)
+        if record_id is None:
+            raise bad_request(f"Targets[{index}] has an @odata.id that is not {table.entity_set}(<id>): {odata_id!r}.")
+    if record_id is None:
+        if required:
+            raise bad_request(f"Targets[{index}] has no '{table.primary_id}'; it is needed to update the record.")
+        return None
+    if not isinstance(record_id, str):
+        raise bad_request(f"Targets[{index}].{table.primary_id} must be a GUID string.")
+    return record_id.lower()
+
+
+@bound_action("*", "CreateMultiple")
+def create_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
+    """Create every target; 200 with their ids in order."""
+    table, targets = _targets(tenant, call)
+    rows = [_decode(tenant, table.logical_name, target, for_create=True) for target in targets]
+    with tenant.transaction():
+        created = tenant.create_many(table.logical_name, rows)
+    return OperationResult(status=200, body={
+        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
+        "Ids": [row[table.primary_id] for row in created],
+    })
+
+
+@bound_action("*", "UpdateMultiple")
+def update_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
+    """Update every target (each must exist); 204."""
+    table, targets = _targets(tenant, call)
+    with tenant.transaction():
+        for index, target in enumerate(targets):
+            record_id = _target_id(table, target, index, required=True)
+            assert record_id is not None  # required=True raised otherwise
+            target.pop(table.primary_id, None)
+            tenant.update(table.logical_name, record_id, _decode(tenant, table.logical_name, target, for_create=False))
+    return OperationResult(status=204)
+
+
+@bound_action("*", "UpsertMultiple")
+def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
+    """Update the targets that exist and create the others; 204."""
+    table, targets = _targets(tenant, call)
+    with tenant.transaction():
+        for index, target in enumerate(targets):
+            record_id = _target_id(table, target, index, required=False)
+            if record_id is not None and tenant.get(table.logical_name, record_id) is not None:
+                target.pop(table.primary_id, None)
+                tenant.update(table.logical_name, record_id,
+                              _decode(tenant, table.logical_name, target, for_create=False))
+            else:
+                if record_id is not None:
+                    target[table.primary_id] = record_id
+                tenant.create(table.logical_name, _decode(tenant, table.logical_name, target, for_create=True))
+    return OperationResult(status=204)

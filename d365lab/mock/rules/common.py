@@ -1,0 +1,66 @@
+"""Helpers shared by the table rules and the Sales message handlers.
+
+Settings reach rules through the tenant (``tenant.settings`` when the implementation
+exposes it). Message handlers that legitimately perform a transition a plain PATCH may
+not (WinOpportunity closing an opportunity, QualifyLead qualifying a lead) say so with
+:func:`performing`, which the rules consult through :func:`is_performing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from d365lab.mock.settings import MockSettings
+from d365lab.mock.tenant_api import Row, Tenant
+
+_DEFAULT_SETTINGS = MockSettings.model_validate({})
+_MESSAGES_IN_PROGRESS: ContextVar[frozenset[str]] = ContextVar("d365lab_mock_messages", default=frozenset())
+
+#: Columns the tenant maintains on every write; a change there is not a "field update".
+SYSTEM_COLUMNS = frozenset({"modifiedon", "modifiedby", "versionnumber", "createdon", "createdby"})
+
+
+def settings_of(tenant: Tenant) -> MockSettings:
+    """The tenant's settings, or the defaults when the implementation exposes none."""
+    found = getattr(tenant, "settings", None)
+    return found if isinstance(found, MockSettings) else _DEFAULT_SETTINGS
+
+
+def utc_now() -> str:
+    """Current UTC time in the storage form ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_today() -> str:
+    """Current UTC date in the storage form ``YYYY-MM-DD``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+@contextmanager
+def performing(message: str) -> Iterator[None]:
+    """Mark that a Dataverse message (e.g. ``"WinOpportunity"``) is writing, for the rules."""
+    token = _MESSAGES_IN_PROGRESS.set(_MESSAGES_IN_PROGRESS.get() | {message})
+    try:
+        yield
+    finally:
+        _MESSAGES_IN_PROGRESS.reset(token)
+
+
+def is_performing(message: str) -> bool:
+    """True while a handler runs inside :func:`performing` for ``message``."""
+    return message in _MESSAGES_IN_PROGRESS.get()
+
+
+def changed_columns(old: Row, new: Row) -> set[str]:
+    """Columns whose value differs between two storage-form rows, system columns excluded."""
+    names = (set(old) | set(new)) - SYSTEM_COLUMNS
+    return {name for name in names if old.get(name) != new.get(name)}
+
+
+def is_blank(value: Any) -> bool:
+    """True for None and empty strings."""
+    return value is None or value == ""
