@@ -1,0 +1,171 @@
+"""The unmodified npm ``dynamics-web-api`` 2.5 library against the mock tenant.
+
+Each test runs one scenario of ``js/scenarios.js`` with node against a fresh loopback mock,
+checks what the library returned, then reads the outcome back from the mock over plain
+HTTP. Skipped (with the reason) when node or ``js/node_modules`` is missing; CI installs
+them with ``cd tests/thirdparty/js && npm ci``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from thirdparty_mock import MockEndpoint
+
+JS_DIR = Path(__file__).parent / "js"
+SCENARIOS = JS_DIR / "scenarios.js"
+NODE = shutil.which("node")
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+pytestmark = [
+    pytest.mark.thirdparty,
+    pytest.mark.skipif(NODE is None, reason="node is not installed: the dynamics-web-api tests need Node.js >= 18"),
+    pytest.mark.skipif(
+        not (JS_DIR / "node_modules" / "dynamics-web-api" / "package.json").is_file(),
+        reason="dynamics-web-api is not installed: run `cd tests/thirdparty/js && npm ci`",
+    ),
+]
+
+
+def run_scenario(endpoint: MockEndpoint, name: str) -> dict[str, Any]:
+    """Run one JS scenario against ``endpoint`` and return the JSON document it prints."""
+    assert NODE is not None
+    env = {**os.environ, "D365LAB_MOCK_URL": endpoint.base_url, "D365LAB_MOCK_TOKEN": endpoint.token}
+    done = subprocess.run(
+        [NODE, str(SCENARIOS), name], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"scenario {name!r} failed (exit {done.returncode}): {done.stderr.strip()[:2000]}")
+    result = json.loads(done.stdout)
+    assert isinstance(result, dict)
+    return result
+
+
+def test_crud_round_trip(mock_endpoint: MockEndpoint) -> None:
+    """create -> retrieve -> update (If-Match: *) -> delete, then a 404 the library surfaces."""
+    out = run_scenario(mock_endpoint, "crud")
+
+    assert GUID.match(out["id"]), "create must return the id parsed from OData-EntityId"
+    created = out["created"]
+    assert (created["subject"], created["lastname"], created["jobtitle"], created["statecode"]) == (
+        "JS CRUD lead", "Lovelace", "Clerk", 0,
+    )
+    assert created["leadid"] == out["id"]
+    assert out["updated"] is True
+    assert out["afterUpdate"]["jobtitle"] == "Buyer"
+    assert out["deleted"] is True
+    missing = out["retrieveDeleted"]
+    assert missing["failed"] is True
+    assert missing["reason"]["status"] == 404
+    assert missing["reason"]["code"] == "0x80040217"
+    assert mock_endpoint.get(f"leads({out['id']})").status_code == 404
+
+
+def test_create_with_return_representation(mock_endpoint: MockEndpoint) -> None:
+    """``returnRepresentation`` sends ``Prefer: return=representation`` and parses the 201 body."""
+    row = run_scenario(mock_endpoint, "create_with_representation")["row"]
+
+    assert row["subject"] == "JS representation lead"
+    assert row["statecode"] == 0
+    assert GUID.match(row["leadid"])
+    assert mock_endpoint.read(f"leads({row['leadid']})", {"$select": "subject"})["subject"] == row["subject"]
+
+
+def test_query_filter_select_orderby_top_and_paging(mock_endpoint: MockEndpoint) -> None:
+    """CreateMultiple through callAction, then $filter/$select/$orderby/$top and maxPageSize paging."""
+    out = run_scenario(mock_endpoint, "query")
+
+    assert len(out["createdIds"]) == 7 and all(GUID.match(i) for i in out["createdIds"])
+    assert [r["subject"] for r in out["topThree"]] == ["JSQ 7", "JSQ 6", "JSQ 5"]
+    assert all("lastname" not in r for r in out["topThree"]), "$select must limit the columns"
+    assert out["firstPage"] == {"count": 3, "hasNextLink": True}
+    assert sorted(r["subject"] for r in out["all"]) == [f"JSQ {n}" for n in range(1, 8)]
+    assert sorted(r["leadid"] for r in out["all"]) == sorted(out["createdIds"])
+
+
+def test_bound_qualify_lead_via_call_action(mock_endpoint: MockEndpoint) -> None:
+    """QualifyLead creates account, contact and opportunity that point back to the lead."""
+    out = run_scenario(mock_endpoint, "qualify")
+    lead_id = out["leadId"]
+
+    by_type = {item["@odata.type"]: item for item in out["created"]}
+    assert set(by_type) == {
+        "#Microsoft.Dynamics.CRM.account", "#Microsoft.Dynamics.CRM.contact", "#Microsoft.Dynamics.CRM.opportunity",
+    }
+    opportunity_id = by_type["#Microsoft.Dynamics.CRM.opportunity"]["opportunityid"]
+    account_id = by_type["#Microsoft.Dynamics.CRM.account"]["accountid"]
+    contact_id = by_type["#Microsoft.Dynamics.CRM.contact"]["contactid"]
+
+    assert out["lead"]["statecode"] == 1 and out["lead"]["statuscode"] == 3
+    assert out["lead"]["_qualifyingopportunityid_value"] == opportunity_id
+    assert out["qualifyAgain"]["failed"] is True, "a qualified lead is closed and cannot be qualified again"
+    assert out["qualifyAgain"]["reason"]["status"] == 400
+
+    opportunity = mock_endpoint.read(f"opportunities({opportunity_id})", {"$select": "name,_originatingleadid_value"})
+    assert opportunity["_originatingleadid_value"] == lead_id
+    assert opportunity["name"] == "JS qualify lead"
+    account = mock_endpoint.read(f"accounts({account_id})", {"$select": "name,_originatingleadid_value"})
+    assert (account["name"], account["_originatingleadid_value"]) == ("Contoso Coffee", lead_id)
+    contact = mock_endpoint.read(f"contacts({contact_id})", {"$select": "lastname,_originatingleadid_value"})
+    assert (contact["lastname"], contact["_originatingleadid_value"]) == ("Lovelace", lead_id)
+
+
+def test_unbound_win_opportunity(mock_endpoint: MockEndpoint) -> None:
+    """WinOpportunity closes the opportunity as Won and records a completed opportunityclose."""
+    out = run_scenario(mock_endpoint, "win")
+    opportunity_id = out["opportunityId"]
+
+    assert out["winResult"] is None, "WinOpportunity answers 204 without a body"
+    assert (out["opportunity"]["statecode"], out["opportunity"]["statuscode"]) == (1, 3)
+    assert [(c["subject"], c["statecode"]) for c in out["closes"]] == [("Won by the JS library", 1)]
+    assert out["winAgain"]["failed"] is True, "a won opportunity is closed and cannot be won again"
+    assert out["winAgain"]["reason"]["status"] == 400
+
+    opportunity = mock_endpoint.read(f"opportunities({opportunity_id})", {"$select": "statecode,statuscode"})
+    assert (opportunity["statecode"], opportunity["statuscode"]) == (1, 3)
+    closes = mock_endpoint.rows("opportunitycloses", f"_opportunityid_value eq {opportunity_id}", "subject")
+    assert len(closes) == 1
+
+
+def test_batch_with_change_set_and_content_id_reference(mock_endpoint: MockEndpoint) -> None:
+    """One change set (create, PATCH $1, bound QualifyLead) plus a GET, parsed by the strict JS parser."""
+    out = run_scenario(mock_endpoint, "batch")
+    created_id, patched, qualified, listed = out["results"]
+
+    assert isinstance(created_id, str) and GUID.match(created_id), f"create part: {created_id!r}"
+    assert patched is True, f"PATCH $1 part: {patched!r}"
+    opportunity = next(i for i in qualified["value"] if i["@odata.type"] == "#Microsoft.Dynamics.CRM.opportunity")
+    assert [(r["leadid"], r["jobtitle"]) for r in listed["value"]] == [(created_id, "Batch buyer")]
+
+    assert mock_endpoint.read(f"leads({created_id})", {"$select": "jobtitle"})["jobtitle"] == "Batch buyer"
+    qualified_lead = mock_endpoint.read(f"leads({out['toQualify']})", {"$select": "statecode"})
+    assert qualified_lead["statecode"] == 1
+    opportunity_path = f"opportunities({opportunity['opportunityid']})"
+    origin = mock_endpoint.read(opportunity_path, {"$select": "_originatingleadid_value"})
+    assert origin["_originatingleadid_value"] == out["toQualify"]
+
+
+def test_failed_change_set_rolls_back_and_rejects(mock_endpoint: MockEndpoint) -> None:
+    """A change set whose second request fails leaves nothing behind; the library rejects the batch."""
+    out = run_scenario(mock_endpoint, "batch_rollback")
+    outcome = out["outcome"]
+
+    assert outcome["failed"] is True
+    errors = [r for r in outcome["reason"] if isinstance(r, dict) and r.get("error")]
+    assert errors and errors[0]["status"] == 404
+    assert mock_endpoint.rows("leads", "subject eq 'JS rolled back lead'", "subject") == []
+
+
+def test_use_entity_names_reads_entity_definitions(mock_endpoint: MockEndpoint) -> None:
+    """With ``useEntityNames`` the library maps ``lead`` to ``leads`` from EntityDefinitions."""
+    out = run_scenario(mock_endpoint, "entity_names")
+
+    assert out["row"]["subject"] == "JS entity-name lead"
+    assert mock_endpoint.read(f"leads({out['id']})", {"$select": "subject"})["subject"] == "JS entity-name lead"

@@ -1,0 +1,177 @@
+"""Microsoft's unmodified Python SDK (``powerplatform-dataverse-client`` 1.1.0) against the mock.
+
+The SDK refuses ``http://`` base URLs in its constructor, so each test constructs it with an
+https placeholder and points the (lazily created) internal OData client at the loopback mock
+by setting ``_base_url`` before the first call; nothing else in the SDK is touched. Outcomes
+are read back from the mock over plain HTTP, independently of the SDK's own parsing.
+Skipped (with the reason) when the SDK is not installed: ``pip install -e ".[thirdparty]"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from thirdparty_mock import MockEndpoint
+
+try:
+    from azure.core.credentials import AccessToken
+    from PowerPlatform.Dataverse import col
+    from PowerPlatform.Dataverse.client import DataverseClient
+except ImportError:
+    pytest.skip(
+        "powerplatform-dataverse-client is not installed: pip install -e '.[thirdparty]'", allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.thirdparty
+
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+PLACEHOLDER_URL = "https://org.crm.dynamics.com"
+
+
+class StaticTokenCredential:
+    """An ``azure.core.credentials.TokenCredential`` that always returns the mock's token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        self.scopes_requested: set[str] = set()
+
+    def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """Record the scope asked for and return the fixed token (valid until 2100)."""
+        self.scopes_requested.update(scopes)
+        return AccessToken(self._token, 4_102_444_800)
+
+
+@pytest.fixture
+def credential(mock_endpoint: MockEndpoint) -> StaticTokenCredential:
+    """The mock's bearer token as an Azure credential."""
+    return StaticTokenCredential(mock_endpoint.token)
+
+
+@pytest.fixture
+def sdk(mock_endpoint: MockEndpoint, credential: StaticTokenCredential) -> Iterator[DataverseClient]:
+    """The SDK client, talking to the loopback mock."""
+    client = DataverseClient(PLACEHOLDER_URL, credential)
+    # The constructor only accepts https; the internal client is built from _base_url on first use.
+    client._base_url = mock_endpoint.base_url
+    with client:
+        yield client
+
+
+def lead(subject: str, **extra: Any) -> dict[str, Any]:
+    """A lead payload with the columns the lab fills."""
+    return {"subject": subject, "firstname": "Ada", "lastname": "Lovelace", "companyname": "Contoso Coffee", **extra}
+
+
+def test_crud_round_trip_with_picklist_labels(
+    sdk: DataverseClient, mock_endpoint: MockEndpoint, credential: StaticTokenCredential,
+) -> None:
+    """create (labels resolved from picklist metadata) -> retrieve -> update -> delete -> None."""
+    lead_id = sdk.records.create("lead", lead("SDK CRUD lead", leadsourcecode="Web", leadqualitycode="Hot"))
+
+    assert GUID.match(lead_id), "create returns the id parsed from OData-EntityId"
+    assert credential.scopes_requested == {f"{mock_endpoint.base_url}/.default"}
+    stored = mock_endpoint.read(f"leads({lead_id})", {"$select": "subject,leadsourcecode,leadqualitycode,statecode"})
+    assert (stored["subject"], stored["leadsourcecode"], stored["leadqualitycode"], stored["statecode"]) == (
+        "SDK CRUD lead", 8, 1, 0,
+    ), "the SDK turns 'Web'/'Hot' into 8/1 using the mock's PicklistAttributeMetadata"
+
+    record = sdk.records.retrieve("lead", lead_id, select=["subject", "lastname"])
+    assert record is not None
+    assert (record["subject"], record["lastname"]) == ("SDK CRUD lead", "Lovelace")
+    assert record.etag, "retrieve keeps @odata.etag"
+
+    sdk.records.update("lead", lead_id, {"jobtitle": "Buyer"})
+    assert mock_endpoint.read(f"leads({lead_id})", {"$select": "jobtitle"})["jobtitle"] == "Buyer"
+
+    sdk.records.delete("lead", lead_id)
+    assert mock_endpoint.get(f"leads({lead_id})").status_code == 404
+    assert sdk.records.retrieve("lead", lead_id) is None, "a 404 on retrieve means 'not found' to the SDK"
+
+
+def test_create_multiple(sdk: DataverseClient, mock_endpoint: MockEndpoint) -> None:
+    """A list create goes through CreateMultiple and returns the ids in input order."""
+    subjects = [f"SDK bulk {n}" for n in range(5)]
+    ids = sdk.records.create("lead", [lead(s) for s in subjects])
+
+    assert len(ids) == 5 and len(set(ids)) == 5 and all(GUID.match(i) for i in ids)
+    for lead_id, subject in zip(ids, subjects, strict=True):
+        assert mock_endpoint.read(f"leads({lead_id})", {"$select": "subject"})["subject"] == subject
+
+
+def test_filter_select_orderby_top(sdk: DataverseClient) -> None:
+    """$filter (string and the col() builder), $select, $orderby and $top."""
+    sdk.records.create("lead", [lead(f"SDK query {n}") for n in range(1, 6)] + [lead("Unrelated")])
+
+    top_three = sdk.records.list(
+        "lead", filter="statecode eq 0 and startswith(subject,'SDK query')", select=["subject"],
+        orderby=["subject desc"], top=3,
+    )
+    assert [r["subject"] for r in top_three] == ["SDK query 5", "SDK query 4", "SDK query 3"]
+    assert all("lastname" not in r for r in top_three), "$select must limit the columns"
+
+    built = (col("statecode") == 0) & col("subject").startswith("SDK query")
+    assert str(built) == "(statecode eq 0 and startswith(subject, 'SDK query'))"
+    ascending = sdk.records.list("lead", filter=built, select=["subject"], orderby=["subject"])
+    assert [r["subject"] for r in ascending] == [f"SDK query {n}" for n in range(1, 6)]
+
+
+def test_paging_with_maxpagesize(sdk: DataverseClient) -> None:
+    """``page_size`` sends ``Prefer: odata.maxpagesize``; the SDK follows @odata.nextLink."""
+    ids = sdk.records.create("lead", [lead(f"SDK page {n}") for n in range(7)])
+
+    page_filter = "startswith(subject,'SDK page')"
+    pages = list(sdk.records.list_pages("lead", filter=page_filter, select=["subject"], page_size=3))
+    assert [len(p) for p in pages] == [3, 3, 1]
+    seen = [r["leadid"] for p in pages for r in p]
+    assert sorted(seen) == sorted(ids)
+
+    everything = sdk.records.list("lead", filter=page_filter, select=["subject"], page_size=5)
+    assert sorted(r["leadid"] for r in everything) == sorted(ids)
+
+
+def test_batch_change_set_with_content_id_references(sdk: DataverseClient, mock_endpoint: MockEndpoint) -> None:
+    """A change set (create lead, PATCH $1, create account bound to $1) plus a GET outside it."""
+    existing = sdk.records.create("lead", lead("SDK existing lead"))
+    batch = sdk.batch.new()
+    with batch.changeset() as change_set:
+        lead_ref = change_set.records.create("lead", lead("SDK batch lead"))
+        change_set.records.update("lead", lead_ref, {"jobtitle": "Batch buyer"})
+        change_set.records.create("account", {"name": "SDK batch account", "originatingleadid@odata.bind": lead_ref})
+    batch.records.get("lead", existing, select=["subject"])
+    result = batch.execute()
+
+    assert not result.has_errors, [(r.status_code, r.error_message) for r in result.failed]
+    assert [r.status_code for r in result.responses] == [204, 204, 204, 200]
+    assert [r.content_id for r in result.responses[:3]] == ["1", "2", "3"]
+    lead_id, account_id = result.responses[0].entity_id, result.responses[2].entity_id
+    assert lead_id and account_id and GUID.match(lead_id) and GUID.match(account_id)
+    fetched = result.responses[3].data
+    assert fetched is not None and fetched["subject"] == "SDK existing lead"
+
+    assert mock_endpoint.read(f"leads({lead_id})", {"$select": "jobtitle"})["jobtitle"] == "Batch buyer"
+    account = mock_endpoint.read(f"accounts({account_id})", {"$select": "name,_originatingleadid_value"})
+    assert (account["name"], account["_originatingleadid_value"]) == ("SDK batch account", lead_id)
+
+
+def test_failed_change_set_rolls_back_with_continue_on_error(sdk: DataverseClient, mock_endpoint: MockEndpoint) -> None:
+    """A change set whose update misses rolls back its create; the GET after it still runs."""
+    existing = sdk.records.create("lead", lead("SDK survivor"))
+    batch = sdk.batch.new()
+    with batch.changeset() as change_set:
+        change_set.records.create("lead", lead("SDK rolled back"))
+        change_set.records.update("lead", "00000000-0000-0000-0000-00000000beef", {"jobtitle": "Nobody"})
+    batch.records.get("lead", existing, select=["subject"])
+    result = batch.execute(continue_on_error=True)
+
+    assert result.has_errors
+    assert result.failed[0].status_code == 404
+    assert result.failed[0].error_code == "0x80040217"
+    assert result.responses[-1].status_code == 200
+    assert result.responses[-1].data is not None and result.responses[-1].data["subject"] == "SDK survivor"
+    assert mock_endpoint.rows("leads", "subject eq 'SDK rolled back'", "subject") == []
