@@ -1,0 +1,118 @@
+"""Lead verbs: qualify, disqualify, reactivate.
+
+>>> result = client.leads.qualify(lead_id)                    # doctest: +SKIP
+>>> result.opportunity_id                                      # doctest: +SKIP
+>>> client.leads.disqualify(other_id, reason="cannot_contact")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from d365lab.errors import ClientValidationError, TransportError
+from d365lab.models.enums import DISQUALIFY_REASONS, LEAD_STATES, LeadState, LeadStatus
+from d365lab.odata import guid
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+_CREATED_KEYS = {
+    "#Microsoft.Dynamics.CRM.account": "accountid",
+    "#Microsoft.Dynamics.CRM.contact": "contactid",
+    "#Microsoft.Dynamics.CRM.opportunity": "opportunityid",
+}
+
+
+@dataclass(frozen=True)
+class QualifyResult:
+    """Ids of the rows QualifyLead created (None for what it did not create)."""
+
+    account_id: str | None
+    contact_id: str | None
+    opportunity_id: str | None
+
+
+def disqualify_status(reason: str | LeadStatus | int) -> LeadStatus:
+    """The Disqualified statuscode for a reason (``"lost"``, ``"Cannot Contact"``, ``LeadStatus.CANCELED``...)."""
+    if isinstance(reason, str):
+        key = reason.strip().lower().replace(" ", "_").replace("-", "_")
+        if key in DISQUALIFY_REASONS:
+            return DISQUALIFY_REASONS[key]
+    else:
+        try:
+            status = LeadStatus(int(reason))
+        except ValueError:
+            status = None
+        if status is not None and LEAD_STATES.state_of(status) == LeadState.DISQUALIFIED:
+            return status
+    allowed = ", ".join(DISQUALIFY_REASONS)
+    raise ClientValidationError(f"{reason!r} is not a disqualification reason; use one of {allowed}",
+                                table="lead", field="statuscode")
+
+
+class Leads:
+    """Verbs on leads."""
+
+    def __init__(self, client: DataverseClient) -> None:
+        self._client = client
+
+    def qualify(self, lead_id: str, *, create_account: bool | None = None, create_contact: bool = True,
+                create_opportunity: bool = True, status: LeadStatus = LeadStatus.QUALIFIED,
+                currency_id: str | None = None, customer: tuple[str, str] | None = None,
+                campaign_id: str | None = None, process_instance_id: str | None = None) -> QualifyResult:
+        """Qualify a lead (QualifyLead) and return the ids of the created account, contact and opportunity.
+
+        ``create_account=None`` does what the app does: an account only when the lead has a
+        company name (that costs one GET). ``customer=("account", id)`` makes an existing
+        account or contact the opportunity's customer.
+        """
+        lead_id = guid(lead_id)
+        if LEAD_STATES.state_of(int(status)) != LeadState.QUALIFIED:
+            raise ClientValidationError(f"{int(status)} is not a Qualified status", table="lead", field="statuscode")
+        if create_account is None:
+            row = self._client.records.get("lead", lead_id, select=["companyname"])
+            create_account = bool((row.get("companyname") or "").strip())
+        params: dict[str, Any] = {
+            "CreateAccount": create_account,
+            "CreateContact": create_contact,
+            "CreateOpportunity": create_opportunity,
+            "Status": int(status),
+        }
+        if currency_id:
+            params["OpportunityCurrencyId"] = {"@odata.type": "Microsoft.Dynamics.CRM.transactioncurrency",
+                                               "transactioncurrencyid": guid(currency_id)}
+        if customer:
+            table, customer_id = customer
+            if table not in ("account", "contact"):
+                raise ClientValidationError("the opportunity customer must be an account or a contact",
+                                            table="lead", field="OpportunityCustomerId")
+            params["OpportunityCustomerId"] = {"@odata.type": f"Microsoft.Dynamics.CRM.{table}",
+                                               f"{table}id": guid(customer_id)}
+        if campaign_id:
+            params["SourceCampaignId"] = {"@odata.type": "Microsoft.Dynamics.CRM.campaign",
+                                          "campaignid": guid(campaign_id)}
+        if process_instance_id:
+            params["ProcessInstanceId"] = {"@odata.type": "Microsoft.Dynamics.CRM.leadtoopportunitysalesprocess",
+                                           "businessprocessflowinstanceid": guid(process_instance_id)}
+        result = self._client.actions.call("QualifyLead", params, bound=("lead", lead_id))
+        created: dict[str, str] = {}
+        for item in (result or {}).get("value", []):
+            key = _CREATED_KEYS.get(str(item.get("@odata.type", "")))
+            if key and item.get(key):
+                created[key] = str(item[key])
+        if create_opportunity and "opportunityid" not in created:
+            raise TransportError("QualifyLead returned no opportunity although one was requested")
+        return QualifyResult(created.get("accountid"), created.get("contactid"), created.get("opportunityid"))
+
+    def disqualify(self, lead_id: str, reason: str | LeadStatus | int = "lost") -> None:
+        """Disqualify a lead: Lost, Cannot Contact, No Longer Interested or Canceled (anything else is refused)."""
+        status = disqualify_status(reason)
+        self._client.records.update("lead", lead_id, {"statecode": int(LeadState.DISQUALIFIED),
+                                                      "statuscode": int(status)})
+
+    def reactivate(self, lead_id: str, *, status: LeadStatus = LeadStatus.NEW) -> None:
+        """Reopen a qualified or disqualified lead (Open / New by default)."""
+        if LEAD_STATES.state_of(int(status)) != LeadState.OPEN:
+            raise ClientValidationError(f"{int(status)} is not an Open status", table="lead", field="statuscode")
+        self._client.records.update("lead", lead_id, {"statecode": int(LeadState.OPEN), "statuscode": int(status)})

@@ -1,0 +1,85 @@
+"""Phone call verbs: create (with regarding and parties) and complete.
+
+>>> call_id = client.phonecalls.create(subject="Follow up", due=datetime(2026, 3, 2, 9, tzinfo=UTC),
+...                                    regarding=("opportunity", opp_id))            # doctest: +SKIP
+>>> client.phonecalls.complete(call_id)                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from d365lab.errors import ClientValidationError
+from d365lab.models.enums import PHONECALL_STATES, ParticipationType, PhoneCallState, PhoneCallStatus, Priority
+from d365lab.models.schema import PHONECALL
+from d365lab.odata import to_utc_text
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+
+@dataclass(frozen=True)
+class Party:
+    """A participant of the call: ``Party(ParticipationType.TO_RECIPIENT, "contact", contact_id)``."""
+
+    role: ParticipationType
+    table: str
+    id: str
+
+
+class PhoneCalls:
+    """Verbs on phone call activities."""
+
+    def __init__(self, client: DataverseClient) -> None:
+        self._client = client
+
+    def create(self, *, subject: str, due: datetime | None = None, regarding: tuple[str, str] | None = None,
+               parties: Sequence[Party] | None = None, description: str | None = None,
+               phone_number: str | None = None, outgoing: bool = True, priority: Priority | None = None,
+               start: datetime | None = None) -> str:
+        """Create an open phone call; ``due`` (aware) is ``scheduledend``; returns its id."""
+        body: dict[str, Any] = {"subject": subject, "directioncode": outgoing}
+        if due is not None:
+            body["scheduledend"] = to_utc_text(due)
+        if start is not None:
+            body["scheduledstart"] = to_utc_text(start)
+        if description:
+            body["description"] = description
+        if phone_number:
+            body["phonenumber"] = phone_number
+        if priority is not None:
+            body["prioritycode"] = int(priority)
+        if regarding is not None:
+            table, record_id = regarding
+            try:
+                nav = PHONECALL.bind_name("regardingobjectid", table)
+            except KeyError:
+                raise ClientValidationError(f"a phone call cannot be regarding a {table}", table="phonecall",
+                                            field="regardingobjectid") from None
+            body[f"{nav}@odata.bind"] = self._client.bind(table, record_id)
+        if parties:
+            body["phonecall_activity_parties"] = [self._party(p) for p in parties]
+        return self._client.records.create("phonecall", body)
+
+    def complete(self, call_id: str, *, status: PhoneCallStatus = PhoneCallStatus.MADE) -> None:
+        """Mark the call completed: Made (default) or Received."""
+        if PHONECALL_STATES.state_of(int(status)) != PhoneCallState.COMPLETED:
+            raise ClientValidationError(f"{int(status)} is not a Completed status", table="phonecall",
+                                        field="statuscode")
+        self._client.records.update("phonecall", call_id, {"statecode": int(PhoneCallState.COMPLETED),
+                                                           "statuscode": int(status)})
+
+    def cancel(self, call_id: str) -> None:
+        """Cancel an open call."""
+        self._client.records.update("phonecall", call_id, {"statecode": int(PhoneCallState.CANCELED),
+                                                           "statuscode": int(PhoneCallStatus.CANCELED)})
+
+    def _party(self, party: Party) -> dict[str, Any]:
+        if party.table not in ("systemuser", "contact", "account", "lead"):
+            raise ClientValidationError(f"a call party cannot be a {party.table}", table="activityparty",
+                                        field="partyid")
+        return {f"partyid_{party.table}@odata.bind": self._client.bind(party.table, party.id),
+                "participationtypemask": int(party.role)}
