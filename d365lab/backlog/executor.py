@@ -155,7 +155,7 @@ class TriageExecutor:
             create = set(item.params.get("create", []))
             result = self.client.leads.qualify(
                 item.leadid,
-                create_account=None if "account" in create else False,
+                create_account="account" in create,
                 create_contact="contact" in create,
                 create_opportunity="opportunity" in create)
             return LeadOutcome(DONE, QUALIFIED, None, result.opportunity_id)

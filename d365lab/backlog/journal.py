@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at TEXT NOT NULL,
     rules_file TEXT NOT NULL,
     base_url TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
     status TEXT NOT NULL,
     finished_at TEXT
 );
@@ -98,6 +99,7 @@ class RunInfo:
     created_at: str
     rules_file: str
     base_url: str
+    organization_id: str
     status: str
     finished_at: str | None
 
@@ -134,15 +136,15 @@ class Journal:
 
     # ------------------------------------------------------------------ runs
 
-    def create_run(self, rules_file: str, base_url: str, items: Iterable[PlannedItem]) -> str:
+    def create_run(self, rules_file: str, base_url: str, organization_id: str, items: Iterable[PlannedItem]) -> str:
         """Record a new run and its whole plan atomically; return the run id."""
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         now = _now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, 'running', NULL)",
-                                 (run_id, now, rules_file, base_url))
+                self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, 'running', NULL)",
+                                 (run_id, now, rules_file, base_url, organization_id))
                 self._db.executemany(
                     "INSERT INTO items (run_id, seq, leadid, name, rule, action, params, state, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -47,9 +47,11 @@ class Plan:
         return out
 
 
-def _params(rule: Rule) -> dict[str, Any]:
+def _params(rule: Rule, lead: dict[str, Any]) -> dict[str, Any]:
     if rule.action is Action.QUALIFY:
-        return {"create": list(rule.create)}
+        # An account needs a company name; deciding here saves a read per lead at execution.
+        create = [r for r in rule.create if r != "account" or (lead.get("companyname") or "").strip()]
+        return {"create": create}
     if rule.action is Action.DISQUALIFY:
         return {"reason": rule.reason}
     return {}
@@ -86,5 +88,5 @@ def build_plan(records: RecordReader, rules: RuleSet, page_size: int = 5000) -> 
             plan.items.append(PlannedItem(leadid, _lead_name(lead), NO_RULE, Action.LEAVE.value, {}))
         else:
             plan.items.append(PlannedItem(leadid, _lead_name(lead), chosen.name, chosen.action.value,
-                                          _params(chosen)))
+                                          _params(chosen, lead)))
     return plan

@@ -31,14 +31,19 @@ def plan_triage(client: DataverseClient, rules_path: Path) -> Plan:
 
 def start_run(journal: Journal, client: DataverseClient, rules_path: Path, plan: Plan) -> str:
     """Freeze the plan in the journal as a new run; return its id."""
-    return journal.create_run(str(rules_path), client.base_url, plan.items)
+    return journal.create_run(str(rules_path), client.base_url, client.whoami().organization_id, plan.items)
 
 
 def check_resumable(journal: Journal, client: DataverseClient, run_id: str) -> None:
-    """Refuse to resume a run of another tenant (JournalError)."""
+    """Refuse to resume a run of another tenant (JournalError); the organization id identifies it.
+
+    (The URL alone would not: the embedded mock listens on a new port each time.)
+    """
     info = journal.run(run_id)
-    if info.base_url.rstrip("/") != client.base_url.rstrip("/"):
-        raise JournalError(f"run {run_id} was made against {info.base_url}, not {client.base_url}")
+    organization_id = client.whoami().organization_id
+    if info.organization_id != organization_id:
+        raise JournalError(f"run {run_id} was made against organization {info.organization_id} "
+                           f"({info.base_url}), not {organization_id} ({client.base_url})")
 
 
 def execute(client: DataverseClient, journal: Journal, run_id: str, settings: ExecutorSettings,

@@ -55,7 +55,7 @@ def test_journal_freezes_the_plan_and_survives_reopening(tmp_path: Path) -> None
     path = tmp_path / "journal.sqlite"
     items = [PlannedItem(f"id-{i}", f"Lead {i}", "r", "qualify", {"create": ["contact"]}) for i in range(3)]
     with Journal(path) as journal:
-        run_id = journal.create_run("rules.yaml", "http://tenant", items)
+        run_id = journal.create_run("rules.yaml", "http://tenant", "org-1", items)
         journal.mark_started(run_id, "id-0")
         journal.mark_finished(run_id, "id-1", DONE, "qualified", None, "opp-1")
     with Journal(path) as journal:
