@@ -64,7 +64,7 @@ class RecordEvidence(BaseModel):
 class LabReport(BaseModel):
     """The whole check, as printed by ``d365lab lab check --format json``."""
 
-    report_schema: str = Field(REPORT_SCHEMA, alias="schema")
+    report_schema: str = Field(default=REPORT_SCHEMA, alias="schema")
     lab_id: str
     lab_title: str
     student: str | None = None

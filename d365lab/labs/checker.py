@@ -1,0 +1,122 @@
+"""The lab-completion checker: find the lab's records, evaluate every expectation, score.
+
+Read-only and idempotent. Works with the run journal (tracked ids, day of each step, the
+transient disqualify) and without it (a student who did the lab by hand).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from d365lab.labs import timeutil
+from d365lab.labs.evaluate import EvalContext, evaluate_task
+from d365lab.labs.journal import Journal, journal_path
+from d365lab.labs.locate import Locator
+from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
+from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+_NOT_OBSERVABLE_HINT = {
+    "en": "Checked now, this task cannot be seen: task {later} undoes it. Check right after it with --upto {task}.",
+    "fr": "Vérifiée maintenant, cette tâche n'est pas observable : la tâche {later} l'annule. "
+          "Vérifiez juste après avec --upto {task}.",
+}
+
+
+def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "",
+              time_zone: str | None = None, upto: str | None = None, use_journal: bool = True) -> LabReport:
+    """Grade the tenant behind ``client`` against ``lab`` (tasks up to ``upto``, default all)."""
+    last = lab.resolve_upto(upto)
+    org = str(client.whoami().organization_id)
+    journal = Journal.load(journal_path(lab.lab.key, org, lang, prefix)) if use_journal else None
+    tz = timeutil.resolve_time_zone(lab, lang, time_zone or (journal.data.time_zone if journal else None))
+    snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
+    ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
+                      step_days=journal.step_days() if journal else {})
+    report = LabReport(
+        lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), tenant=client.base_url,
+        organization_id=org, language=lang, prefix=prefix, time_zone=tz, upto=last,
+        checked_at=timeutil.to_wire(timeutil.now_utc()),
+        run_started_at=journal.data.run_started_at if journal else None,
+        journal=str(journal.path) if journal else None,
+        records={a: RecordEvidence(entity=r.entity, id=r.id, how=r.how, candidates=r.candidates)
+                 for a, r in snapshot.records.items()},
+    )
+    for task in lab.tasks_upto(last):
+        report.tasks.append(grade_task(ctx, lab, task, last, journal))
+    finish_report(report)
+    report.http_requests = client.request_count
+    return report
+
+
+def grade_task(ctx: EvalContext, lab: LabSpec, task: TaskSpec, last: str, journal: Journal | None) -> TaskResult:
+    """Evaluate a task's checks, set aside superseded states, and score it."""
+    checks = evaluate_task(ctx, task)
+    later_tasks: set[str] = set()
+    for outcome, check in zip(checks, task.expect, strict=True):
+        later = check.superseded_by
+        if later is None or outcome.passed:
+            continue
+        changed_later = lab.order_of(later) <= lab.order_of(last) or (journal is not None and journal.is_done(later))
+        if changed_later:
+            later_tasks.add(later)
+            outcome.status = "superseded"
+            outcome.hint = None
+            outcome.message = (f"task {later} changes this state later; graded only by checking --upto {task.id}"
+                               + (f" ({outcome.message})" if outcome.message else ""))
+    title = str(localize(task.title, ctx.lang))
+    exercise = lab.exercise_of(task.id).id
+    counted = [c for c in checks if c.strict and c.status in ("pass", "fail")]
+    superseded = [c for c in checks if c.strict and c.status == "superseded"]
+    result = TaskResult(id=task.id, exercise=exercise, title=title, status="failed", passed=False,
+                        points=0, max_points=task.points, checks=checks)
+    if not counted and superseded:
+        _transient(ctx, task, result, superseded, sorted(later_tasks), journal)
+        return result
+    passed = [c for c in counted if c.passed]
+    result.passed = len(passed) == len(counted)
+    result.status = "passed" if result.passed else "failed"
+    result.points = task.points if result.passed else round(task.points * len(passed) / max(len(counted), 1), 2)
+    if not result.passed:
+        result.hint = str(localize(task.hint, ctx.lang))
+    return result
+
+
+def _transient(ctx: EvalContext, task: TaskSpec, result: TaskResult, superseded: list[CheckResult],
+               later: list[str], journal: Journal | None) -> None:
+    """A state a later task undid: known from the journal, or reported as not observable."""
+    done = journal.data.tasks.get(task.id) if journal else None
+    for check in superseded:
+        check.status = "not_observable"
+    if done is not None:
+        result.status, result.passed, result.points = "passed", True, task.points
+        result.how_known = (f"not observable in the tenant any more (undone by {', '.join(later)}); "
+                            f"the run journal records it done at {done.done_at}")
+        return
+    result.status = "not_observable"
+    result.how_known = (f"not observable: {', '.join(later)} undoes this state and no run journal or audit "
+                        f"records it; check with --upto {task.id} right after the task")
+    result.hint = _NOT_OBSERVABLE_HINT[ctx.lang].format(later=", ".join(later), task=task.id)
+
+
+def finish_report(report: LabReport) -> None:
+    """Total the score and set ``passed`` / ``exit_code`` (0 all strict checks passed, 1 some failed)."""
+    report.score = round(sum(t.points for t in report.tasks), 2)
+    report.max_score = round(sum(t.max_points for t in report.tasks), 2)
+    strict_failures = any(c.status == "fail" for t in report.tasks for c in t.checks)
+    report.passed = not strict_failures
+    report.exit_code = EXIT_FAILED if strict_failures else EXIT_PASSED
+
+
+def error_report(lab: LabSpec, lang: Language, tenant: str, error: str, *, student: str | None = None,
+                 prefix: str = "", upto: str | None = None) -> LabReport:
+    """A report for a tenant that could not be checked (exit code 2)."""
+    return LabReport(lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), student=student,
+                     tenant=tenant, language=lang, prefix=prefix, time_zone="",
+                     upto=lab.resolve_upto(upto), checked_at=timeutil.to_wire(timeutil.now_utc()),
+                     error=error, exit_code=EXIT_ERROR,
+                     max_score=sum(t.points for t in lab.tasks_upto(upto)))

@@ -1,0 +1,204 @@
+"""Find a lab's records in a tenant, the way the spec says, with few requests.
+
+Leads are found by subject (plus the run's prefix); everything else by its link to an
+already-found record (``originatingleadid``, ``regardingobjectid``, ``opportunityid``),
+never by name alone. When several rows match, the run journal's id wins, else the newest
+row created after the run start, else the newest row. One query per (table, link) level:
+about eight requests for the whole of lab 2.1.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from d365lab.errors import DataverseError
+from d365lab.labs.journal import Journal
+from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
+from d365lab.labs.spec import LabSpec, Language, localize
+from d365lab.labs.values import normalize_text, value_property
+from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS, table
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+TIMESTAMPS = ("createdon", "modifiedon")
+
+
+def odata_literal(text: str) -> str:
+    """A string as an OData literal (single quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def find_value(lab: LabSpec, alias: str, lang: Language, prefix: str) -> Any:
+    """The value a record is found by, in ``lang``, with ``prefix`` when the spec says so."""
+    find = lab.records[alias].find
+    value = localize(find.value, lang)
+    if find.prefixed and prefix and isinstance(value, str):
+        return f"{prefix} {value}"
+    return value
+
+
+def columns_by_entity(lab: LabSpec) -> dict[str, set[str]]:
+    """Every column the checker reads, per table (so queries select only those)."""
+    wanted: dict[str, set[str]] = defaultdict(lambda: set(TIMESTAMPS))
+    for alias, rec in lab.records.items():
+        cols = wanted[rec.entity]
+        cols.update(c for c in (rec.find.field, rec.find.link) if c)
+        for task in lab.tasks:
+            for check in task.expect:
+                if check.record == alias and check.field:
+                    cols.add(check.field)
+                for spec in (check.equals_relative_date, check.equals_relative_datetime):
+                    for anchor in spec.anchors if spec else []:
+                        other, column = anchor.split(".", 1)
+                        wanted[lab.records[other].entity].add(column)
+                if check.equals_field:
+                    other, column = check.equals_field.split(".", 1)
+                    wanted[lab.records[other].entity].add(column)
+            for step in task.steps:
+                if step.record == alias:
+                    cols.update(k for k in (step.arg("values") or {}))
+    for task in lab.tasks:
+        for check in task.expect:
+            if check.none_exists:
+                wanted[check.none_exists.entity].add(check.none_exists.link)
+    return {entity: _existing(entity, cols) for entity, cols in wanted.items()}
+
+
+def _existing(entity: str, cols: Iterable[str]) -> set[str]:
+    known = table(entity).columns
+    return {c for c in cols if c in known}
+
+
+def _select(entity: str, cols: set[str]) -> list[str]:
+    info = table(entity)
+    return sorted({info.primary_id} | {value_property(entity, c) for c in cols})
+
+
+class Locator:
+    """Finds the lab's records for one run scope (language, prefix, optional journal)."""
+
+    def __init__(self, client: DataverseClient, lab: LabSpec, lang: Language, prefix: str = "",
+                 journal: Journal | None = None) -> None:
+        self.client = client
+        self.lab = lab
+        self.lang = lang
+        self.prefix = prefix
+        self.journal = journal
+        self.columns = columns_by_entity(lab)
+
+    def snapshot(self, *, stages: bool = True) -> Snapshot:
+        """Fetch every lab record (and rows linked to the leads) into a :class:`Snapshot`."""
+        snap = Snapshot(records={a: LocatedRecord(a, r.entity) for a, r in self.lab.records.items()})
+        self._find_by_value(snap)
+        pending = {a for a, r in self.lab.records.items() if r.find.link}
+        while pending:
+            ready = {a for a in pending if snap.id_of(self.lab.records[a].find.to or "") is not None}
+            blocked = {a for a in pending if self._target_missing(snap, a, pending)}
+            for alias in blocked:
+                target = self.lab.records[alias].find.to
+                snap.records[alias].how = f"not searched: {target} not found"
+            if not ready:
+                break
+            self._find_by_link(snap, ready)
+            pending -= ready | blocked
+        if stages:
+            snap.stage_ids = self.stage_ids()
+        return snap
+
+    def _target_missing(self, snap: Snapshot, alias: str, pending: set[str]) -> bool:
+        target = self.lab.records[alias].find.to or ""
+        return target not in pending and snap.id_of(target) is None
+
+    def _find_by_value(self, snap: Snapshot) -> None:
+        by_entity: dict[str, list[str]] = defaultdict(list)
+        for alias, rec in self.lab.records.items():
+            if rec.find.link is None and rec.find.field:
+                by_entity[rec.entity].append(alias)
+        for entity, aliases in by_entity.items():
+            column = self.lab.records[aliases[0]].find.field or ""
+            values = {a: find_value(self.lab, a, self.lang, self.prefix) for a in aliases}
+            clauses = " or ".join(f"{column} eq {odata_literal(str(v))}" for v in values.values())
+            rows = self._query(entity, clauses)
+            for alias, value in values.items():
+                matches = [r for r in rows if normalize_text(str(r.get(column) or "")) == normalize_text(str(value))]
+                self._choose(snap, alias, matches, f"{column} = {value!r}")
+
+    def _find_by_link(self, snap: Snapshot, aliases: set[str]) -> None:
+        groups: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for alias in aliases:
+            find = self.lab.records[alias].find
+            groups[(self.lab.records[alias].entity, find.link or "")].add(snap.id_of(find.to or "") or "")
+        for task in self.lab.tasks:
+            for check in task.expect:
+                spec = check.none_exists
+                if spec and snap.id_of(spec.to) and any(
+                        self.lab.records[a].entity == spec.entity and self.lab.records[a].find.link == spec.link
+                        for a in aliases):
+                    groups[(spec.entity, spec.link)].add(snap.id_of(spec.to) or "")
+        for (entity, link), target_ids in groups.items():
+            prop = value_property(entity, link)
+            clauses = " or ".join(f"{prop} eq {tid}" for tid in sorted(target_ids))
+            rows = self._query(entity, clauses)
+            for tid in target_ids:
+                snap.linked[(entity, link, tid)] = [r for r in rows if str(r.get(prop) or "").lower() == tid]
+            for alias in aliases:
+                rec = self.lab.records[alias]
+                if (rec.entity, rec.find.link) != (entity, link):
+                    continue
+                target = rec.find.to or ""
+                matches = list(snap.linked[(entity, link, snap.id_of(target) or "")])
+                how = f"{link} -> {target}"
+                if rec.find.field:
+                    wanted = str(find_value(self.lab, alias, self.lang, self.prefix))
+                    matches = [r for r in matches
+                               if normalize_text(str(r.get(rec.find.field) or "")) == normalize_text(wanted)]
+                    how += f", {rec.find.field} = {wanted!r}"
+                self._choose(snap, alias, matches, how)
+
+    def _query(self, entity: str, clauses: str) -> list[Row]:
+        cols = self.columns.get(entity, set(TIMESTAMPS))
+        return list(self.client.records.list(entity, filter=clauses, select=_select(entity, cols),
+                                             orderby="createdon desc", annotations=True))
+
+    def _choose(self, snap: Snapshot, alias: str, matches: list[Row], how: str) -> None:
+        entity = self.lab.records[alias].entity
+        pk = table(entity).primary_id
+        located = snap.records[alias]
+        located.candidates = len(matches)
+        if not matches:
+            located.how = f"not found ({how})"
+            return
+        chosen, why = self._pick(alias, matches, pk)
+        located.row = chosen
+        located.id = str(chosen[pk]).lower()
+        located.how = how + (f"; {why}" if why else "")
+
+    def _pick(self, alias: str, matches: list[Row], pk: str) -> tuple[Row, str]:
+        """Journal id first, else newest created after the run start, else newest."""
+        newest_first = sorted(matches, key=lambda r: str(r.get("createdon") or ""), reverse=True)
+        if len(matches) == 1:
+            return matches[0], ""
+        journal_id = self.journal.record_id(alias) if self.journal else None
+        for row in newest_first:
+            if journal_id and str(row[pk]).lower() == journal_id:
+                return row, f"{len(matches)} candidates, the one in the run journal"
+        if self.journal is not None:
+            started = self.journal.data.run_started_at
+            after = [r for r in newest_first if str(r.get("createdon") or "") >= started]
+            if after:
+                return after[0], f"{len(matches)} candidates, newest created after the run start"
+        return newest_first[0], f"{len(matches)} candidates, the newest"
+
+    def stage_ids(self) -> dict[str, str]:
+        """Stage name -> id of the Lead to Opportunity process, read from ``processstages``."""
+        try:
+            rows = list(self.client.records.list(
+                "processstage", filter=f"_processid_value eq {LEAD_TO_OPPORTUNITY_PROCESS_ID}",
+                select=["processstageid", "stagename"]))
+        except DataverseError:  # a tenant that hides the table still has the OOB ids
+            rows = []
+        found = {str(r["stagename"]): str(r["processstageid"]).lower() for r in rows if r.get("stagename")}
+        return found or dict(STAGE_IDS)

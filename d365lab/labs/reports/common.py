@@ -1,0 +1,47 @@
+"""Small helpers shared by the report renderings."""
+
+from __future__ import annotations
+
+from d365lab.labs.results import CheckResult, TaskResult
+
+STATUS_WORDS = {
+    "en": {"passed": "passed", "failed": "FAILED", "not_observable": "not observable"},
+    "fr": {"passed": "réussie", "failed": "ÉCHEC", "not_observable": "non observable"},
+}
+
+
+def status_word(task: TaskResult, lang: str) -> str:
+    """The task status in the report language."""
+    return STATUS_WORDS.get(lang, STATUS_WORDS["en"])[task.status]
+
+
+def points(value: float) -> str:
+    """``3`` rather than ``3.0``; two decimals for partial credit."""
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+def check_line(check: CheckResult) -> str:
+    """One line of evidence for a check: record, field, expected vs actual, message."""
+    where = check.record or check.entity or ""
+    if check.field:
+        where += f".{check.field}"
+    if check.record_id:
+        where += f" [{check.record_id}]"
+    expected = _value(check.expected, check.expected_label)
+    actual = _value(check.actual, check.actual_label)
+    line = f"{check.id} {check.status}: {where} expected {expected}, actual {actual}"
+    if check.message:
+        line += f" — {check.message}"
+    return line
+
+
+def _value(value: object, label: str | None) -> str:
+    shown = "(empty)" if value is None else repr(value) if isinstance(value, str) else str(value)
+    if label and label not in (shown, str(value)):
+        return f"{shown} ({label})"
+    return shown
+
+
+def notable_checks(task: TaskResult) -> list[CheckResult]:
+    """Checks worth showing: failures, warnings, and states not observable."""
+    return [c for c in task.checks if c.status in ("fail", "warn", "not_observable")]

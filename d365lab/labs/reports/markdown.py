@@ -1,0 +1,47 @@
+"""A Markdown report (for a pull request, a wiki, or a student's feedback page)."""
+
+from __future__ import annotations
+
+from d365lab.labs.reports.common import check_line, notable_checks, points, status_word
+from d365lab.labs.results import LabReport
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: LabReport) -> str:
+    """The report as Markdown: header, score table, then evidence and hints."""
+    lang = report.language
+    lines = [f"# {report.lab_title}", ""]
+    if report.student:
+        lines.append(f"- Student: {report.student}")
+    lines += [f"- Tenant: {report.tenant}", f"- Language: {report.language}",
+              f"- Checked at: {report.checked_at} (time zone {report.time_zone or '-'})"]
+    if report.prefix:
+        lines.append(f"- Prefix: {report.prefix}")
+    if report.error:
+        lines += ["", f"**Could not check:** {report.error}", ""]
+        return "\n".join(lines)
+    lines += [f"- **Score: {points(report.score)} / {points(report.max_score)}** "
+              f"({'passed' if report.passed else 'failed'})", "",
+              "| Task | Title | Result | Points |", "|---|---|---|---:|"]
+    for task in report.tasks:
+        lines.append(f"| {task.id} | {_cell(task.title)} | {status_word(task, lang)} | "
+                     f"{points(task.points)}/{points(task.max_points)} |")
+    details = [t for t in report.tasks if notable_checks(t) or t.how_known]
+    if details:
+        lines += ["", "## Details", ""]
+    for task in details:
+        lines.append(f"### {task.id} {task.title}")
+        lines.append("")
+        if task.how_known:
+            lines.append(f"- {task.how_known}")
+        for check in notable_checks(task):
+            lines.append(f"- `{_cell(check_line(check))}`")
+            if check.hint:
+                lines.append(f"  - hint: {check.hint}")
+        if task.hint and task.status != "passed":
+            lines.append(f"- **{task.hint}**")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

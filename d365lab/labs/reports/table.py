@@ -1,0 +1,51 @@
+"""The score table printed in a terminal (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from d365lab.labs.reports.common import check_line, notable_checks, points, status_word
+from d365lab.labs.results import LabReport
+
+_STYLE = {"passed": "green", "failed": "bold red", "not_observable": "yellow"}
+
+
+def render_table(report: LabReport, console: Console, *, details: bool = True) -> None:
+    """Print the score table, then the evidence and hints of what did not pass."""
+    lang = report.language
+    title = f"{report.lab_title} — {report.student + ' — ' if report.student else ''}{report.tenant}"
+    if report.error:
+        console.print(Text(f"{title}\ncould not check: {report.error}", style="bold red"))
+        return
+    table = Table(title=title, show_lines=False)
+    table.add_column("Task" if lang == "en" else "Tâche", no_wrap=True)
+    table.add_column("Title" if lang == "en" else "Intitulé")
+    table.add_column("Result" if lang == "en" else "Résultat", no_wrap=True)
+    table.add_column("Points", justify="right", no_wrap=True)
+    for task in report.tasks:
+        table.add_row(task.id, task.title, Text(status_word(task, lang), style=_STYLE[task.status]),
+                      f"{points(task.points)}/{points(task.max_points)}")
+    table.add_section()
+    total_style = "bold green" if report.passed else "bold red"
+    table.add_row("", "Score", Text("passed" if report.passed else "failed", style=total_style),
+                  Text(f"{points(report.score)}/{points(report.max_score)}", style=total_style))
+    console.print(table)
+    if not details:
+        return
+    for task in report.tasks:
+        shown = notable_checks(task)
+        if not shown and not task.how_known:
+            continue
+        console.print(Text(f"{task.id} {task.title}", style=_STYLE[task.status]))
+        if task.how_known:
+            console.print(f"  {task.how_known}", markup=False)
+        for check in shown:
+            console.print(f"  {check_line(check)}", markup=False)
+            if check.hint:
+                console.print(f"    hint: {check.hint}", markup=False)
+        if task.hint and task.status != "passed":
+            console.print(f"  → {task.hint}", markup=False)
+    if report.http_requests is not None:
+        console.print(f"HTTP requests: {report.http_requests}", style="dim")

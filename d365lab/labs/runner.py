@@ -1,0 +1,116 @@
+"""Run a lab's exercises against a tenant: do exactly what the lab asks a student to do.
+
+Re-running is idempotent: every step first asks the tenant (through one snapshot read at
+the start) whether its effect is already there, and skips itself if so. State lives in the
+tenant plus the run journal, so each exercise can run in its own process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from d365lab.labs import timeutil
+from d365lab.labs.journal import Journal, journal_path
+from d365lab.labs.locate import Locator
+from d365lab.labs.spec import LabSpec, Language, TaskSpec
+from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+
+@dataclass
+class StepOutcome:
+    """What happened to one step."""
+
+    task: str
+    kind: str
+    record: str
+    performed: bool
+    detail: str
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run: steps performed or skipped, and where the journal is."""
+
+    journal_path: str
+    time_zone: str
+    steps: list[StepOutcome] = field(default_factory=list)
+
+    @property
+    def performed(self) -> int:
+        """How many steps changed the tenant."""
+        return sum(1 for s in self.steps if s.performed)
+
+    @property
+    def skipped(self) -> int:
+        """How many steps were already done."""
+        return sum(1 for s in self.steps if not s.performed)
+
+
+def open_journal(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str) -> Journal:
+    """The run journal of this tenant + language + prefix (started now if there is none)."""
+    org = client.whoami().organization_id
+    path = journal_path(lab.lab.key, str(org), lang, prefix)
+    return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=str(org), tenant=client.base_url,
+                                 language=lang, prefix=prefix, time_zone=tz)
+
+
+def _stale(journal: Journal, lab: LabSpec, found: dict[str, str | None]) -> bool:
+    """True when the journal names records the tenant no longer has (the tenant was reset)."""
+    for alias, record_id in journal.data.records.items():
+        if alias in lab.records and lab.records[alias].find.link is None and found.get(alias) != record_id:
+            return True
+    return False
+
+
+def tasks_to_run(lab: LabSpec, exercise: str | None = None, upto: str | None = None) -> list[TaskSpec]:
+    """The tasks of ``--exercise`` (or all), cut after ``--upto`` when given."""
+    chosen = [t for ex in lab.select_exercises(exercise) for t in ex.tasks]
+    if upto is None:
+        return chosen
+    allowed = {t.id for t in lab.tasks_upto(upto)}
+    return [t for t in chosen if t.id in allowed]
+
+
+def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "", tz: str,
+            exercise: str | None = None, upto: str | None = None,
+            log: Callable[[str], None] = lambda _msg: None) -> RunSummary:
+    """Perform the selected tasks in order, skipping what is already done.
+
+    Raises :class:`~d365lab.labs.steps.LabRunError` when a task needs a record an earlier
+    exercise creates and it is not there.
+    """
+    tasks = tasks_to_run(lab, exercise, upto)
+    journal = open_journal(client, lab, lang, prefix, tz)
+    snapshot = Locator(client, lab, lang, prefix, journal).snapshot(stages=False)
+    if _stale(journal, lab, {a: r.id for a, r in snapshot.records.items()}):
+        log("the run journal names records this tenant no longer has; starting a new journal")
+        journal.delete()
+        journal = open_journal(client, lab, lang, prefix, tz)
+    tz = journal.data.time_zone if journal.data.tasks else tz
+    ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,
+                     snapshot=snapshot, today=timeutil.local_date(timeutil.now_utc(), tz), log=log)
+    summary = RunSummary(journal_path=str(journal.path), time_zone=tz)
+    for task in tasks:
+        performed_any = False
+        for step in task.steps:
+            kind = STEP_KINDS.get(step.kind)
+            if kind is None:
+                known = ", ".join(sorted(STEP_KINDS))
+                raise LabRunError(f"{task.id}: unknown step kind {step.kind!r} (known: {known})")
+            if kind.is_done(ctx, task, step):
+                outcome = StepOutcome(task.id, step.kind, step.record, False, "already done")
+            else:
+                outcome = StepOutcome(task.id, step.kind, step.record, True, kind.perform(ctx, task, step))
+                performed_any = True
+            summary.steps.append(outcome)
+            log(f"{task.id} {'done   ' if outcome.performed else 'skipped'} {step.kind} {step.record}: "
+                f"{outcome.detail}")
+        if performed_any:
+            # a task first done today keeps today; one finished again keeps its first day
+            journal.mark_done(task.id, ctx.step_day(task))
+    return summary

@@ -1,0 +1,323 @@
+"""Step kinds: what the runner can do to a tenant, each with "is it already done?".
+
+A lab's YAML names a ``kind`` per step; adding a lab means adding data and, at most, new
+kinds here (register them with :func:`step_kind`). Every kind uses the Sales verbs of the
+client, keeps the run's :class:`~d365lab.labs.snapshot.Snapshot` current with what it
+wrote (so the runner needs no re-reads), and tracks what it created in the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from d365lab.labs import timeutil
+from d365lab.labs.journal import Journal
+from d365lab.labs.locate import find_value
+from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
+from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, localize
+from d365lab.labs.values import read_value, same_value
+from d365lab.models.enums import DISQUALIFY_REASONS, LeadState, LeadStatus
+from d365lab.models.schema import STAGE_IDS, table
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+
+class LabRunError(Exception):
+    """A step cannot run (a prerequisite record is missing); the message says what to do."""
+
+
+@dataclass
+class RunContext:
+    """What a step sees: the client, the lab, the run scope, the journal and the snapshot."""
+
+    client: DataverseClient
+    lab: LabSpec
+    lang: Language
+    prefix: str
+    tz: str
+    journal: Journal
+    snapshot: Snapshot
+    today: date
+    log: Callable[[str], None] = field(default=lambda _msg: None)
+
+    def step_day(self, task: TaskSpec) -> date:
+        """The day a task is (or was) performed on: the journal's day if done before, else today."""
+        return self.journal.step_days().get(task.id, self.today)
+
+    def require(self, alias: str, task: TaskSpec) -> LocatedRecord:
+        """The located record ``alias``, or a :class:`LabRunError` saying which task creates it."""
+        located = self.snapshot.records[alias]
+        if located.id is None:
+            raise LabRunError(f"{task.id} needs {alias} ({located.entity}), which was not found: {located.how}. "
+                              f"Run the earlier exercises first (d365lab lab run --exercise all).")
+        return located
+
+    def remember(self, alias: str, record_id: str, row: Row, *, task: TaskSpec, how: str = "created by the runner",
+                 track: bool = True) -> None:
+        """Put a record the runner created into the snapshot (and the journal)."""
+        entity = self.lab.records[alias].entity
+        located = self.snapshot.records[alias]
+        located.id = record_id.lower()
+        located.row = {table(entity).primary_id: located.id, **row}
+        located.how = how
+        if track:
+            self.journal.track(entity, located.id, alias=alias, task=task.id)
+
+
+class StepKind:
+    """Base of step kinds: ``is_done`` looks at the snapshot, ``perform`` changes the tenant."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        """True when the tenant already shows this step's effect."""
+        raise NotImplementedError
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        """Do the step; return a short description of what was done."""
+        raise NotImplementedError
+
+
+STEP_KINDS: dict[str, StepKind] = {}
+
+
+def step_kind(name: str) -> Callable[[type[StepKind]], type[StepKind]]:
+    """Class decorator registering a step kind under ``name``."""
+    def register(cls: type[StepKind]) -> type[StepKind]:
+        STEP_KINDS[name] = cls()
+        return cls
+    return register
+
+
+def resolve_values(ctx: RunContext, task: TaskSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Localize a step's values and turn ``{relative_date: {days: n}}`` into ``YYYY-MM-DD``."""
+    out: dict[str, Any] = {}
+    for column, value in values.items():
+        if isinstance(value, dict) and "relative_date" in value:
+            days = int(value["relative_date"].get("days", 0))
+            out[column] = timeutil.relative_date(ctx.step_day(task), days).isoformat()
+        else:
+            out[column] = localize(value, ctx.lang)
+    return out
+
+
+def _state(row: Row | None) -> int | None:
+    value = row.get("statecode") if row else None
+    return int(value) if isinstance(value, int) else None
+
+
+@step_kind("create_lead")
+class CreateLead(StepKind):
+    """Create a lead with its find value (subject + prefix) and the given values."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return ctx.snapshot.id_of(step.record) is not None
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        find = ctx.lab.records[step.record].find
+        values = {find.field or "subject": find_value(ctx.lab, step.record, ctx.lang, ctx.prefix)}
+        values.update(resolve_values(ctx, task, step.arg("values") or {}))
+        lead_id = ctx.client.records.create("lead", values)
+        ctx.remember(step.record, lead_id, {**values, "statecode": 0, "statuscode": 1,
+                                           "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
+        return f"created lead {values[find.field or 'subject']!r} ({lead_id})"
+
+
+@step_kind("qualify_lead")
+class QualifyLead(StepKind):
+    """Qualify a lead (QualifyLead action) and remember the records it created."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return _state(ctx.snapshot.row(step.record)) == LeadState.QUALIFIED
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        lead = ctx.require(step.record, task)
+        creates: dict[str, str] = step.arg("creates") or {}
+        result = ctx.client.leads.qualify(lead.id or "", create_account=bool(step.arg("create_account", False)),
+                                          create_contact=True, create_opportunity=True)
+        made = {"account": result.account_id, "contact": result.contact_id, "opportunity": result.opportunity_id}
+        for kind, record_id in made.items():
+            if not record_id:
+                continue
+            alias = creates.get(kind)
+            if alias is not None:
+                ctx.remember(alias, record_id, {"_originatingleadid_value": lead.id}, task=task,
+                             how=f"created by qualifying {step.record}")
+            else:
+                ctx.journal.track(kind, record_id, task=task.id)
+        assert lead.row is not None
+        lead.row.update(statecode=int(LeadState.QUALIFIED), statuscode=int(LeadStatus.QUALIFIED))
+        return f"qualified {step.record}: " + ", ".join(f"{k} {v}" for k, v in made.items() if v)
+
+
+@step_kind("disqualify_lead")
+class DisqualifyLead(StepKind):
+    """Disqualify a lead with a reason. The state is transient, so the journal also counts."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return (_state(ctx.snapshot.row(step.record)) == LeadState.DISQUALIFIED
+                or ctx.journal.is_done(task.id))
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        lead = ctx.require(step.record, task)
+        reason = str(step.arg("reason", "no_longer_interested"))
+        ctx.client.leads.disqualify(lead.id or "", reason=reason)
+        assert lead.row is not None
+        lead.row.update(statecode=int(LeadState.DISQUALIFIED), statuscode=int(DISQUALIFY_REASONS[reason]))
+        return f"disqualified {step.record} ({reason})"
+
+
+@step_kind("reactivate_lead")
+class ReactivateLead(StepKind):
+    """Reactivate a lead that the task named in ``after`` disqualified."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        after = step.arg("after")
+        return _state(ctx.snapshot.row(step.record)) == LeadState.OPEN and (
+            after is None or ctx.journal.is_done(str(after)))
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        lead = ctx.require(step.record, task)
+        ctx.client.leads.reactivate(lead.id or "")
+        assert lead.row is not None
+        lead.row.update(statecode=int(LeadState.OPEN), statuscode=int(LeadStatus.NEW))
+        return f"reactivated {step.record}"
+
+
+@step_kind("update_record")
+class UpdateRecord(StepKind):
+    """Set columns on a record (opportunities through the Sales verb)."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        row = ctx.snapshot.row(step.record)
+        if row is None:
+            return False
+        entity = ctx.lab.records[step.record].entity
+        wanted = resolve_values(ctx, task, step.arg("values") or {})
+        return all(same_value(v, read_value(row, entity, k)) for k, v in wanted.items())
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        located = ctx.require(step.record, task)
+        values = resolve_values(ctx, task, step.arg("values") or {})
+        if located.entity == "opportunity":
+            ctx.client.opportunities.update(located.id or "", values)
+        else:
+            ctx.client.records.update(located.entity, located.id or "", values)
+        assert located.row is not None
+        located.row.update(values)
+        return f"updated {step.record}: {', '.join(values)}"
+
+
+@step_kind("create_phonecall")
+class CreatePhoneCall(StepKind):
+    """Create a phone call regarding a record, due at a local time on a relative day."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return ctx.snapshot.id_of(step.record) is not None
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        regarding = ctx.require(str(step.arg("regarding")), task)
+        due_spec: dict[str, Any] = step.arg("due") or {}
+        day = timeutil.relative_date(ctx.step_day(task), int(due_spec.get("days", 0)))
+        due = timeutil.local_moment(day, str(due_spec.get("local_time", "09:00")), ctx.tz)
+        subject = str(localize(step.arg("subject"), ctx.lang))
+        call_id = ctx.client.phonecalls.create(subject=subject, due=due,
+                                               regarding=(regarding.entity, regarding.id or ""))
+        ctx.remember(step.record, call_id, {
+            "subject": subject, "scheduledend": timeutil.to_wire(due), "statecode": 0, "statuscode": 1,
+            "_regardingobjectid_value": regarding.id, "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
+        return f"created phone call {subject!r} due {due.astimezone(timeutil.zone_of(ctx.tz)):%Y-%m-%d %H:%M} {ctx.tz}"
+
+
+def _flow(ctx: RunContext, task: TaskSpec, step: StepSpec) -> LocatedRecord:
+    """The process-flow instance of the step's opportunity, found or created, with its row."""
+    located = ctx.snapshot.records[step.record]
+    if located.id is None:
+        opportunity = ctx.require(str(step.arg("opportunity")), task)
+        flow = ctx.client.process_flows.for_opportunity(opportunity.id or "", create=True)
+        ctx.remember(step.record, str(flow.id), {}, task=task, how="process flow of the opportunity")
+    if located.row is None or "traversedpath" not in located.row:
+        row = ctx.client.records.get(located.entity, located.id or "",
+                                     select=["traversedpath", "_activestageid_value", "statecode", "statuscode"])
+        located.row = {**(located.row or {}), **row}
+    return located
+
+
+def _visited(row: Row | None) -> list[str]:
+    return [s.strip().lower() for s in str((row or {}).get("traversedpath") or "").split(",") if s.strip()]
+
+
+@step_kind("move_process_flow")
+class MoveProcessFlow(StepKind):
+    """Move the opportunity's process flow to a named stage (adjacent moves)."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        row = ctx.snapshot.row(step.record)
+        stage_id = STAGE_IDS.get(str(step.arg("stage")), "").lower()
+        return row is not None and (stage_id in _visited(row) or _state(row) == 1)
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        stage = str(step.arg("stage"))
+        flow = _flow(ctx, task, step)
+        stage_id = STAGE_IDS.get(stage, "").lower()
+        if stage_id in _visited(flow.row):
+            return f"process flow already at {stage}"
+        ctx.client.process_flows.move_to(flow.id or "", stage)
+        assert flow.row is not None
+        flow.row["traversedpath"] = ",".join([*_visited(flow.row), stage_id])
+        flow.row["_activestageid_value"] = stage_id
+        return f"moved the process flow to {stage}"
+
+
+@step_kind("finish_process_flow")
+class FinishProcessFlow(StepKind):
+    """Finish the process flow (at its last stage)."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return _state(ctx.snapshot.row(step.record)) == 1
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        flow = ctx.require(step.record, task)
+        ctx.client.process_flows.finish(flow.id or "")
+        assert flow.row is not None
+        flow.row.update(statecode=1, statuscode=2)
+        return "finished the process flow"
+
+
+@step_kind("complete_phonecall")
+class CompletePhoneCall(StepKind):
+    """Mark a phone call complete (Made)."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return _state(ctx.snapshot.row(step.record)) == 1
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        call = ctx.require(step.record, task)
+        ctx.client.phonecalls.complete(call.id or "")
+        assert call.row is not None
+        call.row.update(statecode=1, statuscode=2)
+        return f"completed {step.record}"
+
+
+@step_kind("win_opportunity")
+class WinOpportunity(StepKind):
+    """Close an opportunity as won (WinOpportunity) and track the close activity it creates."""
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return _state(ctx.snapshot.row(step.record)) == 1
+
+    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        opportunity = ctx.require(step.record, task)
+        ctx.client.opportunities.win(opportunity.id or "")
+        assert opportunity.row is not None
+        opportunity.row.update(statecode=1, statuscode=3)
+        close_alias = step.arg("close_record")
+        if close_alias:
+            entity = ctx.lab.records[str(close_alias)].entity
+            pk = table(entity).primary_id
+            for row in ctx.client.records.list(entity, filter=f"_opportunityid_value eq {opportunity.id}",
+                                               select=[pk]):
+                ctx.remember(str(close_alias), str(row[pk]), {}, task=task, how="close activity of the win")
+        return f"closed {step.record} as won"
