@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from d365lab.mock.settings import MockSettings
+from d365lab.mock.settings import FaultSettings, MockSettings
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -44,10 +44,16 @@ class FaultInjection:
     def __init__(self, wsgi_app: WsgiApp, settings: MockSettings,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.app = wsgi_app
-        self.faults = settings.faults
+        self.settings = settings
         self.sleep = sleep
-        self._random = random.Random(self.faults.seed)
+        self._seed = settings.faults.seed
+        self._random = random.Random(self._seed)
         self._lock = threading.Lock()
+
+    @property
+    def faults(self) -> FaultSettings:
+        """The fault settings in force (read per request, so a test may change them)."""
+        return self.settings.faults
 
     @property
     def active(self) -> bool:
@@ -60,6 +66,9 @@ class FaultInjection:
         if not self.active:
             return self.app(environ, start_response)
         with self._lock:
+            if self.faults.seed != self._seed:
+                self._seed = self.faults.seed
+                self._random = random.Random(self._seed)
             # Always three draws per request, so one fault's rate never shifts another's sequence.
             fail, drop, drop_after_running = (self._random.random() for _ in range(3))
         if self.faults.latency_ms > 0:

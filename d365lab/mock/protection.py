@@ -96,10 +96,15 @@ class ServiceProtection:
     def __init__(self, wsgi_app: WsgiApp, settings: MockSettings,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.app = wsgi_app
-        self.limits = settings.throttle
+        self.settings = settings
         self.clock = clock
         self._usage: dict[str, _CallerUsage] = {}
         self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> ThrottleSettings:
+        """The limits in force (read per request, so a test may change the settings)."""
+        return self.settings.throttle
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Count the request against its caller, refuse it with 429 or pass it on."""

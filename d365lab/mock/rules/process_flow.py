@@ -19,7 +19,7 @@ from datetime import datetime
 import d365lab.mock.rules.states  # noqa: F401  (state defaults must run before these rules)
 from d365lab.mock.errors import INVALID_STATE, bad_request
 from d365lab.mock.rules.base import register
-from d365lab.mock.rules.common import is_blank, is_performing, settings_of, utc_now
+from d365lab.mock.rules.common import is_blank, is_performing, performing, settings_of, utc_now
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
@@ -28,6 +28,7 @@ from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS
 FLOW_TABLE = "leadtoopportunitysalesprocess"
 PROCESS_NAME = "Lead to Opportunity Sales Process"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+_AUTO_CREATE = "auto_create_process_flow"
 #: Stage ids in process order.
 STAGE_ORDER: list[str] = list(STAGE_IDS.values())
 STAGE_NAMES: dict[str, str] = {stage_id: name for name, stage_id in STAGE_IDS.items()}
@@ -114,7 +115,7 @@ class ProcessFlowRule:
         if new.get("activestagestartedon") is None:
             new["activestagestartedon"] = utc_now()
         lead = new.get("leadid")
-        if isinstance(lead, Ref):
+        if isinstance(lead, Ref) and not is_performing(_AUTO_CREATE):
             _replace_untouched_instance(tenant, lead)
 
     def _check_stage_move(self, old: Row, new: Row) -> None:
@@ -206,13 +207,14 @@ class LeadProcessFlowRule:
             return
         if str(new.get("processid") or "").lower() != LEAD_TO_OPPORTUNITY_PROCESS_ID:
             return
-        tenant.create(FLOW_TABLE, {
-            "name": PROCESS_NAME,
-            "leadid": Ref("lead", new["leadid"]),
-            "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
-            "activestageid": stage_ref("Qualify"),
-            "traversedpath": STAGE_IDS["Qualify"],
-        })
+        with performing(_AUTO_CREATE):  # a brand-new lead has no instance to replace
+            tenant.create(FLOW_TABLE, {
+                "name": PROCESS_NAME,
+                "leadid": Ref("lead", new["leadid"]),
+                "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
+                "activestageid": stage_ref("Qualify"),
+                "traversedpath": STAGE_IDS["Qualify"],
+            })
 
     def before_delete(self, tenant: Tenant, row: Row) -> None:
         """Cascade the delete to the lead's process instances."""
