@@ -29,18 +29,24 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from d365lab.errors import DataverseError
+
 #: Microsoft's well-known public client id used by Dataverse samples (device code flow).
 WELL_KNOWN_PUBLIC_CLIENT_ID = "51f81489-12ee-4a9e-aaae-a2591f45987d"
 API_PATH = "/api/data/v9.2"
 
 
-class ConfigurationError(ValueError):
-    """A setting is missing, malformed or contradicts another; raised before any request."""
+class ConfigurationError(DataverseError, ValueError):
+    """A setting is missing, malformed or contradicts another; raised before any request.
+
+    ``variable`` names the environment variable to fix. It is also a :class:`DataverseError`
+    so one ``except DataverseError`` covers "cannot talk to the tenant" in all its forms.
+    """
 
     def __init__(self, variable: str, problem: str) -> None:
         self.variable = variable
         self.problem = problem
-        super().__init__(f"{variable}: {problem}")
+        DataverseError.__init__(self, f"{variable}: {problem}")
 
 
 class AuthMode(StrEnum):

@@ -254,10 +254,11 @@ class Transport:
                                         client_request_id=client_request_id)
             if status == 429:
                 delay = error.retry_after if error.retry_after is not None else policy.backoff(attempt)
+                # the limit is per user: other threads must hold off even if this call gives up
+                self.pause_all(delay)
                 if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
                     raise fail(error)
                 log.warning("%s %s throttled (%s); all requests pause %.1fs", method, url, error.code, delay)
-                self.pause_all(delay)
                 continue
             if status in (502, 503, 504) and (idempotent or status == 503):
                 delay = parse_retry_after(response.headers.get("Retry-After")) or policy.backoff(attempt)

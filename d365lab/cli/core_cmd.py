@@ -1,0 +1,45 @@
+"""``d365lab whoami``: check the connection and show who you are on the tenant.
+
+Exit code 2 with a one-line message on configuration or connection errors.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def whoami() -> None:
+    """Connect (the configured tenant, or the embedded mock) and show the calling user."""
+    from d365lab.config import ConfigurationError
+    from d365lab.connect import connect
+    from d365lab.errors import DataverseError
+
+    try:
+        with connect() as client:
+            me = client.whoami()
+            table = Table(title="d365lab whoami", show_header=False)
+            table.add_column("", style="bold")
+            table.add_column("")
+            table.add_row("Tenant", client.tenant_label)
+            table.add_row("Web API", client.transport.service_root)
+            table.add_row("User id", me.user_id)
+            table.add_row("Business unit id", me.business_unit_id)
+            table.add_row("Organization id", me.organization_id)
+            table.add_row("Recommended parallelism", str(client.recommended_parallelism))
+            console.print(table)
+    except ConfigurationError as exc:
+        err_console.print(f"[red]configuration error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except DataverseError as exc:
+        err_console.print(f"[red]cannot reach the tenant[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to the root CLI."""
+    app.command("whoami")(whoami)
