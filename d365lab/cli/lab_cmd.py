@@ -1,0 +1,225 @@
+"""``d365lab lab``: run a lab, check it, grade a class, seed and clean up a tenant."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from d365lab.errors import DataverseError
+from d365lab.labs import checker as lab_checker
+from d365lab.labs.cleanup import cleanup_lab
+from d365lab.labs.loader import DEFAULT_LAB, load_lab
+from d365lab.labs.reports import FORMATS, render_json, render_junit, render_markdown, render_table
+from d365lab.labs.results import LabReport
+from d365lab.labs.runner import run_lab
+from d365lab.labs.spec import LANGUAGES, LabSpec, Language
+from d365lab.labs.steps import LabRunError
+from d365lab.labs.timeutil import resolve_time_zone
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+lab_app = typer.Typer(help="Run lab 2.1 as code, check a student's work, grade a class, seed and clean up.",
+                      no_args_is_help=True)
+
+EXIT_ERROR = lab_checker.EXIT_ERROR
+
+_LANG = typer.Option(None, "--lang", help="Lab language: fr (default) or en.")
+_PREFIX = typer.Option("", "--prefix", help="Prefix of the lab's lead topics on a shared tenant.")
+_TZ = typer.Option(None, "--timezone", help="IANA time zone of the lab user (env D365LAB_TIMEZONE).")
+_LAB = typer.Option(DEFAULT_LAB, "--lab", help="Lab key or YAML file.", hidden=True)
+_FORMAT = typer.Option("table", "--format", help="table | json | junit | markdown.")
+_OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal.")
+_ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row per student (see docs/labs.md).")
+_REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``lab`` sub-app to the root CLI."""
+    app.add_typer(lab_app, name="lab")
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    _err_console().print(f"error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def _setup(lab_name: str, lang: str | None, fmt: str | None = None) -> tuple[LabSpec, Language]:
+    try:
+        lab = load_lab(lab_name)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    chosen = lang or lab.lab.default_language
+    for known in LANGUAGES:
+        if chosen == known:
+            if fmt is not None and fmt not in FORMATS:
+                raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+            return lab, known
+    raise _fail(f"unknown language {chosen!r}; choose one of {', '.join(LANGUAGES)}")
+
+
+def _connect() -> DataverseClient:
+    from d365lab.connect import connect
+
+    return connect()
+
+
+def emit_report(report: LabReport, fmt: str, output: Path | None) -> None:
+    """Print or write one report in the chosen format."""
+    if fmt == "table":
+        if output is not None:
+            with output.open("w", encoding="utf-8") as handle:
+                render_table(report, Console(file=handle, width=120, color_system=None))
+            return
+        render_table(report, Console(highlight=False))
+        return
+    text = {"json": render_json, "junit": render_junit, "markdown": render_markdown}[fmt](report)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _only_exercise(lab: LabSpec, report: LabReport, exercise: str | None) -> None:
+    if exercise in (None, "all"):
+        return
+    keep = {t.id for ex in lab.select_exercises(exercise) for t in ex.tasks}
+    report.tasks = [t for t in report.tasks if t.id in keep]
+    lab_checker.finish_report(report)
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    console = _err_console()
+    return (lambda _msg: None) if quiet else (lambda msg: console.print(msg, markup=False))
+
+
+def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, time_zone: str | None,
+           check: bool, fmt: str, output: Path | None, quiet: bool, upto: str | None = None) -> int:
+    """Run (part of) a lab, then optionally check it; return the exit code."""
+    lab, language = _setup(lab_name, lang, fmt)
+    try:
+        lab.select_exercises(exercise)
+        tz = resolve_time_zone(lab, language, time_zone)
+        if upto is not None:
+            lab.resolve_upto(upto)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    log = _progress(quiet)
+    try:
+        with _connect() as client:
+            summary = run_lab(client, lab, lang=language, prefix=prefix, tz=tz, exercise=exercise, upto=upto,
+                              log=log)
+            log(f"{summary.performed} step(s) done, {summary.skipped} already done; journal {summary.journal_path}")
+            if not check:
+                log(f"HTTP requests: {client.request_count}")
+                return 0
+            report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone)
+    except LabRunError as exc:
+        raise _fail(str(exc)) from None
+    except DataverseError as exc:
+        raise _fail(f"{type(exc).__name__}: {exc}") from None
+    emit_report(report, fmt, output)
+    return report.exit_code
+
+
+@lab_app.command("run")
+def run_command(
+    exercise: str = typer.Option("all", "--exercise", help="1 | 2 | 3 | all."),
+    lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
+    check: bool = typer.Option(False, "--check", help="Check the lab afterwards and print the score table."),
+    fmt: str = _FORMAT, output: Path | None = _OUTPUT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step."),
+    lab_name: str = _LAB,
+) -> None:
+    """Do what the lab asks a student to do (idempotent: finished steps are skipped)."""
+    raise typer.Exit(do_run(lab_name, exercise, lang, prefix, time_zone, check, fmt, output, quiet))
+
+
+@lab_app.command("check")
+def check_command(
+    exercise: str = typer.Option("all", "--exercise", help="Report only this exercise: 1 | 2 | 3 | all."),
+    upto: str | None = typer.Option(None, "--upto", help="Grade the state right after this task (e.g. ex2.t3)."),
+    lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
+    fmt: str = _FORMAT, output: Path | None = _OUTPUT,
+    roster: Path | None = _ROSTER,
+    parallel: int = typer.Option(4, "--parallel", min=1, help="Tenants graded at a time (--roster)."),
+    reports_dir: Path = _REPORTS_DIR,
+    no_journal: bool = typer.Option(False, "--no-journal", help="Ignore the local run journal."),
+    lab_name: str = _LAB,
+) -> None:
+    """Grade the tenant: every expectation, with points, evidence and hints. Exit 0 / 1 / 2."""
+    lab, language = _setup(lab_name, lang, fmt)
+    try:
+        lab.resolve_upto(upto)
+        lab.select_exercises(exercise)
+        if time_zone is not None:
+            resolve_time_zone(lab, language, time_zone)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if roster is not None:
+        from d365lab.labs.roster_report import grade_roster
+
+        raise typer.Exit(grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt,
+                                      output=output, parallel=parallel, reports_dir=reports_dir))
+    try:
+        with _connect() as client:
+            report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
+                                           upto=upto, use_journal=not no_journal)
+    except DataverseError as exc:
+        report = lab_checker.error_report(lab, language, "configured tenant", f"{type(exc).__name__}: {exc}",
+                                          prefix=prefix, upto=upto)
+        _err_console().print(f"error: could not check: {report.error}", markup=False)
+        if fmt == "table":
+            raise typer.Exit(EXIT_ERROR) from None
+    _only_exercise(lab, report, exercise)
+    emit_report(report, fmt, output)
+    raise typer.Exit(report.exit_code)
+
+
+@lab_app.command("seed")
+def seed_command(
+    upto: str = typer.Option(..., "--upto", help="Leave the tenant right after this task or exercise (ex2, ex2.t3)."),
+    lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
+    quiet: bool = typer.Option(False, "--quiet", "-q"), lab_name: str = _LAB,
+) -> None:
+    """Put a tenant in the state right after a task, so a class can start mid-lab."""
+    raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, "table", None, quiet, upto=upto))
+
+
+@lab_app.command("cleanup")
+def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: str = _LAB) -> None:
+    """Delete exactly what the lab created in this tenant (tracked in the run journal), nothing else."""
+    lab, language = _setup(lab_name, lang)
+    log = _progress(False)
+    try:
+        with _connect() as client:
+            summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
+    except DataverseError as exc:
+        raise _fail(f"{type(exc).__name__}: {exc}") from None
+    log(f"deleted {len(summary.deleted)} record(s), {len(summary.already_gone)} already gone")
+    raise typer.Exit(0)
+
+
+def exercise_script(number: str) -> None:
+    """Entry point of ``scripts/exN_*.py``: run one exercise with ``--lang`` / ``--prefix`` / ``--timezone``."""
+    lab = load_lab(DEFAULT_LAB)
+    exercise = lab.select_exercises(number)[0]
+    script = typer.Typer(add_completion=False)
+
+    @script.command(help=f"{exercise.title['en']} — run exercise {number} of {lab.lab.title['en']} "
+                         f"(after the previous exercises; re-running skips finished steps).")
+    def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
+             check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
+             quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+        raise typer.Exit(do_run(DEFAULT_LAB, number, lang, prefix, time_zone, check, "table", None, quiet))
+
+    script()

@@ -1,0 +1,216 @@
+"""Class grading: one row per student, each on its own tenant or with a prefix on a shared one.
+
+Roster CSV columns (header required): ``student`` (required), ``prefix`` (records named
+"<prefix> ..." on a shared tenant), ``language`` (fr|en, default the command's), ``env_file``
+(a .env file with that student's tenant settings) and any setting of
+:class:`d365lab.config.Settings` by name (``dataverse_url``, ``auth``, ``tenant_id``,
+``client_id``...). Keep secrets in the env file, not in the CSV. Rows without a tenant URL
+share the default tenant (the embedded mock when ``DATAVERSE_URL`` is unset).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from d365lab.errors import DataverseError
+from d365lab.labs.checker import check_lab, error_report
+from d365lab.labs.reports.common import points
+from d365lab.labs.results import LabReport
+from d365lab.labs.spec import LANGUAGES, LabSpec, Language
+
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+Connector = Callable[[dict[str, Any]], "DataverseClient"]
+_RESERVED = {"student", "prefix", "language", "env_file"}
+
+
+@dataclass(frozen=True)
+class Student:
+    """One roster row."""
+
+    name: str
+    prefix: str = ""
+    language: Language | None = None
+    env_file: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shares_default_tenant(self) -> bool:
+        """True when the row names no tenant of its own."""
+        return not self.env_file and not self.settings.get("dataverse_url")
+
+
+class RosterError(ValueError):
+    """The roster file is unusable; the message names the row and column."""
+
+
+def read_roster(path: Path) -> list[Student]:
+    """Parse a roster CSV (UTF-8, with or without BOM)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "student" not in reader.fieldnames:
+            raise RosterError(f"{path}: the header must have a 'student' column")
+        students = []
+        for line, row in enumerate(reader, start=2):
+            name = (row.get("student") or "").strip()
+            if not name:
+                raise RosterError(f"{path}:{line}: empty student name")
+            lang_text = (row.get("language") or "").strip()
+            lang: Language | None = None
+            for known in LANGUAGES:
+                if lang_text == known:
+                    lang = known
+            if lang_text and lang is None:
+                raise RosterError(f"{path}:{line}: language must be one of {', '.join(LANGUAGES)}")
+            env_file = (row.get("env_file") or "").strip() or None
+            if env_file and not Path(env_file).is_absolute():
+                env_file = str(path.parent / env_file)
+            settings = {k: v.strip() for k, v in row.items() if k and k not in _RESERVED and v and v.strip()}
+            students.append(Student(name=name, prefix=(row.get("prefix") or "").strip(),
+                                    language=lang, env_file=env_file, settings=settings))
+    names = [s.name for s in students]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise RosterError(f"{path}: duplicate student names: {', '.join(sorted(duplicates))}")
+    return students
+
+
+def default_connector(options: dict[str, Any]) -> DataverseClient:
+    """Connect with the row's settings (``{}`` = the default tenant from the environment).
+
+    A row's tenant is built from its env file and columns only, never from the grader's
+    own environment, so one student's settings cannot leak into another's.
+    """
+    from dotenv import dotenv_values
+
+    from d365lab.config import Settings
+    from d365lab.connect import connect
+
+    if not options:
+        return connect()
+    env_file = options.pop("env_file", None)
+    values: dict[str, Any] = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file else {}
+    values.update(options)
+    return connect(Settings.model_validate(values))
+
+
+def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
+                time_zone: str | None = None, parallel: int = 4, connector: Connector = default_connector,
+                on_report: Callable[[Student, LabReport], None] | None = None) -> list[tuple[Student, LabReport]]:
+    """Grade every student, ``parallel`` tenants at a time; one failure never stops the others.
+
+    Students sharing the default tenant are graded one after the other over one client.
+    """
+    results: dict[str, LabReport] = {}
+    lock = threading.Lock()
+
+    def grade(student: Student, client: DataverseClient | None) -> None:
+        student_lang = student.language or lang
+        try:
+            with _client_for(student, client, connector) as live:
+                report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
+                                   time_zone=time_zone, upto=upto)
+        except (DataverseError, OSError, ValueError) as exc:
+            report = error_report(lab, student_lang, _tenant_of(student), _describe(exc),
+                                  prefix=student.prefix, upto=upto)
+        report.student = student.name
+        with lock:
+            results[student.name] = report
+            if on_report is not None:
+                on_report(student, report)
+
+    shared = [s for s in students if s.shares_default_tenant]
+    own = [s for s in students if not s.shares_default_tenant]
+
+    def grade_shared() -> None:
+        if not shared:
+            return
+        try:
+            client = connector({})
+        except (DataverseError, OSError, ValueError) as exc:
+            for student in shared:
+                report = error_report(lab, student.language or lang, "default tenant", _describe(exc),
+                                      student=student.name, prefix=student.prefix, upto=upto)
+                with lock:
+                    results[student.name] = report
+            return
+        with client:
+            for student in shared:
+                grade(student, client)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(grade_shared)] + [pool.submit(grade, s, None) for s in own]
+        for future in futures:
+            future.result()
+    return [(s, results[s.name]) for s in students]
+
+
+@contextmanager
+def _client_for(student: Student, shared: DataverseClient | None, connector: Connector) -> Iterator[DataverseClient]:
+    if shared is not None:
+        yield shared
+        return
+    options: dict[str, Any] = dict(student.settings)
+    if student.env_file:
+        options["env_file"] = student.env_file
+    with connector(options) as client:
+        yield client
+
+
+def _tenant_of(student: Student) -> str:
+    return student.settings.get("dataverse_url") or student.env_file or "default tenant"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+# ------------------------------------------------------------------ class summary
+SUMMARY_COLUMNS = ("student", "tenant", "prefix", "language", "score", "max_score", "passed", "failed_tasks", "error")
+
+
+def summary_rows(graded: list[tuple[Student, LabReport]]) -> list[dict[str, str]]:
+    """One summary row per student."""
+    rows = []
+    for student, report in graded:
+        failed = [t.id for t in report.tasks if t.status == "failed"]
+        rows.append({
+            "student": student.name, "tenant": report.tenant, "prefix": report.prefix,
+            "language": report.language, "score": points(report.score), "max_score": points(report.max_score),
+            "passed": "error" if report.error else ("yes" if report.passed else "no"),
+            "failed_tasks": " ".join(failed), "error": report.error or "",
+        })
+    return rows
+
+
+def summary_csv(graded: list[tuple[Student, LabReport]]) -> str:
+    """The class summary as CSV."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(SUMMARY_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(summary_rows(graded))
+    return buffer.getvalue()
+
+
+def summary_markdown(lab: LabSpec, graded: list[tuple[Student, LabReport]]) -> str:
+    """The class summary as a Markdown table."""
+    lines = [f"# {lab.lab.id} — class summary", "", "| " + " | ".join(SUMMARY_COLUMNS) + " |",
+             "|" + "---|" * len(SUMMARY_COLUMNS)]
+    for row in summary_rows(graded):
+        lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in SUMMARY_COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def class_exit_code(graded: list[tuple[Student, LabReport]]) -> int:
+    """2 if any tenant could not be checked, else 1 if any student failed, else 0."""
+    codes = [r.exit_code for _, r in graded]
+    return 2 if 2 in codes else max(codes, default=0)
