@@ -1,0 +1,202 @@
+"""The mock tenant's WSGI application.
+
+``create_app(db_path, settings)`` returns a :class:`MockApp`: a WSGI callable that checks
+the bearer token, passes through the service-protection and fault-injection middleware
+(when those modules exist) and dispatches to :meth:`MockApp.handle`, the internal
+dispatcher the ``$batch`` handler also calls for each part.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import logging
+import pkgutil
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+from d365lab.mock import errors
+from d365lab.mock.errors import MockError
+from d365lab.mock.seed import CALLER, seed
+from d365lab.mock.settings import MockSettings
+from d365lab.mock.store import Store
+from d365lab.mock.tenant import SqliteTenant
+from d365lab.mock.wire import (
+    SERVICE_PATH,
+    Headers,
+    MockRequest,
+    MockResponse,
+    error_response,
+    new_request_id,
+)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_log = logging.getLogger(__name__)
+_EXTENSIONS_LOADED = False
+_EXTENSIONS_LOCK = threading.Lock()
+AUTHORIZE_URI = "https://login.microsoftonline.com/common/oauth2/authorize"
+
+
+def load_extensions() -> None:
+    """Import every module of ``d365lab.mock.handlers`` and ``d365lab.mock.rules`` once.
+
+    Modules register their handlers and rules at import. A module that fails to import
+    is reported as a warning rather than taking the whole tenant down.
+    """
+    global _EXTENSIONS_LOADED
+    with _EXTENSIONS_LOCK:
+        if _EXTENSIONS_LOADED:
+            return
+        for package_name in ("d365lab.mock.handlers", "d365lab.mock.rules"):
+            package = importlib.import_module(package_name)
+            for info in pkgutil.iter_modules(package.__path__):
+                try:
+                    importlib.import_module(f"{package_name}.{info.name}")
+                except Exception as exc:  # noqa: BLE001 - a broken extension must not hide the others
+                    warnings.warn(f"mock extension {package_name}.{info.name} failed to load: {exc!r}",
+                                  RuntimeWarning, stacklevel=2)
+        _EXTENSIONS_LOADED = True
+
+
+def _optional_middleware(module: str, cls: str) -> Any | None:
+    try:
+        loaded = importlib.import_module(f"d365lab.mock.{module}")
+    except ImportError:
+        return None
+    return getattr(loaded, cls, None)
+
+
+class MockApp:
+    """A mock tenant as a WSGI application.
+
+    Attributes: ``tenant`` (the :class:`SqliteTenant`), ``store``, ``settings`` (read at
+    request time, so a test may change it after creation).
+    """
+
+    def __init__(self, db_path: str = ":memory:", settings: MockSettings | None = None) -> None:
+        self.settings = settings if settings is not None else MockSettings.model_validate({})
+        load_extensions()
+        self.store = Store(db_path)
+        self.tenant = SqliteTenant(self.store, CALLER, self.settings)
+        seed(self.tenant, self.settings.organization_name)
+        self._pipeline: WsgiApp = self._core
+        for module, cls in (("protection", "ServiceProtection"), ("faults", "FaultInjection")):
+            middleware = _optional_middleware(module, cls)
+            if middleware is not None:
+                self._pipeline = middleware(self._pipeline, self.settings)
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """WSGI entry: authenticate, then the middleware chain, then :meth:`handle`."""
+        denied = self._authenticate(environ)
+        if denied is not None:
+            return _send(denied, start_response)
+        return self._pipeline(environ, start_response)
+
+    def _authenticate(self, environ: dict[str, Any]) -> MockResponse | None:
+        header = str(environ.get("HTTP_AUTHORIZATION", ""))
+        scheme, _, token = header.partition(" ")
+        expected = self.settings.token
+        if scheme.lower() == "bearer" and token.strip() and (expected is None or token.strip() == expected):
+            return None
+        root = _origin(environ)
+        response = error_response(MockError(401, errors.UNAUTHORIZED,
+                                            "The user is not authenticated: a valid bearer token is required."))
+        response.headers["WWW-Authenticate"] = (
+            f"Bearer authorization_uri={AUTHORIZE_URI}, resource_id={root}/")
+        self._decorate(response)
+        return response
+
+    def _core(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return _send(self.handle(request_from_environ(environ)), start_response)
+
+    # ------------------------------------------------------------ dispatcher
+
+    def handle(self, request: MockRequest) -> MockResponse:
+        """Answer one request (path relative to the service root) inside a tenant transaction.
+
+        Never raises: failures become the error envelope, and an unexpected exception a
+        500 with a short message, with everything the request wrote rolled back.
+        """
+        from d365lab.mock import dispatch  # late: dispatch imports the handlers
+
+        try:
+            with self.tenant.transaction():
+                response = dispatch.dispatch(self, request)
+        except MockError as exc:
+            response = error_response(exc)
+        except Exception:
+            _log.exception("mock tenant: unexpected error on %s %s", request.method, request.path)
+            response = error_response(MockError(500, "0x80040216", "An unexpected error occurred."))
+        self._decorate(response)
+        return response
+
+    def _decorate(self, response: MockResponse) -> None:
+        request_id = new_request_id()
+        response.headers["OData-Version"] = "4.0"
+        response.headers["x-ms-service-request-id"] = request_id
+        response.headers["REQ_ID"] = request_id
+        response.headers["x-ms-dop-hint"] = str(self.settings.dop_hint)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.store.close()
+
+
+def create_app(db_path: str = ":memory:", settings: MockSettings | None = None) -> MockApp:
+    """A mock tenant WSGI app over ``db_path`` (a file, or ``":memory:"``), seeded when empty."""
+    return MockApp(db_path, settings)
+
+
+# ---------------------------------------------------------------------- WSGI glue
+
+def _origin(environ: dict[str, Any]) -> str:
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    return f"{scheme}://{host}"
+
+
+def request_from_environ(environ: dict[str, Any]) -> MockRequest:
+    """A :class:`MockRequest` from a WSGI environ (paths outside the service root are 404)."""
+    headers = Headers()
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = str(value)
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    path = str(environ.get("PATH_INFO", ""))
+    # WSGI hands PATH_INFO over as latin-1-decoded bytes; re-decode as UTF-8 for quoted keys.
+    path = path.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+    base_url = _origin(environ) + SERVICE_PATH
+    if path.startswith(SERVICE_PATH):
+        relative = path[len(SERVICE_PATH):]
+    else:
+        relative = "\x00" + path  # routes to a 404 naming the path
+    return MockRequest(str(environ.get("REQUEST_METHOD", "GET")).upper(), relative.lstrip("/"),
+                       query, headers, body, base_url)
+
+
+def _send(response: MockResponse, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    try:
+        reason = HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = "Unknown"
+    headers = list(response.headers.items())
+    if not any(k.lower() == "content-length" for k, _ in headers):
+        headers.append(("Content-Length", str(len(response.body))))
+    start_response(f"{response.status} {reason}", headers)
+    return [response.body]
+
+
+def wsgi_input(body: bytes) -> io.BytesIO:
+    """A ``wsgi.input`` stream for a body (used by the in-process router)."""
+    return io.BytesIO(body)

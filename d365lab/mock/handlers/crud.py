@@ -1,0 +1,204 @@
+"""Create, retrieve, update (upsert), delete, single properties and ``$ref``.
+
+Status codes and headers follow the Web API: POST 204 + ``OData-EntityId`` (201 + body
+with ``Prefer: return=representation``), PATCH is an upsert, ``If-Match``/``If-None-Match``
+guard it, GET answers 304 for an unchanged ``If-None-Match`` ETag.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from d365lab.mock import errors, query
+from d365lab.mock.codec import decode_body, decode_value, etag, parse_entity_reference, resolve_key
+from d365lab.mock.errors import MockError
+from d365lab.mock.routing import Route, RouteKind
+from d365lab.mock.tenant_api import Ref, Row
+from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
+from d365lab.models.schema import Table
+
+if TYPE_CHECKING:
+    from d365lab.mock.app import MockApp
+
+CONCURRENCY_MESSAGE = "The version of the existing record doesn't match the RowVersion property provided."
+
+
+def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    """Answer a collection, entity, property, navigation or ``$ref`` route."""
+    from d365lab.mock.dispatch import no_resource, not_allowed
+
+    table = route.table
+    assert table is not None
+    method = request.method
+    kind = route.kind
+    if kind is RouteKind.COLLECTION:
+        if method == "GET":
+            return query.collection_response(app.tenant, request, table)
+        if method == "POST":
+            return create(app, request, table)
+        raise not_allowed(method)
+    if kind is RouteKind.COUNT:
+        if method != "GET":
+            raise no_resource(request)
+        return query.count_response(app.tenant, request, table)
+    assert route.key is not None
+    if kind is RouteKind.ENTITY:
+        if method == "GET":
+            return retrieve(app, request, table, route.key)
+        if method == "PATCH":
+            return upsert(app, request, table, route.key)
+        if method == "DELETE":
+            return delete(app, request, table, route.key)
+        raise not_allowed(method)
+    record_id = resolve_key(app.tenant, table, route.key)
+    if kind is RouteKind.NAVIGATION_COLLECTION:
+        if method != "GET":
+            raise not_allowed(method)
+        app.tenant.require(table.logical_name, record_id)
+        nav = table.collections[route.name or ""]
+        return query.collection_response(app.tenant, request, app.tenant.table(nav.target),
+                                         parent=(nav.referencing_column, Ref(table.logical_name, record_id)))
+    if kind is RouteKind.REF:
+        return _ref(app, request, table, record_id, route.name or "")
+    return _property(app, request, table, record_id, route.name or "")
+
+
+def _representation(request: MockRequest) -> bool:
+    return request.prefer().get("return") == "representation"
+
+
+def _entity_id(request: MockRequest, table: Table, record_id: str) -> str:
+    return f"{request.base_url}/{table.entity_set}({record_id})"
+
+
+def _body(request: MockRequest) -> dict[str, Any]:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise errors.bad_request("The request body must be a JSON object.")
+    return body
+
+
+def create(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
+    """POST to a collection."""
+    values = decode_body(app.tenant, table.logical_name, _body(request), for_create=True)
+    row = app.tenant.create(table.logical_name, values)
+    return _written(app, request, table, row, created=True)
+
+
+def _written(app: MockApp, request: MockRequest, table: Table, row: Row, *, created: bool) -> MockResponse:
+    record_id = str(row[table.primary_id])
+    if _representation(request):
+        body = query.entity_body(app.tenant, request, table, row)
+        return json_response(201 if created else 200, body, {"Preference-Applied": "return=representation"})
+    return empty_response(204, {"OData-EntityId": _entity_id(request, table, record_id)})
+
+
+def retrieve(app: MockApp, request: MockRequest, table: Table, key: str) -> MockResponse:
+    """GET one record (304 when ``If-None-Match`` carries its current ETag)."""
+    row = app.tenant.require(table.logical_name, resolve_key(app.tenant, table, key))
+    wanted = request.headers.get("If-None-Match", "")
+    if wanted and wanted != "null" and wanted == etag(row) and "$expand" not in request.query:
+        return empty_response(304, {"ETag": etag(row)})
+    return json_response(200, query.entity_body(app.tenant, request, table, row), query.applied(request))
+
+
+def _check_if_match(request: MockRequest, table: Table, record_id: str, existing: Row | None) -> None:
+    if_match = request.headers.get("If-Match")
+    if if_match:
+        if existing is None:
+            raise errors.not_found(table.logical_name, record_id)
+        if if_match.strip() != "*" and if_match.strip() != etag(existing):
+            raise MockError(412, errors.CONCURRENCY_MISMATCH, CONCURRENCY_MESSAGE)
+
+
+def upsert(app: MockApp, request: MockRequest, table: Table, key: str) -> MockResponse:
+    """PATCH: update, or create when missing (guarded by If-Match / If-None-Match)."""
+    body = _body(request)
+    alternate_values: Row = {}
+    try:
+        record_id = resolve_key(app.tenant, table, key)
+    except MockError as exc:
+        if exc.status != 404:
+            raise
+        record_id, alternate_values = "", _alternate_values(table, key)
+    existing = app.tenant.get(table.logical_name, record_id) if record_id else None
+    _check_if_match(request, table, record_id, existing)
+    if request.headers.get("If-None-Match", "").strip() == "*" and existing is not None:
+        raise MockError(412, errors.DUPLICATE_KEY, "A record with matching key values already exists.")
+    values = decode_body(app.tenant, table.logical_name, body, for_create=existing is None)
+    if existing is not None:
+        values.pop(table.primary_id, None)
+        row = app.tenant.update(table.logical_name, record_id, values)
+        return _written(app, request, table, row, created=False)
+    values.update(alternate_values)
+    if record_id:
+        values[table.primary_id] = record_id
+    row = app.tenant.create(table.logical_name, values)
+    return _written(app, request, table, row, created=True)
+
+
+def _alternate_values(table: Table, key: str) -> Row:
+    from d365lab.mock.codec import parse_key_values
+
+    parsed = parse_key_values(key)
+    if isinstance(parsed, str):
+        return {}
+    return {name: decode_value(table.columns[name], raw) if table.columns[name].type.value != "String" else raw
+            for name, raw in parsed.items() if name in table.columns}
+
+
+def delete(app: MockApp, request: MockRequest, table: Table, key: str) -> MockResponse:
+    """DELETE one record."""
+    record_id = resolve_key(app.tenant, table, key)
+    existing = app.tenant.require(table.logical_name, record_id)
+    _check_if_match(request, table, record_id, existing)
+    app.tenant.delete(table.logical_name, record_id)
+    return empty_response(204)
+
+
+def _property(app: MockApp, request: MockRequest, table: Table, record_id: str, name: str) -> MockResponse:
+    from d365lab.mock.dispatch import not_allowed
+
+    column = table.columns.get(name)
+    navigation = table.navigation_properties().get(name)
+    if column is None and navigation is not None:
+        column = navigation[0]
+    assert column is not None
+    row = app.tenant.require(table.logical_name, record_id)
+    if request.method == "GET":
+        if column.is_lookup:
+            raise errors.bad_request(f"Read the lookup '{name}' with $select=_{column.name}_value or $expand.")
+        body = {"@odata.context": f"{request.base_url}/$metadata#{table.entity_set}({record_id})/{name}",
+                "value": query.encode_single_value(column, row.get(column.name))}
+        return json_response(200, body)
+    if request.method == "PUT":
+        if column.is_lookup:
+            raise errors.bad_request(f"Set the lookup '{name}' with PUT {name}/$ref or an @odata.bind.")
+        payload = _body(request)
+        if "value" not in payload:
+            raise errors.bad_request("The request body must carry the property value as {\"value\": …}.")
+        app.tenant.update(table.logical_name, record_id, {column.name: decode_value(column, payload["value"])})
+        return empty_response(204)
+    if request.method == "DELETE":
+        if row.get(column.name) is not None:
+            app.tenant.update(table.logical_name, record_id, {column.name: None})
+        return empty_response(204)
+    raise not_allowed(request.method)
+
+
+def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
+    from d365lab.mock.dispatch import not_allowed
+
+    column, target = table.navigation_properties()[nav]
+    app.tenant.require(table.logical_name, record_id)
+    if request.method == "DELETE":
+        app.tenant.update(table.logical_name, record_id, {column.name: None})
+        return empty_response(204)
+    if request.method == "PUT":
+        payload = _body(request)
+        bound, ident = parse_entity_reference(app.tenant, payload.get("@odata.id"))
+        if bound.logical_name != target:
+            raise errors.bad_request(f"The navigation property '{nav}' expects a {target} reference.")
+        app.tenant.update(table.logical_name, record_id, {column.name: Ref(target, ident)})
+        return empty_response(204)
+    raise not_allowed(request.method)

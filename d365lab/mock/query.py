@@ -1,0 +1,332 @@
+"""Collection queries: ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$count``, ``$expand``, paging.
+
+Paging is keyset-based: the ``$skiptoken`` carries the last row's sort values and
+primary key, so page *n* costs the same as page 1 (no OFFSET scan).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
+
+from d365lab.mock import errors
+from d365lab.mock.codec import encode_row, selected_columns
+from d365lab.mock.query_filter import SYNTAX_ERROR, FilterCompiler
+from d365lab.mock.store import quote, target_column
+from d365lab.mock.tenant import SqliteTenant
+from d365lab.mock.tenant_api import Ref, Row
+from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response, split_outside_quotes
+from d365lab.models.schema import TABLES, Column, ColumnType, Table
+
+COUNT_CAP = 5000
+_URL_SAFE = "$,()='"
+
+
+@dataclass
+class Expansion:
+    """One ``$expand`` item: the navigation property and its nested options."""
+
+    name: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class QueryOptions:
+    """The parsed system query options of one request (or one nested ``$expand``)."""
+
+    select: list[str] | None = None
+    filter: str | None = None
+    orderby: list[tuple[str, bool]] = field(default_factory=list)
+    top: int | None = None
+    count: bool = False
+    expand: list[Expansion] = field(default_factory=list)
+    skiptoken: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def parse_options(query: dict[str, str]) -> QueryOptions:
+    """Parse ``$select``/``$filter``/... from a query dict (``$skip`` is refused)."""
+    if "$skip" in query:
+        raise errors.bad_request("The query parameter $skip is not supported.", code=SYNTAX_ERROR)
+    options = QueryOptions(aliases={k: v for k, v in query.items() if k.startswith("@")})
+    if query.get("$select"):
+        options.select = [s.strip() for s in query["$select"].split(",") if s.strip()]
+    if query.get("$filter"):
+        options.filter = query["$filter"]
+    for item in split_outside_quotes(query.get("$orderby", "")):
+        name, _, direction = item.partition(" ")
+        direction = direction.strip().lower()
+        if direction not in ("", "asc", "desc"):
+            raise errors.bad_request(f"Invalid $orderby direction '{direction}'.", code=SYNTAX_ERROR)
+        options.orderby.append((name.strip(), direction == "desc"))
+    if query.get("$top"):
+        try:
+            options.top = int(query["$top"])
+        except ValueError:
+            raise errors.bad_request(f"Invalid $top value '{query['$top']}'.", code=SYNTAX_ERROR) from None
+        if options.top < 0:
+            raise errors.bad_request("$top must not be negative.", code=SYNTAX_ERROR)
+    options.count = query.get("$count", "").lower() == "true"
+    options.expand = parse_expand(query.get("$expand", ""))
+    options.skiptoken = query.get("$skiptoken")
+    return options
+
+
+def parse_expand(text: str) -> list[Expansion]:
+    """``a($select=x;$top=2),b`` -> expansions with their nested options."""
+    out: list[Expansion] = []
+    depth = 0
+    current = ""
+    items: list[str] = []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+    items.append(current)
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        name, _, rest = item.partition("(")
+        nested: dict[str, str] = {}
+        if rest:
+            for option in split_outside_quotes(rest.rstrip(")"), ";"):
+                key, _, value = option.partition("=")
+                nested[key.strip()] = value.strip()
+        out.append(Expansion(name.strip(), nested))
+    return out
+
+
+# ------------------------------------------------------------------- SQL building
+
+def _sort_columns(table: Table, options: QueryOptions) -> list[tuple[Column, bool]]:
+    keys: list[tuple[Column, bool]] = []
+    for name, desc in options.orderby:
+        bare = name[1:-6] if name.startswith("_") and name.endswith("_value") else name
+        column = table.columns.get(bare)
+        if column is None:
+            raise errors.unknown_property(name, table.logical_name)
+        keys.append((column, desc))
+    if not any(c.name == table.primary_id for c, _ in keys):
+        keys.append((table.columns[table.primary_id], False))
+    return keys
+
+
+def _order_sql(keys: list[tuple[Column, bool]]) -> str:
+    return ", ".join(f"{quote(c.name)}{' DESC' if desc else ''}" for c, desc in keys)
+
+
+def _keyset_condition(keys: list[tuple[Column, bool]], last: list[Any]) -> tuple[str, list[Any]]:
+    """Rows strictly after ``last`` in the sort order (SQLite sorts NULL first ascending)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    equal_prefix: list[str] = []
+    equal_params: list[Any] = []
+    for (column, desc), value in zip(keys, last, strict=True):
+        name = quote(column.name)
+        if value is None:
+            after = "0" if desc else f"{name} IS NOT NULL"
+            after_params: list[Any] = []
+            equal, eq_params = f"{name} IS NULL", []
+        else:
+            after = f"({name} < ? OR {name} IS NULL)" if desc else f"{name} > ?"
+            after_params = [value]
+            equal, eq_params = f"{name} = ?", [value]
+        clauses.append("(" + " AND ".join([*equal_prefix, after]) + ")")
+        params.extend([*equal_params, *after_params])
+        equal_prefix.append(equal)
+        equal_params.extend(eq_params)
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def _encode_token(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, expected: int) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != expected:
+        raise errors.bad_request("The $skiptoken is not valid for this query.", code=SYNTAX_ERROR)
+    return values
+
+
+def where_clause(tenant: SqliteTenant, table: Table, options: QueryOptions,
+                 parent: tuple[str, Ref] | None = None) -> tuple[str, list[Any]]:
+    """The WHERE condition (filter and parent link) and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if parent is not None:
+        column, ref = parent
+        clauses.append(f"{quote(column)} = ? AND {quote(target_column(column))} = ?")
+        params += [ref.id, ref.table]
+    if options.filter:
+        sql, filter_params = FilterCompiler(table, options.filter, options.aliases,
+                                            tenant.caller.user_id).compile()
+        clauses.append(sql)
+        params += filter_params
+    return " AND ".join(clauses), params
+
+
+def count_rows(tenant: SqliteTenant, table: Table, where: str, params: list[Any]) -> int:
+    """Matching rows, capped at 5000 as the service caps ``$count``."""
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(table.logical_name)}"
+    sql += f" WHERE {where}" if where else ""
+    sql += f" LIMIT {COUNT_CAP})"
+    return int(tenant.store.scalar(sql, params) or 0)
+
+
+# ------------------------------------------------------------------- responses
+
+def page_size(request: MockRequest, tenant: SqliteTenant) -> int | None:
+    """The ``odata.maxpagesize`` preference (None when absent), capped by the settings."""
+    raw = request.prefer().get("odata.maxpagesize")
+    if not raw:
+        return None
+    try:
+        size = int(raw)
+    except ValueError:
+        raise errors.bad_request(f"Invalid odata.maxpagesize '{raw}'.", code=SYNTAX_ERROR) from None
+    return max(1, min(size, tenant.settings.max_page_size))
+
+
+def applied(request: MockRequest, page: int | None = None) -> dict[str, str]:
+    """The ``Preference-Applied`` header for honoured preferences."""
+    prefer = request.prefer()
+    items: list[str] = []
+    if prefer.get("return") == "representation" and request.method in ("POST", "PATCH"):
+        items.append("return=representation")
+    if prefer.get("odata.include-annotations"):
+        items.append(f'odata.include-annotations="{prefer["odata.include-annotations"]}"')
+    if page is not None:
+        items.append(f"odata.maxpagesize={page}")
+    return {"Preference-Applied": ",".join(items)} if items else {}
+
+
+def context_fragment(table: Table, options: QueryOptions) -> str:
+    """``leads(fullname,parentaccountid(name))`` for ``@odata.context``."""
+    parts = list(options.select or [])
+    for item in options.expand:
+        nested = item.options.get("$select")
+        parts.append(f"{item.name}({nested})" if nested else f"{item.name}()")
+    return f"{table.entity_set}({','.join(parts)})" if parts else table.entity_set
+
+
+def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table,
+                        parent: tuple[str, Ref] | None = None) -> MockResponse:
+    """GET on a collection (or a collection-valued navigation of one record)."""
+    options = parse_options(request.query)
+    patterns = annotation_patterns(request.prefer())
+    columns = selected_columns(table, options.select)
+    keys = _sort_columns(table, options)
+    where, params = where_clause(tenant, table, options, parent)
+    requested_page = page_size(request, tenant)
+    limit = tenant.settings.max_page_size if requested_page is None else requested_page
+    paging = True
+    if options.top is not None:
+        limit, paging = min(options.top, tenant.settings.max_page_size), False
+    conditions, all_params = ([where] if where else []), list(params)
+    if options.skiptoken:
+        last = _decode_token(options.skiptoken, len(keys))
+        keyset, keyset_params = _keyset_condition(keys, last)
+        conditions.append(keyset)
+        all_params += keyset_params
+    rows = tenant.store.select(table, " AND ".join(conditions), all_params, _order_sql(keys), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#{context_fragment(table, options)}"}
+    if options.count:
+        body["@odata.count"] = count_rows(tenant, table, where, params)
+    body["value"] = [render(tenant, table, row, columns, options, patterns) for row in rows]
+    if more and paging and rows:
+        last_row = rows[-1]
+        token = _encode_token([_sort_value(last_row, c) for c, _ in keys])
+        query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = token
+        encoded = urlencode(query, quote_via=url_quote, safe=_URL_SAFE)
+        body["@odata.nextLink"] = f"{request.url}?{encoded}"
+    return json_response(200, body, applied(request, requested_page))
+
+
+def _sort_value(row: Row, column: Column) -> Any:
+    value = row.get(column.name)
+    if isinstance(value, Ref):
+        return value.id
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def count_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> MockResponse:
+    """GET ``<set>/$count``: the number of matching rows as ``text/plain`` (capped at 5000)."""
+    options = parse_options(request.query)
+    where, params = where_clause(tenant, table, options)
+    text = str(count_rows(tenant, table, where, params))
+    out = MockResponse(200, body=text.encode())
+    out.headers["Content-Type"] = "text/plain"
+    return out
+
+
+def entity_body(tenant: SqliteTenant, request: MockRequest, table: Table, row: Row) -> dict[str, Any]:
+    """One record as returned by GET or ``return=representation`` (with ``@odata.context``)."""
+    options = parse_options({k: v for k, v in request.query.items() if k in ("$select", "$expand")})
+    columns = selected_columns(table, options.select)
+    patterns = annotation_patterns(request.prefer())
+    body: dict[str, Any] = {
+        "@odata.context": f"{request.base_url}/$metadata#{context_fragment(table, options)}/$entity"}
+    body.update(render(tenant, table, row, columns, options, patterns))
+    return body
+
+
+def render(tenant: SqliteTenant, table: Table, row: Row, columns: list[Column], options: QueryOptions,
+           patterns: list[str] | None) -> dict[str, Any]:
+    """Encode a row and its ``$expand`` items."""
+    out = encode_row(tenant, table, row, columns=columns, annotations=patterns)
+    for item in options.expand:
+        out[item.name] = _expand(tenant, table, row, item, patterns)
+    return out
+
+
+def _expand(tenant: SqliteTenant, table: Table, row: Row, item: Expansion, patterns: list[str] | None) -> Any:
+    nested = parse_options(item.options)
+    if item.name in table.collections:
+        nav = table.collections[item.name]
+        target = TABLES[nav.target]
+        where, params = where_clause(tenant, target, nested,
+                                     parent=(nav.referencing_column, Ref(table.logical_name, row[table.primary_id])))
+        keys = _sort_columns(target, nested)
+        limit = nested.top if nested.top is not None else tenant.settings.max_page_size
+        children = tenant.store.select(target, where, params, _order_sql(keys), limit)
+        columns = selected_columns(target, nested.select)
+        return [render(tenant, target, child, columns, nested, patterns) for child in children]
+    navigation = table.navigation_properties().get(item.name)
+    if navigation is None:
+        raise errors.unknown_property(item.name, table.logical_name)
+    column, target_name = navigation
+    ref = row.get(column.name)
+    if not isinstance(ref, Ref) or ref.table != target_name or target_name not in TABLES:
+        return None
+    target_row = tenant.get(target_name, ref.id)
+    if target_row is None:
+        return None
+    target = TABLES[target_name]
+    return render(tenant, target, target_row, selected_columns(target, nested.select), nested, patterns)
+
+
+def encode_single_value(column: Column, value: Any) -> Any:
+    """A property value as ``GET <record>/<property>`` returns it."""
+    if column.type is ColumnType.MONEY and value is not None:
+        return round(float(value), 4)
+    return value
+

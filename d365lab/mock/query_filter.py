@@ -1,0 +1,407 @@
+"""``$filter`` -> SQL with bound parameters.
+
+A tokenizer and a recursive-descent parser that emit an SQL ``WHERE`` fragment for one
+table: comparisons (``eq ne gt ge lt le``), ``and``/``or``/``not`` and parentheses,
+``contains``/``startswith``/``endswith`` (LIKE wildcards escaped), ``null``, ``_x_value``
+lookups and ``nav/pk`` paths, GUID/number/boolean/date literals, ``@p`` aliases, and the
+Dataverse query functions ``In``/``NotIn``/``Between``/``NotBetween``/``Null``/``NotNull``/
+``EqualUserId``/``LastXDays``/``LastXHours``/``NextXDays``/``OlderThanXDays``/``Today``/
+``Yesterday``. Values are never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from d365lab.mock import errors
+from d365lab.mock.errors import MockError
+from d365lab.mock.store import quote
+from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
+from d365lab.models.schema import Column, ColumnType, Table
+
+_TOKEN_RE = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?(?![\w:]))
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?(?![\w]))
+  | (?P<punct>[(),\[\]=])
+  | (?P<name>[@$A-Za-z_][\w.@$/]*)
+""", re.VERBOSE)
+_COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_FLIPPED = {"=": "=", "<>": "<>", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
+_NUMERIC = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
+                      ColumnType.STATUS, ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+_QUERY_FUNCTION_PREFIX = "Microsoft.Dynamics.CRM."
+SYNTAX_ERROR = "0x80060888"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One lexical token and its position in the filter text."""
+
+    kind: str
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A column (``column`` set, ``sql`` its expression) or a literal (``value``, ``kind``)."""
+
+    column: Column | None = None
+    sql: str = ""
+    value: Any = None
+    kind: str = ""
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of a filter; an unexpected character is a 400 naming its position."""
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        found = _TOKEN_RE.match(text, pos)
+        if found is None:
+            raise syntax_error(text, pos, f"unexpected character {text[pos]!r}")
+        kind = found.lastgroup or ""
+        if kind != "ws":
+            tokens.append(Token(kind, found.group(), pos))
+        pos = found.end()
+    return tokens
+
+
+def syntax_error(text: str, pos: int, detail: str) -> MockError:
+    """400 for a malformed filter."""
+    return MockError(400, SYNTAX_ERROR, f"Syntax error at position {pos} in '{text}': {detail}.")
+
+
+class FilterCompiler:
+    """Compile one ``$filter`` for one table into ``(sql, params)``.
+
+    ``aliases`` are the request's ``@p`` query parameters (raw literal text);
+    ``user_id`` answers ``EqualUserId``.
+    """
+
+    def __init__(self, table: Table, text: str, aliases: dict[str, str] | None = None,
+                 user_id: str = "") -> None:
+        self.table = table
+        self.text = text
+        self.aliases = aliases or {}
+        self.user_id = user_id
+        self.tokens = tokenize(text)
+        self.pos = 0
+        self.params: list[Any] = []
+
+    # --------------------------------------------------------------- driving
+
+    def compile(self) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters."""
+        if not self.tokens:
+            raise syntax_error(self.text, 0, "the filter is empty")
+        sql = self._or()
+        if self.pos < len(self.tokens):
+            token = self.tokens[self.pos]
+            raise syntax_error(self.text, token.pos, f"unexpected '{token.text}'")
+        return sql, self.params
+
+    def _peek(self) -> Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _next(self, expected: str | None = None, what: str = "") -> Token:
+        token = self._peek()
+        if token is None:
+            wanted = what or (f"'{expected}'" if expected else "more")
+            raise syntax_error(self.text, len(self.text), f"expected {wanted} at the end")
+        if expected is not None and token.text != expected:
+            raise syntax_error(self.text, token.pos, f"expected '{expected}' but found '{token.text}'")
+        self.pos += 1
+        return token
+
+    def _keyword(self, word: str) -> bool:
+        token = self._peek()
+        if token is not None and token.kind == "name" and token.text == word:
+            self.pos += 1
+            return True
+        return False
+
+    # --------------------------------------------------------------- grammar
+
+    def _or(self) -> str:
+        parts = [self._and()]
+        while self._keyword("or"):
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _and(self) -> str:
+        parts = [self._not()]
+        while self._keyword("and"):
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _not(self) -> str:
+        if self._keyword("not"):
+            return f"(NOT {self._not()})"
+        return self._primary()
+
+    def _primary(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise syntax_error(self.text, len(self.text), "expected an expression at the end")
+        if token.text == "(":
+            self._next()
+            inner = self._or()
+            self._next(")")
+            return inner
+        if token.kind == "name" and token.text in ("contains", "startswith", "endswith"):
+            return self._like(self._next().text)
+        if token.kind == "name" and token.text.startswith(_QUERY_FUNCTION_PREFIX):
+            return self._query_function()
+        left = self._operand()
+        op_token = self._next(what="a comparison operator")
+        op = _COMPARISONS.get(op_token.text)
+        if op is None:
+            raise syntax_error(self.text, op_token.pos, f"unknown operator '{op_token.text}'")
+        right = self._operand()
+        return self._comparison(left, op, right, op_token.pos)
+
+    # -------------------------------------------------------------- operands
+
+    def _operand(self) -> Operand:
+        token = self._next(what="a property or a value")
+        if token.kind == "name" and token.text.startswith("@"):
+            if token.text not in self.aliases:
+                raise errors.bad_request(f"The parameter alias '{token.text}' has no value in the query string.")
+            return self._literal_from_text(self.aliases[token.text], token.pos)
+        if token.kind == "name" and token.text not in ("true", "false", "null"):
+            return self._property(token)
+        return self._literal(token)
+
+    def _literal_from_text(self, raw: str, pos: int) -> Operand:
+        tokens = tokenize(raw.strip())
+        if len(tokens) != 1:
+            raise syntax_error(self.text, pos, f"the alias value '{raw}' is not a single literal")
+        return self._literal(tokens[0])
+
+    def _literal(self, token: Token) -> Operand:
+        text = token.text
+        if token.kind == "string":
+            return Operand(value=text[1:-1].replace("''", "'"), kind="string")
+        if token.kind == "guid":
+            return Operand(value=text.lower(), kind="guid")
+        if token.kind == "datetime":
+            return Operand(value=text, kind="datetime" if "T" in text else "date")
+        if token.kind == "number":
+            digits = text.rstrip("mMdDfFlL")
+            number: float | int = float(digits) if any(c in digits for c in ".eE") else int(digits)
+            return Operand(value=number, kind="number")
+        if token.kind == "name" and text in ("true", "false"):
+            return Operand(value=text == "true", kind="bool")
+        if token.kind == "name" and text == "null":
+            return Operand(value=None, kind="null")
+        raise syntax_error(self.text, token.pos, f"'{text}' is not a value")
+
+    def _property(self, token: Token) -> Operand:
+        name = token.text
+        column: Column | None = None
+        if "/" in name:
+            nav, _, attr = name.partition("/")
+            found = self.table.navigation_properties().get(nav)
+            if found is not None:
+                from d365lab.models.schema import TABLES
+
+                target = TABLES.get(found[1])
+                if target is not None and attr == target.primary_id:
+                    column = found[0]
+        elif name.startswith("_") and name.endswith("_value"):
+            candidate = self.table.columns.get(name[1:-6])
+            column = candidate if candidate is not None and candidate.is_lookup else None
+        else:
+            candidate = self.table.columns.get(name)
+            column = candidate if candidate is not None and not candidate.is_lookup else None
+        if column is None:
+            raise errors.unknown_property(name, self.table.logical_name)
+        return Operand(column=column, sql=quote(column.name))
+
+    def _coerce(self, column: Column, literal: Operand) -> Any:
+        """A literal as the SQL value of a column (400 when the types cannot meet)."""
+        value, kind = literal.value, literal.kind
+        if kind == "null":
+            return None
+        ctype = column.type
+        if column.is_lookup or ctype is ColumnType.GUID:
+            ident = normalize_guid(value) if isinstance(value, str) else None
+            if ident is None:
+                raise self._type_error(column, value)
+            return ident
+        if ctype is ColumnType.BOOLEAN:
+            if kind == "bool":
+                return 1 if value else 0
+            if kind == "number" and value in (0, 1):
+                return int(value)
+            raise self._type_error(column, value)
+        if ctype in _NUMERIC:
+            if kind != "number":
+                raise self._type_error(column, value)
+            return value
+        if ctype is ColumnType.DATETIME:
+            normalized = normalize_datetime(str(value)) if kind in ("datetime", "date", "string") else None
+            if normalized is None:
+                raise self._type_error(column, value)
+            return normalized
+        if ctype is ColumnType.DATEONLY:
+            text = str(value)[:10] if kind in ("datetime", "date", "string") else ""
+            if normalize_date(text) is None:
+                raise self._type_error(column, value)
+            return text
+        if kind in ("string", "guid", "datetime", "date"):
+            return str(value)
+        if kind == "number":
+            return str(value)
+        raise self._type_error(column, value)
+
+    def _type_error(self, column: Column, value: Any) -> MockError:
+        return errors.bad_request(
+            f"The value {value!r} cannot be compared with the {column.type.value} column '{column.name}'.",
+            code="0x0")
+
+    # ----------------------------------------------------------- predicates
+
+    def _comparison(self, left: Operand, op: str, right: Operand, pos: int) -> str:
+        if left.column is None and right.column is not None:
+            left, right, op = right, left, _FLIPPED[op]
+        if left.column is None:
+            raise syntax_error(self.text, pos, "a comparison needs a property on one side")
+        if right.column is not None:
+            return f"({left.sql} {op} {right.sql})"
+        value = self._coerce(left.column, right)
+        if value is None:
+            if op == "=":
+                return f"({left.sql} IS NULL)"
+            if op == "<>":
+                return f"({left.sql} IS NOT NULL)"
+            return "(0)"
+        self.params.append(value)
+        if op == "<>":
+            # OData: null ne 'x' is true, so rows without a value match too.
+            return f"({left.sql} <> ? OR {left.sql} IS NULL)"
+        return f"({left.sql} {op} ?)"
+
+    def _like(self, function: str) -> str:
+        self._next("(")
+        column = self._operand()
+        self._next(",")
+        literal = self._operand()
+        self._next(")")
+        if column.column is None or literal.kind != "string":
+            raise errors.bad_request(f"{function}() takes a string property and a string value.")
+        escaped = re.sub(r"([\\%_])", r"\\\1", str(literal.value))
+        pattern = {"contains": f"%{escaped}%", "startswith": f"{escaped}%", "endswith": f"%{escaped}"}[function]
+        self.params.append(pattern)
+        return f"({column.sql} LIKE ? ESCAPE '\\')"
+
+    def _query_function(self) -> str:
+        token = self._next()
+        name = token.text[len(_QUERY_FUNCTION_PREFIX):]
+        args = self._named_arguments()
+        prop = args.get("PropertyName")
+        if not isinstance(prop, Operand) or prop.kind != "string":
+            raise errors.bad_request(f"{name} needs PropertyName='<column>'.")
+        column_operand = self._property(Token("name", str(prop.value), token.pos))
+        column = column_operand.column
+        assert column is not None
+        sql = column_operand.sql
+        if name in ("In", "NotIn", "Between", "NotBetween"):
+            values = args.get("PropertyValues")
+            if not isinstance(values, list) or not values:
+                raise errors.bad_request(f"{name} needs PropertyValues=[...].")
+            coerced = [self._coerce(column, v) for v in values]
+            self.params.extend(coerced)
+            if name in ("Between", "NotBetween"):
+                if len(coerced) != 2:
+                    raise errors.bad_request(f"{name} needs exactly two PropertyValues.")
+                return f"({'NOT ' if name == 'NotBetween' else ''}({sql} BETWEEN ? AND ?))"
+            marks = ", ".join("?" for _ in coerced)
+            return f"({sql} {'NOT IN' if name == 'NotIn' else 'IN'} ({marks}))"
+        if name in ("Null", "NotNull"):
+            return f"({sql} IS {'NOT ' if name == 'NotNull' else ''}NULL)"
+        if name in ("EqualUserId", "NotEqualUserId"):
+            self.params.append(self.user_id)
+            return f"({sql} {'=' if name == 'EqualUserId' else '<>'} ?)"
+        return self._date_function(name, sql, args)
+
+    def _date_function(self, name: str, sql: str, args: dict[str, Any]) -> str:
+        now = datetime.now(UTC).replace(microsecond=0)
+        midnight = now.replace(hour=0, minute=0, second=0)
+        amount = args.get("PropertyValue")
+        count = int(amount.value) if isinstance(amount, Operand) and amount.kind in ("number", "string") else 0
+
+        def fmt(moment: datetime) -> str:
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        ranges: dict[str, tuple[datetime | None, datetime | None]] = {
+            "Today": (midnight, midnight + timedelta(days=1)),
+            "Yesterday": (midnight - timedelta(days=1), midnight),
+            "LastXDays": (midnight - timedelta(days=count), now),
+            "LastXHours": (now - timedelta(hours=count), now),
+            "NextXDays": (now, midnight + timedelta(days=count + 1)),
+            "OlderThanXDays": (None, midnight - timedelta(days=count)),
+        }
+        if name not in ranges:
+            raise errors.bad_request(f"The query function '{name}' is not supported by the mock tenant.",
+                                     code="0x0")
+        low, high = ranges[name]
+        clauses: list[str] = []
+        if low is not None:
+            clauses.append(f"{sql} >= ?")
+            self.params.append(fmt(low))
+        if high is not None:
+            clauses.append(f"{sql} < ?" if name != "LastXDays" and name != "LastXHours" else f"{sql} <= ?")
+            self.params.append(fmt(high))
+        return "(" + " AND ".join(clauses) + ")"
+
+    def _named_arguments(self) -> dict[str, Any]:
+        self._next("(")
+        args: dict[str, Any] = {}
+        while True:
+            token = self._peek()
+            if token is None or token.text == ")":
+                break
+            name = self._next().text
+            self._next_equals(name)
+            args[name] = self._argument_value()
+            if self._peek() is not None and self._peek().text == ",":  # type: ignore[union-attr]
+                self._next()
+        self._next(")")
+        return args
+
+    def _next_equals(self, name: str) -> None:
+        token = self._next("=")
+        if token.text != "=":
+            raise syntax_error(self.text, token.pos, f"expected '=' after '{name}'")
+
+    def _argument_value(self) -> Any:
+        token = self._peek()
+        if token is not None and token.text == "[":
+            self._next()
+            values: list[Operand] = []
+            while self._peek() is not None and self._peek().text != "]":  # type: ignore[union-attr]
+                values.append(self._operand_literal())
+                if self._peek() is not None and self._peek().text == ",":  # type: ignore[union-attr]
+                    self._next()
+            self._next("]")
+            return values
+        return self._operand_literal()
+
+    def _operand_literal(self) -> Operand:
+        token = self._next(what="a value")
+        if token.kind == "name" and token.text.startswith("@"):
+            if token.text not in self.aliases:
+                raise errors.bad_request(f"The parameter alias '{token.text}' has no value in the query string.")
+            raw = self.aliases[token.text].strip()
+            if raw.startswith("["):
+                raise errors.bad_request("Array aliases are not supported; write PropertyValues=[...] inline.")
+            return self._literal_from_text(raw, token.pos)
+        return self._literal(token)

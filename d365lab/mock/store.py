@@ -1,0 +1,285 @@
+"""SQLite storage of a mock tenant: one real SQL table per schema table.
+
+Each schema column is one SQL column, except lookups, which take two: ``<name>`` (the
+target row id) and ``<name>__t`` (the target table's logical name). Text columns use
+``COLLATE NOCASE`` because Dataverse compares and sorts strings case-insensitively, and
+the same collation lets the indexes serve ``eq`` and ``startswith`` filters.
+
+The store knows nothing of validation or rules (see :mod:`d365lab.mock.tenant`); it
+converts rows between storage form (:mod:`d365lab.mock.tenant_api`) and SQL values,
+serialises access with one re-entrant lock, and nests transactions with SAVEPOINTs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from d365lab.mock.tenant_api import Ref, Row
+from d365lab.models.schema import TABLES, Column, ColumnType, Table
+
+_INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST,
+                            ColumnType.STATE, ColumnType.STATUS, ColumnType.BOOLEAN})
+_REAL_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+_TEXT_NOCASE = frozenset({ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME})
+#: Sort keys commonly used by clients, indexed although the schema does not flag them.
+_EXTRA_INDEXED = ("createdon", "modifiedon")
+
+
+def quote(name: str) -> str:
+    """Quote an SQL identifier (schema names are plain identifiers; quoting keeps keywords safe)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def target_column(column: str) -> str:
+    """The SQL column holding a lookup's target table name."""
+    return f"{column}__t"
+
+
+@dataclass(frozen=True)
+class SqlTable:
+    """How one schema table maps onto SQL: names and the ordered SQL column list."""
+
+    table: Table
+    sql_columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The quoted SQL table name."""
+        return quote(self.table.logical_name)
+
+    @property
+    def select_list(self) -> str:
+        """Every SQL column, quoted, in :attr:`sql_columns` order."""
+        return ", ".join(quote(c) for c in self.sql_columns)
+
+
+def _sql_type(column: Column) -> str:
+    if column.type in _INTEGER_TYPES:
+        return "INTEGER"
+    if column.type in _REAL_TYPES:
+        return "REAL"
+    if column.type in _TEXT_NOCASE:
+        return "TEXT COLLATE NOCASE"
+    return "TEXT"
+
+
+def _sql_columns(table: Table) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for col in table.columns.values():
+        if col.name == table.primary_id:
+            out.append((col.name, "TEXT PRIMARY KEY NOT NULL"))
+        elif col.is_lookup:
+            out.append((col.name, "TEXT"))
+            out.append((target_column(col.name), "TEXT"))
+        else:
+            out.append((col.name, _sql_type(col)))
+    return out
+
+
+def to_sql(column: Column, value: Any) -> Any:
+    """A storage-form value as the SQL value of the column (lookups: only the id)."""
+    if value is None:
+        return None
+    if column.is_lookup:
+        return value.id if isinstance(value, Ref) else str(value)
+    if column.type is ColumnType.BOOLEAN:
+        return 1 if value else 0
+    return value
+
+
+class Store:
+    """A SQLite database holding every table of one tenant.
+
+    ``path`` is a file path (WAL journal, ``synchronous=NORMAL``) or ``":memory:"``.
+    All methods are thread-safe; :meth:`transaction` holds the lock for its duration so
+    a request's reads and writes are never interleaved with another thread's.
+    """
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._depth = 0
+        self._version_dirty = False
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        self.tables: dict[str, SqlTable] = {}
+        self._create_schema()
+        self._version = int(self._conn.execute(
+            "SELECT value FROM _meta WHERE key='version'").fetchone()[0])
+
+    # ------------------------------------------------------------------ schema
+
+    def _create_schema(self) -> None:
+        conn = self._conn
+        conn.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        conn.execute("INSERT OR IGNORE INTO _meta (key, value) VALUES ('version', 1000)")
+        for table in TABLES.values():
+            cols = _sql_columns(table)
+            name = quote(table.logical_name)
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ("
+                         + ", ".join(f"{quote(c)} {t}" for c, t in cols) + ")")
+            # A persisted tenant created before a column was added to schema.py gains it here.
+            existing = {r[1] for r in conn.execute(f"PRAGMA table_info({name})")}
+            for c, t in cols:
+                if c not in existing:
+                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {quote(c)} {t.replace(' PRIMARY KEY NOT NULL', '')}")
+            for col in table.columns.values():
+                if col.name != table.primary_id and (col.indexed or col.name in _EXTRA_INDEXED):
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical_name + '_' + col.name)}"
+                                 f" ON {name} ({quote(col.name)})")
+            self.tables[table.logical_name] = SqlTable(table, tuple(c for c, _ in cols))
+
+    # ------------------------------------------------------------- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A nestable transaction: the outermost is BEGIN/COMMIT, inner ones SAVEPOINTs."""
+        with self.lock:
+            depth = self._depth
+            savepoint = f"sp{depth}"
+            self._conn.execute("BEGIN" if depth == 0 else f"SAVEPOINT {savepoint}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if depth == 0:
+                    self._conn.execute("ROLLBACK")
+                    self._version_dirty = False
+                else:
+                    self._conn.execute(f"ROLLBACK TO {savepoint}")
+                    self._conn.execute(f"RELEASE {savepoint}")
+                raise
+            else:
+                self._depth -= 1
+                if depth == 0:
+                    if self._version_dirty:
+                        self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
+                        self._version_dirty = False
+                    self._conn.execute("COMMIT")
+                else:
+                    self._conn.execute(f"RELEASE {savepoint}")
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside :meth:`transaction` (on the thread holding the lock)."""
+        return self._depth > 0
+
+    def next_version(self) -> int:
+        """The next value of the tenant-wide version counter (monotonic, never reused)."""
+        with self.lock:
+            self._version += 1
+            self._version_dirty = True
+            if self._depth == 0:
+                self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
+                self._version_dirty = False
+            return self._version
+
+    # --------------------------------------------------------------- rows
+
+    def sql_table(self, logical_name: str) -> SqlTable:
+        """The SQL mapping of a table."""
+        return self.tables[logical_name]
+
+    def row_from_sql(self, table: Table, values: Sequence[Any]) -> Row:
+        """A storage-form row from SQL values in :attr:`SqlTable.sql_columns` order."""
+        row: Row = {}
+        i = 0
+        for col in table.columns.values():
+            if col.is_lookup and col.name != table.primary_id:
+                ident, target = values[i], values[i + 1]
+                row[col.name] = Ref(target, ident) if ident is not None else None
+                i += 2
+                continue
+            value = values[i]
+            if value is not None:
+                if col.type is ColumnType.BOOLEAN:
+                    value = bool(value)
+                elif col.type in _REAL_TYPES:
+                    value = float(value)
+            row[col.name] = value
+            i += 1
+        return row
+
+    def _values_for(self, table: Table, row: Row) -> list[Any]:
+        out: list[Any] = []
+        for col in table.columns.values():
+            value = row.get(col.name)
+            if col.is_lookup and col.name != table.primary_id:
+                out.append(to_sql(col, value))
+                out.append(value.table if isinstance(value, Ref) else None)
+            else:
+                out.append(to_sql(col, value))
+        return out
+
+    def insert(self, table: Table, row: Row) -> None:
+        """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key."""
+        st = self.tables[table.logical_name]
+        marks = ", ".join("?" for _ in st.sql_columns)
+        with self.lock:
+            self._conn.execute(f"INSERT INTO {st.name} ({st.select_list}) VALUES ({marks})",
+                               self._values_for(table, row))
+
+    def replace(self, table: Table, row: Row) -> None:
+        """Overwrite every column of an existing row (matched by primary key)."""
+        st = self.tables[table.logical_name]
+        assignments = ", ".join(f"{quote(c)}=?" for c in st.sql_columns)
+        with self.lock:
+            self._conn.execute(f"UPDATE {st.name} SET {assignments} WHERE {quote(table.primary_id)}=?",
+                               [*self._values_for(table, row), row[table.primary_id]])
+
+    def delete(self, table: Table, record_id: str) -> None:
+        """Delete a row by primary key."""
+        with self.lock:
+            self._conn.execute(f"DELETE FROM {quote(table.logical_name)} WHERE {quote(table.primary_id)}=?",
+                               (record_id,))
+
+    def get(self, table: Table, record_id: str) -> Row | None:
+        """A row by primary key, or None."""
+        rows = self.select(table, f"{quote(table.primary_id)}=?", [record_id])
+        return rows[0] if rows else None
+
+    def select(self, table: Table, where: str = "", params: Sequence[Any] = (),
+               order_by: str = "", limit: int | None = None) -> list[Row]:
+        """Rows matching an SQL ``where`` clause with bound ``params``."""
+        st = self.tables[table.logical_name]
+        sql = f"SELECT {st.select_list} FROM {st.name}"
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self.lock:
+            cursor = self._conn.execute(sql, list(params))
+            return [self.row_from_sql(table, r) for r in cursor.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a query (None when empty)."""
+        with self.lock:
+            found = self._conn.execute(sql, list(params)).fetchone()
+        return None if found is None else found[0]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a write statement; return the number of rows changed."""
+        with self.lock:
+            return self._conn.execute(sql, list(params)).rowcount
+
+    def clear(self) -> None:
+        """Delete every row of every table (the version counter keeps growing)."""
+        with self.transaction():
+            for st in self.tables.values():
+                self._conn.execute(f"DELETE FROM {st.name}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self.lock:
+            self._conn.close()

@@ -1,0 +1,233 @@
+"""The :class:`~d365lab.mock.tenant_api.Tenant` implementation over the SQLite store.
+
+Every write goes through here: generic validation (:mod:`d365lab.mock.validation`),
+stamping (``createdon``/``modifiedon``, ``createdby``/``modifiedby``/``ownerid``,
+``versionnumber``), the table rules' hooks, and the nestable transaction that rolls back
+everything a failed request wrote.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from d365lab.mock import errors
+from d365lab.mock.errors import MockError
+from d365lab.mock.rules.base import rules_for
+from d365lab.mock.settings import MockSettings
+from d365lab.mock.store import Store, quote, target_column, to_sql
+from d365lab.mock.tenant_api import Caller, Ref, Row
+from d365lab.mock.validation import check_values, lookup_targets, utc_now
+from d365lab.models import schema
+from d365lab.models.schema import TABLES, ColumnType, Table
+
+
+def duplicate_key() -> MockError:
+    """412 for a create whose primary key already exists."""
+    return MockError(412, errors.DUPLICATE_KEY, "A record with matching key values already exists.")
+
+
+class SqliteTenant:
+    """One tenant's data: validation, rules and transactions over a :class:`Store`.
+
+    >>> tenant = SqliteTenant(Store(":memory:"), Caller("u", "b", "o"))
+    >>> tenant.table("leads").logical_name
+    'lead'
+    """
+
+    def __init__(self, store: Store, caller: Caller, settings: MockSettings | None = None) -> None:
+        self.store = store
+        self.caller = caller
+        self.settings = settings if settings is not None else MockSettings.model_validate({})
+        self._base_currency: Ref | None = None
+
+    # ------------------------------------------------------------------ lookup
+
+    def table(self, name: str) -> Table:
+        """A table by logical name or entity set; unknown names raise a 404 MockError."""
+        try:
+            return schema.table(name)
+        except KeyError:
+            raise errors.unknown_segment(name) from None
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A (nestable) transaction: an exception inside rolls back everything it wrote."""
+        return self.store.transaction()
+
+    def get(self, table: str, record_id: str) -> Row | None:
+        """The stored row, or None."""
+        return self.store.get(self.table(table), str(record_id).lower())
+
+    def require(self, table: str, record_id: str) -> Row:
+        """The stored row, or a 404 MockError worded as the service words it."""
+        t = self.table(table)
+        row = self.store.get(t, str(record_id).lower())
+        if row is None:
+            raise errors.not_found(t.logical_name, str(record_id).lower())
+        return row
+
+    def find(self, table: str, **equals: Any) -> list[Row]:
+        """Rows whose columns equal the given storage-form values (a Ref for lookups)."""
+        t = self.table(table)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, value in equals.items():
+            column = t.columns.get(name)
+            if column is None:
+                raise errors.unknown_property(name, t.logical_name)
+            if value is None:
+                clauses.append(f"{quote(name)} IS NULL")
+                continue
+            clauses.append(f"{quote(name)}=?")
+            params.append(to_sql(column, value))
+            if column.is_lookup and isinstance(value, Ref):
+                clauses.append(f"{quote(target_column(name))}=?")
+                params.append(value.table)
+        return self.store.select(t, " AND ".join(clauses), params)
+
+    def iter_rows(self, table: str) -> Iterator[Row]:
+        """Every row of a table (for small seeded tables; not for queries on big ones)."""
+        t = self.table(table)
+        return iter(self.store.select(t, order_by=quote(t.primary_id)))
+
+    # ------------------------------------------------------------------ writes
+
+    def create(self, table: str, values: Row) -> Row:
+        """Validate, apply defaults and rules, insert; return the stored row."""
+        t = self.table(table)
+        with self.store.transaction():
+            return self._create(t, values)
+
+    def create_many(self, table: str, rows: list[Row]) -> list[Row]:
+        """Create many rows in one transaction (all or nothing)."""
+        t = self.table(table)
+        with self.store.transaction():
+            return [self._create(t, values) for values in rows]
+
+    def _create(self, t: Table, values: Row) -> Row:
+        checked = check_values(t, values, for_create=True)
+        children = {name: checked.pop(name) for name in list(checked) if name in t.collections}
+        now = utc_now()
+        new: Row = {name: None for name in t.columns}
+        new.update(checked)
+        new[t.primary_id] = checked.get(t.primary_id) or str(uuid.uuid4())
+        new["createdon"] = new["modifiedon"] = now
+        new["createdby"] = new["modifiedby"] = Ref("systemuser", self.caller.user_id)
+        if "ownerid" in t.columns and new.get("ownerid") is None:
+            new["ownerid"] = Ref("systemuser", self.caller.user_id)
+        self._default_state(t, new)
+        self._default_currency(t, new)
+        self._check_targets(t, checked)
+        if self.store.get(t, new[t.primary_id]) is not None:
+            raise duplicate_key()
+        for rule in rules_for(t.logical_name):
+            rule.before_write(self, None, new)
+        self._infer_state(t, new)
+        new["versionnumber"] = self.store.next_version()
+        try:
+            self.store.insert(t, new)
+        except sqlite3.IntegrityError:
+            raise duplicate_key() from None
+        for rule in rules_for(t.logical_name):
+            rule.after_write(self, None, new)
+        self._create_children(t, new, children)
+        return self.store.get(t, new[t.primary_id]) or new
+
+    def _create_children(self, t: Table, parent: Row, children: dict[str, Any]) -> None:
+        for name, items in children.items():
+            nav = t.collections[name]
+            if not isinstance(items, list):
+                raise errors.bad_request(f"The navigation property '{name}' expects a collection.")
+            child_table = self.table(nav.target)
+            for item in items:
+                if not isinstance(item, dict):
+                    raise errors.bad_request(f"Each item of '{name}' must be an object.")
+                self._create(child_table, {**item, nav.referencing_column: Ref(t.logical_name,
+                                                                                 parent[t.primary_id])})
+
+    def update(self, table: str, record_id: str, values: Row) -> Row:
+        """Validate and apply a partial update (rules run); return the stored row. 404 if missing."""
+        t = self.table(table)
+        with self.store.transaction():
+            old = self.require(t.logical_name, record_id)
+            checked = check_values(t, values, for_create=False)
+            children = {name: checked.pop(name) for name in list(checked) if name in t.collections}
+            checked.pop(t.primary_id, None)
+            self._check_targets(t, checked)
+            new = {**old, **checked}
+            new["modifiedon"] = utc_now()
+            new["modifiedby"] = Ref("systemuser", self.caller.user_id)
+            for rule in rules_for(t.logical_name):
+                rule.before_write(self, old, new)
+            new["versionnumber"] = self.store.next_version()
+            self.store.replace(t, new)
+            for rule in rules_for(t.logical_name):
+                rule.after_write(self, old, new)
+            self._create_children(t, new, children)
+            return self.store.get(t, old[t.primary_id]) or new
+
+    def delete(self, table: str, record_id: str) -> None:
+        """Delete a row (rules run; child rows of collections go too; lookups to it are cleared)."""
+        t = self.table(table)
+        with self.store.transaction():
+            row = self.require(t.logical_name, record_id)
+            for rule in rules_for(t.logical_name):
+                rule.before_delete(self, row)
+            ident = row[t.primary_id]
+            for nav in t.collections.values():
+                for child in self.find(nav.target, **{nav.referencing_column: Ref(t.logical_name, ident)}):
+                    child_table = self.table(nav.target)
+                    self.delete(child_table.logical_name, child[child_table.primary_id])
+            self.store.delete(t, ident)
+            self._remove_links(t, ident)
+
+    def _remove_links(self, t: Table, ident: str) -> None:
+        """Clear lookups that pointed to a deleted row (Dataverse's default "remove link" cascade)."""
+        version = self.store.next_version()
+        for other in TABLES.values():
+            for column in other.columns.values():
+                if not column.is_lookup or t.logical_name not in column.navigation:
+                    continue
+                self.store.execute(
+                    f"UPDATE {quote(other.logical_name)} SET {quote(column.name)}=NULL, "
+                    f"{quote(target_column(column.name))}=NULL, versionnumber=? "
+                    f"WHERE {quote(column.name)}=? AND {quote(target_column(column.name))}=?",
+                    [version, ident, t.logical_name])
+
+    # ----------------------------------------------------------------- helpers
+
+    def _check_targets(self, t: Table, values: Row) -> None:
+        for ref in lookup_targets(t, values):
+            if self.store.get(TABLES[ref.table], ref.id) is None:
+                raise errors.not_found(ref.table, ref.id)
+
+    def _default_currency(self, t: Table, new: Row) -> None:
+        """A row with a money value and no currency gets the organization's base currency."""
+        if "transactioncurrencyid" not in t.columns or new.get("transactioncurrencyid") is not None:
+            return
+        if not any(new.get(c.name) is not None for c in t.columns.values() if c.type is ColumnType.MONEY):
+            return
+        if self._base_currency is None:
+            organizations = self.store.select(TABLES["organization"], limit=1)
+            base = organizations[0].get("basecurrencyid") if organizations else None
+            self._base_currency = base if isinstance(base, Ref) else None
+        new["transactioncurrencyid"] = self._base_currency
+
+    @staticmethod
+    def _default_state(t: Table, new: Row) -> None:
+        """statecode 0 and its default status when the caller sends neither."""
+        if t.states is None:
+            return
+        if new.get("statecode") is None and new.get("statuscode") is None:
+            new["statecode"] = 0
+        if new.get("statuscode") is None and new.get("statecode") is not None:
+            new["statuscode"] = t.states.default_status(new["statecode"])
+
+    @staticmethod
+    def _infer_state(t: Table, new: Row) -> None:
+        """Rules run first; a statecode still missing is the one the statuscode belongs to."""
+        if t.states is not None and new.get("statecode") is None and new.get("statuscode") is not None:
+            new["statecode"] = t.states.state_of(new["statuscode"])

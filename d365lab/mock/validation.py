@@ -1,0 +1,193 @@
+"""Generic validation of storage-form values against the schema.
+
+Type, max length, option set, min/max and lookup-target checks that apply to every
+table, whoever writes (CRUD, bulk messages, QualifyLead). State machines and computed
+columns are table rules (:mod:`d365lab.mock.rules`), not this module.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from d365lab.mock import errors
+from d365lab.mock.errors import MockError
+from d365lab.mock.tenant_api import Ref, Row
+from d365lab.models.schema import TABLES, Column, ColumnType, Table
+
+_EDM_TYPES: dict[ColumnType, str] = {
+    ColumnType.GUID: "Edm.Guid", ColumnType.STRING: "Edm.String", ColumnType.MEMO: "Edm.String",
+    ColumnType.INTEGER: "Edm.Int32", ColumnType.BIGINT: "Edm.Int64", ColumnType.BOOLEAN: "Edm.Boolean",
+    ColumnType.MONEY: "Edm.Decimal", ColumnType.DOUBLE: "Edm.Double", ColumnType.DECIMAL: "Edm.Decimal",
+    ColumnType.DATETIME: "Edm.DateTimeOffset", ColumnType.DATEONLY: "Edm.Date",
+    ColumnType.PICKLIST: "Edm.Int32", ColumnType.STATE: "Edm.Int32", ColumnType.STATUS: "Edm.Int32",
+    ColumnType.ENTITYNAME: "Edm.String",
+}
+_INT_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST,
+                        ColumnType.STATE, ColumnType.STATUS})
+_NUMBER_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def edm_type(column: Column) -> str:
+    """The EDM type name of a non-lookup column."""
+    return _EDM_TYPES.get(column.type, "Edm.Guid")
+
+
+def conversion_error(value: Any, column: Column) -> MockError:
+    """400 for a value of the wrong type, worded as the OData layer words it."""
+    return MockError(400, errors.UNKNOWN_PROPERTY,
+                     f"Cannot convert the literal '{value}' to the expected type '{edm_type(column)}'.")
+
+
+def utc_now() -> str:
+    """Now, UTC, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_datetime(text: str) -> str | None:
+    """An ISO date or datetime as UTC ``YYYY-MM-DDTHH:MM:SSZ``; None if it does not parse.
+
+    A datetime without an offset is taken as UTC; a bare date is midnight UTC.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_date(text: str) -> str | None:
+    """A ``YYYY-MM-DD`` date that exists in the calendar, or None."""
+    if not _DATE_RE.match(text):
+        return None
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return None
+    return text
+
+
+def normalize_guid(text: str) -> str | None:
+    """A GUID as lowercase ``8-4-4-4-12``; None if it is not one."""
+    try:
+        return str(uuid.UUID(text.strip().strip("{}")))
+    except (ValueError, AttributeError):
+        return None
+
+
+def validation_failed(message: str) -> MockError:
+    """400 ``0x80044331`` 'A validation error occurred.' with details."""
+    return MockError(400, errors.MAX_LENGTH, f"A validation error occurred.  {message}")
+
+
+def check_value(table: Table, column: Column, value: Any) -> Any:
+    """Check a storage-form value for a column; return it normalised (lowercase GUIDs, floats)."""
+    if value is None:
+        return None
+    kind = column.type
+    if column.is_lookup:
+        if not isinstance(value, Ref):
+            raise conversion_error(value, column)
+        if value.table not in column.navigation:
+            raise errors.bad_request(
+                f"{table.logical_name}.{column.name} cannot point to a {value.table} record.")
+        ident = normalize_guid(value.id)
+        if ident is None:
+            raise errors.bad_request(f"'{value.id}' is not a valid record id for {column.name}.")
+        return Ref(value.table, ident)
+    if kind in (ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME):
+        if not isinstance(value, str):
+            raise conversion_error(value, column)
+        if column.max_length is not None and len(value) > column.max_length:
+            raise validation_failed(
+                f"The length of the '{column.name}' attribute of the '{table.logical_name}' entity exceeded "
+                f"the maximum allowed length of '{column.max_length}'.")
+        return value
+    if kind is ColumnType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise conversion_error(value, column)
+        return value
+    if kind in _INT_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise conversion_error(value, column)
+        if kind is not ColumnType.BIGINT and not _INT32[0] <= value <= _INT32[1]:
+            raise conversion_error(value, column)
+        if column.options is not None and value not in {int(m) for m in column.options}:
+            accepted = ",".join(str(int(m)) for m in column.options)
+            raise validation_failed(
+                f"The value {value} of '{column.name}' on record of type '{table.logical_name}' is outside "
+                f"the valid range. Accepted Values: {accepted}")
+        _check_range(table, column, value)
+        return value
+    if kind in _NUMBER_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise conversion_error(value, column)
+        _check_range(table, column, float(value))
+        return float(value)
+    if kind is ColumnType.DATETIME:
+        normalized = normalize_datetime(value) if isinstance(value, str) else None
+        if normalized is None:
+            raise conversion_error(value, column)
+        return normalized
+    if kind is ColumnType.DATEONLY:
+        normalized = normalize_date(value) if isinstance(value, str) else None
+        if normalized is None:
+            raise conversion_error(value, column)
+        return normalized
+    if kind is ColumnType.GUID:
+        normalized = normalize_guid(value) if isinstance(value, str) else None
+        if normalized is None:
+            raise conversion_error(value, column)
+        return normalized
+    return value
+
+
+def _check_range(table: Table, column: Column, value: float) -> None:
+    low, high = column.min_value, column.max_value
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise validation_failed(
+            f"The value {value:g} of '{column.name}' on record of type '{table.logical_name}' is outside "
+            f"the valid range ({low:g} to {high:g}).".replace("None", "-"))
+
+
+def check_values(table: Table, values: Row, *, for_create: bool) -> Row:
+    """Validate the columns a caller writes; return a normalised copy.
+
+    Unknown columns answer "Could not find a property named …"; read-only columns are
+    refused. ``for_create`` allows the primary key (a client-supplied id).
+    """
+    out: Row = {}
+    for name, value in values.items():
+        if name in table.collections:
+            out[name] = value
+            continue
+        column = table.columns.get(name)
+        if column is None:
+            raise errors.unknown_property(name, table.logical_name)
+        if name == table.primary_id:
+            ident = normalize_guid(value) if isinstance(value, str) else None
+            if ident is None:
+                raise conversion_error(value, column)
+            out[name] = ident
+            continue
+        if column.read_only:
+            raise errors.bad_request(
+                f"The '{name}' attribute of the '{table.logical_name}' entity is read-only and cannot be set.")
+        out[name] = check_value(table, column, value)
+    return out
+
+
+def lookup_targets(table: Table, row: Row) -> list[Ref]:
+    """The lookups of a row whose target table the tenant stores (those can be checked)."""
+    refs: list[Ref] = []
+    for name, value in row.items():
+        column = table.columns.get(name)
+        if column is not None and column.is_lookup and isinstance(value, Ref) and value.table in TABLES:
+            refs.append(value)
+    return refs
