@@ -118,6 +118,6 @@ def plan_tables(plan: Plan, sample_size: int = 5) -> list[Table]:
     for name in ("leadid", "lead", "rule", "action", "details"):
         sample.add_column(name)
     for item in plan.sample(sample_size):
-        details = ", ".join(f"{k}={v}" for k, v in item.params.items())
+        details = ", ".join(f"{k}: {'+'.join(v) if isinstance(v, list) else v}" for k, v in item.params.items())
         sample.add_row(item.leadid, item.name, item.rule, item.action, details)
     return [by_action, by_rule, sample]
