@@ -38,7 +38,7 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
     report = LabReport(
-        lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), tenant=client.base_url,
+        lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), tenant=client.tenant_label,
         organization_id=org, language=lang, prefix=prefix, time_zone=tz, upto=last,
         checked_at=timeutil.to_wire(timeutil.now_utc()),
         run_started_at=journal.data.run_started_at if journal else None,
@@ -66,8 +66,7 @@ def grade_task(ctx: EvalContext, lab: LabSpec, task: TaskSpec, last: str, journa
             later_tasks.add(later)
             outcome.status = "superseded"
             outcome.hint = None
-            outcome.message = (f"task {later} changes this state later; graded only by checking --upto {task.id}"
-                               + (f" ({outcome.message})" if outcome.message else ""))
+            outcome.message = f"task {later} changes this state later; graded only by checking --upto {task.id}"
     title = str(localize(task.title, ctx.lang))
     exercise = lab.exercise_of(task.id).id
     counted = [c for c in checks if c.strict and c.status in ("pass", "fail")]

@@ -55,7 +55,7 @@ def open_journal(client: DataverseClient, lab: LabSpec, lang: Language, prefix: 
     """The run journal of this tenant + language + prefix (started now if there is none)."""
     org = client.whoami().organization_id
     path = journal_path(lab.lab.key, str(org), lang, prefix)
-    return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=str(org), tenant=client.base_url,
+    return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=str(org), tenant=client.tenant_label,
                                  language=lang, prefix=prefix, time_zone=tz)
 
 

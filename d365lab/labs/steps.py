@@ -254,7 +254,9 @@ class MoveProcessFlow(StepKind):
     """Move the opportunity's process flow to a named stage (adjacent moves)."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        row = ctx.snapshot.row(step.record)
+        if ctx.snapshot.id_of(str(step.arg("opportunity"))) is None:
+            return False
+        row = _flow(ctx, task, step).row
         stage_id = STAGE_IDS.get(str(step.arg("stage")), "").lower()
         return row is not None and (stage_id in _visited(row) or _state(row) == 1)
 
@@ -262,8 +264,6 @@ class MoveProcessFlow(StepKind):
         stage = str(step.arg("stage"))
         flow = _flow(ctx, task, step)
         stage_id = STAGE_IDS.get(stage, "").lower()
-        if stage_id in _visited(flow.row):
-            return f"process flow already at {stage}"
         ctx.client.process_flows.move_to(flow.id or "", stage)
         assert flow.row is not None
         flow.row["traversedpath"] = ",".join([*_visited(flow.row), stage_id])

@@ -29,7 +29,8 @@ def render_table(report: LabReport, console: Console, *, details: bool = True) -
                       f"{points(task.points)}/{points(task.max_points)}")
     table.add_section()
     total_style = "bold green" if report.passed else "bold red"
-    table.add_row("", "Score", Text("passed" if report.passed else "failed", style=total_style),
+    verdict = ("passed" if report.passed else "failed") if lang == "en" else ("réussi" if report.passed else "échec")
+    table.add_row("", "Score", Text(verdict, style=total_style),
                   Text(f"{points(report.score)}/{points(report.max_score)}", style=total_style))
     console.print(table)
     if not details:
