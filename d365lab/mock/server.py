@@ -1,0 +1,135 @@
+"""Serve a mock tenant over real HTTP with waitress.
+
+>>> running = start_background()          # doctest: +SKIP
+>>> running.base_url, running.token       # doctest: +SKIP
+('http://127.0.0.1:53817', '…')
+>>> running.stop()                        # doctest: +SKIP
+
+``serve`` runs in the foreground (the ``d365lab mock serve`` command);
+``start_background`` runs on a daemon thread on a free loopback port and requires a
+random bearer token unless the settings name one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from waitress.server import create_server
+
+from d365lab.mock.app import MockApp, create_app
+from d365lab.mock.settings import MockSettings
+
+DB_ENV = "D365LAB_MOCK_DB"
+THREADS = 8
+
+
+def default_db_path() -> str:
+    """The embedded tenant's database: ``$D365LAB_MOCK_DB`` or the user data dir.
+
+    ``D365LAB_MOCK_DB`` may be a path or ``:memory:``; the default is
+    ``platformdirs.user_data_dir("d365lab")/mock-tenant.sqlite`` (its folder is created).
+    """
+    configured = os.environ.get(DB_ENV)
+    if configured:
+        return configured
+    folder = Path(platformdirs.user_data_dir("d365lab"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "mock-tenant.sqlite")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
+    """Refuse a non-loopback bind unless remote access is allowed AND a token is set."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ValueError(f"refusing to serve the mock tenant on {host}: pass allow_remote=True "
+                         "(--allow-remote) to listen beyond loopback")
+    if not token:
+        raise ValueError(f"refusing to serve the mock tenant on {host} without a token: "
+                         "set a bearer token (--token) so other machines cannot use it freely")
+
+
+@dataclass
+class RunningServer:
+    """A mock tenant served on a background thread."""
+
+    base_url: str
+    token: str
+    app: MockApp
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and the database."""
+        server = self._server
+        channels = server._map  # the event loop's socket map (server, connections, trigger)
+
+        def close_all() -> None:
+            # Runs on the loop thread: closing sockets from here cannot race its select().
+            for channel in list(channels.values()):
+                try:
+                    channel.close()
+                except OSError:  # already closed by its peer
+                    pass
+
+        server.trigger.pull_trigger(close_all)
+        self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        self.app.close()
+
+
+def start_background(db_path: str = ":memory:", settings: MockSettings | None = None, *,
+                     host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve a tenant on a free loopback port from a daemon thread.
+
+    When ``settings.token`` is None a random token is generated and required.
+    """
+    base = settings if settings is not None else MockSettings.model_validate({})
+    token = base.token or secrets.token_urlsafe(24)
+    # A shallow copy: nested throttle/fault settings stay shared, so a caller can still tune them.
+    effective = base.model_copy(update={"token": token})
+    check_bind(host, allow_remote=False, token=token)
+    app = create_app(db_path, effective)
+    server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    thread = threading.Thread(target=server.run, name="d365lab-mock-server", daemon=True)
+    thread.start()
+    actual_port = server.effective_port
+    return RunningServer(f"http://{host}:{actual_port}", token, app, server, thread)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, db_path: str | None = None,
+          settings: MockSettings | None = None, *, allow_remote: bool = False) -> None:
+    """Serve a tenant in the foreground until interrupted."""
+    effective = settings if settings is not None else MockSettings.model_validate({})
+    check_bind(host, allow_remote, effective.token)
+    path = db_path or default_db_path()
+    app = create_app(path, effective)
+    print(f"d365lab mock tenant: http://{host}:{port}/api/data/v9.2/  (database: {path})", flush=True)
+    if effective.token is None:
+        print("WARNING: no token configured -- ANY bearer token is accepted. Use --token to require one.",
+              flush=True)
+    server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.close()
