@@ -77,7 +77,7 @@ class ProcessFlows:
 
     def for_lead(self, lead_id: str, *, create: bool = True) -> ProcessFlowInstance | None:
         """The lead's instance; created at the first stage when missing and ``create`` is true."""
-        return self._find_or_create("_leadid_value", "leadId", "lead", guid(lead_id), 0, create)
+        return self._find_or_create("_leadid_value", "leadId", "lead", guid(lead_id), create)
 
     @overload
     def for_opportunity(self, opportunity_id: str, *, create: Literal[True] = ...) -> ProcessFlowInstance: ...
@@ -88,16 +88,17 @@ class ProcessFlows:
     def for_opportunity(self, opportunity_id: str, *, create: bool = True) -> ProcessFlowInstance | None:
         """The opportunity's instance; created at the first opportunity stage when missing."""
         return self._find_or_create("_opportunityid_value", "opportunityId", "opportunity", guid(opportunity_id),
-                                    self._first_stage_of("opportunity"), create)
+                                    create)
 
     def _first_stage_of(self, entity: str) -> int:
         stages = self.stages()
         for index, stage in enumerate(stages):
             if (stage.primaryentitytypecode or "").lower() == entity:
                 return index
-        return min(1, len(stages) - 1)
+        # without primaryentitytypecode: the lead owns only the first stage of this process
+        return 0 if entity == "lead" else min(1, len(stages) - 1)
 
-    def _find_or_create(self, column: str, nav: str, table: str, record_id: str, stage_index: int,
+    def _find_or_create(self, column: str, nav: str, table: str, record_id: str,
                         create: bool) -> ProcessFlowInstance | None:
         rows = list(self._client.records.list(
             FLOW_TABLE, select=FLOW_COLUMNS,
@@ -108,7 +109,7 @@ class ProcessFlows:
         if not create:
             return None
         stages = self.stages()
-        path = [s.processstageid for s in stages[: stage_index + 1]]
+        path = [s.processstageid for s in stages[: self._first_stage_of(table) + 1]]
         flow_id = self._client.records.create(FLOW_TABLE, {
             "processid@odata.bind": self._client.bind("workflow", self.process_id),
             f"{nav}@odata.bind": self._client.bind(table, record_id),
