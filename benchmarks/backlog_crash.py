@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backlog"))
 
 from crashkit import crash_and_resume, seed_leads  # noqa: E402
+
 from d365lab.auth import StaticTokenProvider  # noqa: E402
 from d365lab.client import DataverseClient  # noqa: E402
 from d365lab.mock.server import start_background  # noqa: E402

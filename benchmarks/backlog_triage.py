@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backlog"))
 
+from crashkit import RULES, CrashReport, seed_leads, verify  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from crashkit import RULES, CrashReport, seed_leads, verify  # noqa: E402
 from d365lab.auth import StaticTokenProvider  # noqa: E402
 from d365lab.backlog import triage  # noqa: E402
 from d365lab.backlog.executor import ExecutorSettings  # noqa: E402

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import IntEnum
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ FRENCH_LABELS: dict[type[IntEnum], dict[int, tuple[str, ...]]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Fold a header or label for comparison: no accents, lowercase, single spaces.
 
@@ -92,6 +94,7 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", folded.lower()).split())
 
 
+@cache
 def option_lookup(enum_cls: type[IntEnum]) -> dict[str, int]:
     """Every accepted spelling of an option set's values (number, English and French labels)."""
     table: dict[str, int] = {}

@@ -167,7 +167,7 @@ def runs_command(
     with Journal(journal_path or default_journal_path()) as journal:
         table = Table(title="Triage runs")
         for name in ("run", "created", "status", "done", "failed", "left to do", "rules"):
-            table.add_column(name)
+            table.add_column(name, no_wrap=name in ("run", "status"), overflow="fold")
         for run in journal.runs():
             counts = journal.counts(run.run_id)
             by_state = {s: sum(n for (st, _), n in counts.items() if st == s)

@@ -25,7 +25,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli: RunCli, tenant: Datave
     imported(cli)
     result = cli("backlog", "triage", "rules-example.yaml", "--dry-run")
     assert result.exit_code == 0, result.output
-    counts = dict(re.findall(r"│ (qualify|disqualify|leave)\s+│\s+(\d+) │", result.output))
+    by_action = result.output.split("Per rule")[0]
+    counts = dict(re.findall(r"│ (qualify|disqualify|leave)\s+│\s+(\d+) │", by_action))
     assert counts == {"disqualify": "2", "leave": "1", "qualify": "3"}
     assert "hot leads with a company" in result.output
     assert tenant.records.count("lead", filter="statecode eq 0") == 6
@@ -61,7 +62,8 @@ def test_triage_applies_the_rules_once_and_writes_results(cli: RunCli, workdir: 
     assert tenant.records.count("opportunity") == 3         # a finished run resumed sends nothing
 
     second = cli("backlog", "triage", "rules-example.yaml", "--dry-run")
-    assert re.search(r"│ leave\s+│\s+1 │", second.output)     # only the lead left open is selected
+    assert re.search(r"│ leave\s+│\s+1 │", second.output.split("Per rule")[0])  # only the open lead is selected
+    assert "qualify" not in second.output.split("Per rule")[0]
 
     runs = cli("backlog", "runs")
     assert run_id in runs.output and "finished" in runs.output
