@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
-from d365lab.mock.handlers import crud, metadata, registry
+from d365lab.mock.handlers import crud, registry
+from d365lab.mock.handlers.metadata import handle as metadata_handle
+from d365lab.mock.handlers.metadata import metadata_document, service_document
 from d365lab.mock.handlers.registry import OperationCall, OperationResult
 from d365lab.mock.routing import Route, RouteKind, bound_handler, function_parameters, parse_route
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
@@ -43,11 +45,11 @@ def dispatch(app: MockApp, request: MockRequest) -> MockResponse:
     if kind is RouteKind.BATCH:
         return _batch(app, request)
     if kind is RouteKind.SERVICE_ROOT:
-        return _require(method, "GET", request) or metadata.service_document(request)
+        return _require(method, "GET", request) or service_document(request)
     if kind is RouteKind.METADATA_DOCUMENT:
-        return _require(method, "GET", request) or metadata.metadata_document(request)
+        return _require(method, "GET", request) or metadata_document(request)
     if kind is RouteKind.ENTITY_DEFINITIONS:
-        return _require(method, "GET", request) or metadata.handle(app.tenant, request, route)
+        return _require(method, "GET", request) or metadata_handle(app.tenant, request, route)
     if kind is RouteKind.FUNCTION:
         if method != "GET":
             raise no_resource(request)

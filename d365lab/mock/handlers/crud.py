@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from d365lab.mock import errors, query
+from d365lab.mock import errors
 from d365lab.mock.codec import decode_body, decode_value, etag, parse_entity_reference, resolve_key
 from d365lab.mock.errors import MockError
+from d365lab.mock.query import applied, collection_response, count_response, encode_single_value, entity_body
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
@@ -33,14 +34,14 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     kind = route.kind
     if kind is RouteKind.COLLECTION:
         if method == "GET":
-            return query.collection_response(app.tenant, request, table)
+            return collection_response(app.tenant, request, table)
         if method == "POST":
             return create(app, request, table)
         raise not_allowed(method)
     if kind is RouteKind.COUNT:
         if method != "GET":
             raise no_resource(request)
-        return query.count_response(app.tenant, request, table)
+        return count_response(app.tenant, request, table)
     assert route.key is not None
     if kind is RouteKind.ENTITY:
         if method == "GET":
@@ -56,7 +57,7 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
             raise not_allowed(method)
         app.tenant.require(table.logical_name, record_id)
         nav = table.collections[route.name or ""]
-        return query.collection_response(app.tenant, request, app.tenant.table(nav.target),
+        return collection_response(app.tenant, request, app.tenant.table(nav.target),
                                          parent=(nav.referencing_column, Ref(table.logical_name, record_id)))
     if kind is RouteKind.REF:
         return _ref(app, request, table, record_id, route.name or "")
@@ -88,7 +89,7 @@ def create(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
 def _written(app: MockApp, request: MockRequest, table: Table, row: Row, *, created: bool) -> MockResponse:
     record_id = str(row[table.primary_id])
     if _representation(request):
-        body = query.entity_body(app.tenant, request, table, row)
+        body = entity_body(app.tenant, request, table, row)
         return json_response(201 if created else 200, body, {"Preference-Applied": "return=representation"})
     return empty_response(204, {"OData-EntityId": _entity_id(request, table, record_id)})
 
@@ -99,7 +100,7 @@ def retrieve(app: MockApp, request: MockRequest, table: Table, key: str) -> Mock
     wanted = request.headers.get("If-None-Match", "")
     if wanted and wanted != "null" and wanted == etag(row) and "$expand" not in request.query:
         return empty_response(304, {"ETag": etag(row)})
-    return json_response(200, query.entity_body(app.tenant, request, table, row), query.applied(request))
+    return json_response(200, entity_body(app.tenant, request, table, row), applied(request))
 
 
 def _check_if_match(request: MockRequest, table: Table, record_id: str, existing: Row | None) -> None:
@@ -169,7 +170,7 @@ def _property(app: MockApp, request: MockRequest, table: Table, record_id: str, 
         if column.is_lookup:
             raise errors.bad_request(f"Read the lookup '{name}' with $select=_{column.name}_value or $expand.")
         body = {"@odata.context": f"{request.base_url}/$metadata#{table.entity_set}({record_id})/{name}",
-                "value": query.encode_single_value(column, row.get(column.name))}
+                "value": encode_single_value(column, row.get(column.name))}
         return json_response(200, body)
     if request.method == "PUT":
         if column.is_lookup:
