@@ -11,6 +11,9 @@ import responses
 
 from d365lab.auth import StaticTokenProvider
 from d365lab.client import DataverseClient
+
+# the plugin's fixtures, also when d365lab is not pip-installed (no pytest11 entry point then)
+from d365lab.pytest_plugin import d365_client, d365_mock_app, d365_server, d365_server_client  # noqa: F401
 from d365lab.transport import RetryPolicy
 
 BASE = "https://contoso.crm4.dynamics.com"

@@ -95,7 +95,7 @@ Content-Transfer-Encoding: binary
 HTTP/1.1 400 Bad Request
 Content-Type: application/json; odata.metadata=minimal
 
-{"error":{"code":"0x80040203","message":"The lead is closed. You cannot convert or qualify a lead that is already closed."}}
+{"error":{"code":"0x80040203","message":"The lead is closed. You cannot convert or qualify a lead."}}
 --batchresponse_9--
 """
     rsps.post(API + "$batch", **_response("batchresponse_9", reply, status=400))  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from d365lab.errors import (
@@ -18,7 +20,7 @@ from d365lab.errors import (
 
 
 def _body(code: str, message: str) -> str:
-    return '{"error":{"code":"%s","message":"%s"}}' % (code, message)
+    return json.dumps({"error": {"code": code, "message": message}})
 
 
 @pytest.mark.parametrize(("status", "code", "message", "cls"), [

@@ -16,6 +16,7 @@ from .conftest import API, assert_odata_headers, body_of
 
 LEAD_ID = "0a9f5e2c-1b7d-ef11-a671-000d3a1a2b3c"
 ACCOUNT_ID = "1b2c3d4e-1b7d-ef11-a671-000d3a1a2b3c"
+DUPLICATE = {"error": {"code": "0x80040237", "message": "Cannot insert duplicate key."}}
 
 
 def test_create_sends_a_client_generated_key(client: DataverseClient, rsps: responses.RequestsMock) -> None:
@@ -36,7 +37,7 @@ def test_create_retry_after_ambiguous_failure_does_not_duplicate(client: Dataver
                                                                  rsps: responses.RequestsMock) -> None:
     # the first POST reaches the service and the answer is lost; the retry hits the duplicate key
     rsps.post(API + "leads", body=requests.ConnectionError("Connection aborted: RemoteDisconnected"))
-    rsps.post(API + "leads", status=412, json={"error": {"code": "0x80040237", "message": "Cannot insert duplicate key."}})
+    rsps.post(API + "leads", status=412, json=DUPLICATE)
     new_id = client.records.create("lead", {"subject": "Once", "lastname": "Only"})
     first, second = (body_of(c) for c in rsps.calls)
     assert first == second  # same key on the retry
@@ -44,7 +45,7 @@ def test_create_retry_after_ambiguous_failure_does_not_duplicate(client: Dataver
 
 
 def test_duplicate_key_without_retry_is_an_error(client: DataverseClient, rsps: responses.RequestsMock) -> None:
-    rsps.post(API + "leads", status=412, json={"error": {"code": "0x80040237", "message": "Cannot insert duplicate key."}})
+    rsps.post(API + "leads", status=412, json=DUPLICATE)
     with pytest.raises(DuplicateRecordError):
         client.records.create("lead", {"leadid": LEAD_ID, "subject": "x"})
 

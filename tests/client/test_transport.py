@@ -10,8 +10,13 @@ import requests
 import responses
 
 from d365lab.client import DataverseClient
-from d365lab.errors import AuthenticationError, ClientValidationError, DataverseError, ThrottledError, \
-    TransportError
+from d365lab.errors import (
+    AuthenticationError,
+    ClientValidationError,
+    DataverseError,
+    ThrottledError,
+    TransportError,
+)
 from d365lab.transport import RetryPolicy, Transport
 
 from .conftest import API, BASE, FakeClock
