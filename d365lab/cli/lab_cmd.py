@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import requests
 import typer
 from rich.console import Console
 
@@ -125,7 +126,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone)
     except LabRunError as exc:
         raise _fail(str(exc)) from None
-    except DataverseError as exc:
+    except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     emit_report(report, fmt, output)
     return report.exit_code
@@ -174,7 +175,7 @@ def check_command(
         with _connect() as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal)
-    except DataverseError as exc:
+    except (DataverseError, requests.RequestException, OSError) as exc:
         report = lab_checker.error_report(lab, language, "configured tenant", f"{type(exc).__name__}: {exc}",
                                           prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
@@ -203,7 +204,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: s
     try:
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
-    except DataverseError as exc:
+    except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     log(f"deleted {len(summary.deleted)} record(s), {len(summary.already_gone)} already gone")
     raise typer.Exit(0)

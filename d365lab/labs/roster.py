@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from d365lab.errors import DataverseError
 from d365lab.labs.checker import check_lab, error_report
 from d365lab.labs.reports.common import points
@@ -94,13 +96,15 @@ def default_connector(options: dict[str, Any]) -> DataverseClient:
 
     from d365lab.config import Settings
     from d365lab.connect import connect
+    from d365lab.transport import RetryPolicy
 
     if not options:
         return connect()
     env_file = options.pop("env_file", None)
     values: dict[str, Any] = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file else {}
     values.update(options)
-    return connect(Settings.model_validate(values))
+    # a student's tenant that is down should be reported in seconds, not after minutes of backoff
+    return connect(Settings.model_validate(values), retry=RetryPolicy(max_attempts=3, max_total_wait=30))
 
 
 def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
@@ -119,7 +123,7 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
             with _client_for(student, client, connector) as live:
                 report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
                                    time_zone=time_zone, upto=upto)
-        except (DataverseError, OSError, ValueError) as exc:
+        except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
             report = error_report(lab, student_lang, _tenant_of(student), _describe(exc),
                                   prefix=student.prefix, upto=upto)
         report.student = student.name
@@ -136,7 +140,7 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
             return
         try:
             client = connector({})
-        except (DataverseError, OSError, ValueError) as exc:
+        except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
             for student in shared:
                 report = error_report(lab, student.language or lang, "default tenant", _describe(exc),
                                       student=student.name, prefix=student.prefix, upto=upto)
