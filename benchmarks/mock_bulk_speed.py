@@ -16,8 +16,8 @@ import statistics
 import time
 
 import requests
-from d365lab.mock.server import start_background
 
+from d365lab.mock.server import start_background
 from d365lab.mock.settings import MockSettings
 
 TARGET_SECONDS = 2.0
