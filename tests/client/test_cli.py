@@ -55,3 +55,26 @@ def test_whoami_connection_error_exits_2(monkeypatch: pytest.MonkeyPatch, rsps: 
     result = CliRunner().invoke(app, ["whoami"], terminal_width=200)
     assert result.exit_code == 2
     assert "cannot reach the tenant" in result.output and "HTTP 401" in result.output
+
+
+def test_whoami_against_the_embedded_mock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D365LAB_MOCK_DB", ":memory:")
+    result = CliRunner().invoke(app, ["whoami"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "mock tenant (:memory:)" in result.output
+    assert "http://127.0.0.1:" in result.output
+
+
+def test_connect_starts_the_mock_and_closing_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    from d365lab.connect import connect
+
+    monkeypatch.setenv("D365LAB_MOCK_DB", ":memory:")
+    client = connect()
+    with client:
+        assert client.tenant_label == "mock tenant (:memory:)"
+        assert client.whoami().user_id
+        url = client.transport.service_root + "WhoAmI"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=2)
