@@ -92,9 +92,17 @@ def test_query_filter_select_orderby_top_and_paging(mock_endpoint: MockEndpoint)
 
 def test_bound_qualify_lead_via_call_action(mock_endpoint: MockEndpoint) -> None:
     """QualifyLead creates account, contact and opportunity that point back to the lead."""
-    out = run_scenario(mock_endpoint, "qualify")
-    lead_id = out["leadId"]
+    check_qualify_outcome(mock_endpoint, run_scenario(mock_endpoint, "qualify"))
 
+
+def test_qualify_against_d365lab_mock_serve(cli_served_endpoint: MockEndpoint) -> None:
+    """The same QualifyLead scenario against ``d365lab mock serve`` started as a user starts it."""
+    check_qualify_outcome(cli_served_endpoint, run_scenario(cli_served_endpoint, "qualify"))
+
+
+def check_qualify_outcome(endpoint: MockEndpoint, out: dict[str, Any]) -> None:
+    """What the ``qualify`` scenario must have seen and left behind."""
+    lead_id = out["leadId"]
     by_type = {item["@odata.type"]: item for item in out["created"]}
     assert set(by_type) == {
         "#Microsoft.Dynamics.CRM.account", "#Microsoft.Dynamics.CRM.contact", "#Microsoft.Dynamics.CRM.opportunity",
@@ -108,12 +116,12 @@ def test_bound_qualify_lead_via_call_action(mock_endpoint: MockEndpoint) -> None
     assert out["qualifyAgain"]["failed"] is True, "a qualified lead is closed and cannot be qualified again"
     assert out["qualifyAgain"]["reason"]["status"] == 400
 
-    opportunity = mock_endpoint.read(f"opportunities({opportunity_id})", {"$select": "name,_originatingleadid_value"})
+    opportunity = endpoint.read(f"opportunities({opportunity_id})", {"$select": "name,_originatingleadid_value"})
     assert opportunity["_originatingleadid_value"] == lead_id
     assert opportunity["name"] == "JS qualify lead"
-    account = mock_endpoint.read(f"accounts({account_id})", {"$select": "name,_originatingleadid_value"})
+    account = endpoint.read(f"accounts({account_id})", {"$select": "name,_originatingleadid_value"})
     assert (account["name"], account["_originatingleadid_value"]) == ("Contoso Coffee", lead_id)
-    contact = mock_endpoint.read(f"contacts({contact_id})", {"$select": "lastname,_originatingleadid_value"})
+    contact = endpoint.read(f"contacts({contact_id})", {"$select": "lastname,_originatingleadid_value"})
     assert (contact["lastname"], contact["_originatingleadid_value"]) == ("Lovelace", lead_id)
 
 

@@ -53,13 +53,18 @@ def credential(mock_endpoint: MockEndpoint) -> StaticTokenCredential:
     return StaticTokenCredential(mock_endpoint.token)
 
 
+def sdk_client(endpoint: MockEndpoint, credential: StaticTokenCredential) -> DataverseClient:
+    """The SDK client, pointed at a mock over plain HTTP."""
+    client = DataverseClient(PLACEHOLDER_URL, credential)
+    # The constructor only accepts https; the internal client is built from _base_url on first use.
+    client._base_url = endpoint.base_url
+    return client
+
+
 @pytest.fixture
 def sdk(mock_endpoint: MockEndpoint, credential: StaticTokenCredential) -> Iterator[DataverseClient]:
     """The SDK client, talking to the loopback mock."""
-    client = DataverseClient(PLACEHOLDER_URL, credential)
-    # The constructor only accepts https; the internal client is built from _base_url on first use.
-    client._base_url = mock_endpoint.base_url
-    with client:
+    with sdk_client(mock_endpoint, credential) as client:
         yield client
 
 
@@ -143,7 +148,7 @@ def test_batch_change_set_with_content_id_references(sdk: DataverseClient, mock_
         lead_ref = change_set.records.create("lead", lead("SDK batch lead"))
         change_set.records.update("lead", lead_ref, {"jobtitle": "Batch buyer"})
         change_set.records.create("account", {"name": "SDK batch account", "originatingleadid@odata.bind": lead_ref})
-    batch.records.get("lead", existing, select=["subject"])
+    batch.records.retrieve("lead", existing, select=["subject"])
     result = batch.execute()
 
     assert not result.has_errors, [(r.status_code, r.error_message) for r in result.failed]
@@ -166,7 +171,7 @@ def test_failed_change_set_rolls_back_with_continue_on_error(sdk: DataverseClien
     with batch.changeset() as change_set:
         change_set.records.create("lead", lead("SDK rolled back"))
         change_set.records.update("lead", "00000000-0000-0000-0000-00000000beef", {"jobtitle": "Nobody"})
-    batch.records.get("lead", existing, select=["subject"])
+    batch.records.retrieve("lead", existing, select=["subject"])
     result = batch.execute(continue_on_error=True)
 
     assert result.has_errors
@@ -175,3 +180,21 @@ def test_failed_change_set_rolls_back_with_continue_on_error(sdk: DataverseClien
     assert result.responses[-1].status_code == 200
     assert result.responses[-1].data is not None and result.responses[-1].data["subject"] == "SDK survivor"
     assert mock_endpoint.rows("leads", "subject eq 'SDK rolled back'", "subject") == []
+
+
+def test_against_d365lab_mock_serve(cli_served_endpoint: MockEndpoint) -> None:
+    """CreateMultiple, a paged query and a change set against ``d365lab mock serve`` run as a user runs it."""
+    with sdk_client(cli_served_endpoint, StaticTokenCredential(cli_served_endpoint.token)) as client:
+        ids = client.records.create("lead", [lead(f"Served {n}", leadsourcecode="Trade Show") for n in range(4)])
+        pages = list(client.records.list_pages("lead", filter="startswith(subject,'Served')", page_size=3))
+        batch = client.batch.new()
+        with batch.changeset() as change_set:
+            change_set.records.update("lead", ids[0], {"jobtitle": "Served buyer"})
+            change_set.records.delete("lead", ids[1])
+        result = batch.execute()
+
+    assert [len(p) for p in pages] == [3, 1]
+    assert not result.has_errors and [r.status_code for r in result.responses] == [204, 204]
+    first = cli_served_endpoint.read(f"leads({ids[0]})", {"$select": "jobtitle,leadsourcecode"})
+    assert (first["jobtitle"], first["leadsourcecode"]) == ("Served buyer", 7)
+    assert cli_served_endpoint.get(f"leads({ids[1]})").status_code == 404
