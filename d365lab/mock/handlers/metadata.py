@@ -199,7 +199,9 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
             raise errors.unknown_segment(route.segments[0])
         items = [_apply_select(entity_metadata(t), query.get("$select")) for t in TABLES.values()
                  if _matches(entity_metadata(t), query.get("$filter"))]
-        return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions", "value": items})
+        selected = query.get("$select")
+        context = f"{base}/$metadata#EntityDefinitions" + (f"({selected})" if selected else "")
+        return json_response(200, {"@odata.context": context, "value": items})
     table = _find_table(route.args)
     if not route.segments:
         body = _apply_select(entity_metadata(table), query.get("$select"))
