@@ -1,0 +1,135 @@
+"""CreateMultiple / UpdateMultiple / UpsertMultiple through the Web API of the mock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from d365lab.mock.inprocess import ServiceRootSession
+
+Create = Callable[[str, dict[str, Any]], str]
+LEAD_TYPE = "Microsoft.Dynamics.CRM.lead"
+
+
+def bulk(api: ServiceRootSession, entity_set: str, message: str, targets: list[dict[str, Any]]) -> Any:
+    return api.post(f"{entity_set}/Microsoft.Dynamics.CRM.{message}", json={"Targets": targets})
+
+
+def count(api: ServiceRootSession, entity_set: str) -> int:
+    return int(api.get(f"{entity_set}/$count").text.lstrip("\ufeff"))
+
+
+def test_create_multiple_returns_ids_in_order(api: ServiceRootSession) -> None:
+    targets = [{"@odata.type": LEAD_TYPE, "subject": f"Lead {i}", "lastname": f"L{i}"} for i in range(5)]
+    response = bulk(api, "leads", "CreateMultiple", targets)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["@odata.context"] == f"{api.service_root}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
+    ids = body["Ids"]
+    assert len(ids) == 5
+    subjects = [api.get(f"leads({i})?$select=subject").json()["subject"] for i in ids]
+    assert subjects == [f"Lead {i}" for i in range(5)]
+
+
+def test_create_multiple_runs_the_rules(api: ServiceRootSession) -> None:
+    targets = [{"@odata.type": f"#{LEAD_TYPE}", "subject": "s", "firstname": "Ann", "lastname": "Lee"}]
+    (lead,) = bulk(api, "leads", "CreateMultiple", targets).json()["Ids"]
+    row = api.get(f"leads({lead})?$select=fullname,statecode,statuscode").json()
+    assert (row["fullname"], row["statecode"], row["statuscode"]) == ("Ann Lee", 0, 1)
+    assert count(api, "leadtoopportunitysalesprocesses") == 1
+
+
+def test_create_multiple_is_all_or_nothing(api: ServiceRootSession) -> None:
+    targets = [{"@odata.type": LEAD_TYPE, "subject": f"ok {i}"} for i in range(3)]
+    targets.append({"@odata.type": LEAD_TYPE, "subject": "x" * 301})
+    response = bulk(api, "leads", "CreateMultiple", targets)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "0x80044331"
+    assert count(api, "leads") == 0
+    assert count(api, "leadtoopportunitysalesprocesses") == 0
+
+
+def test_create_multiple_invalid_state_rolls_back(api: ServiceRootSession) -> None:
+    targets = [{"@odata.type": LEAD_TYPE, "subject": "ok"},
+               {"@odata.type": LEAD_TYPE, "subject": "bad", "statecode": 1, "statuscode": 4}]
+    assert bulk(api, "leads", "CreateMultiple", targets).status_code == 400
+    assert count(api, "leads") == 0
+
+
+@pytest.mark.parametrize("target", [
+    {"subject": "no type"},
+    {"@odata.type": "Microsoft.Dynamics.CRM.contact", "subject": "wrong type"},
+    {"@odata.type": "lead", "subject": "not namespaced"},
+])
+def test_every_target_needs_the_bound_type(api: ServiceRootSession, target: dict[str, Any]) -> None:
+    response = bulk(api, "leads", "CreateMultiple", [{"@odata.type": LEAD_TYPE, "subject": "ok"}, target])
+    assert response.status_code == 400
+    assert "@odata.type" in response.json()["error"]["message"] or "type" in response.json()["error"]["message"]
+    assert count(api, "leads") == 0
+
+
+@pytest.mark.parametrize("body", [{}, {"Targets": []}, {"Targets": "x"}])
+def test_targets_are_required(api: ServiceRootSession, body: dict[str, Any]) -> None:
+    assert api.post("leads/Microsoft.Dynamics.CRM.CreateMultiple", json=body).status_code == 400
+
+
+def test_tables_without_bulk_support_are_refused(api: ServiceRootSession) -> None:
+    response = bulk(api, "phonecalls", "CreateMultiple",
+                    [{"@odata.type": "Microsoft.Dynamics.CRM.phonecall", "subject": "call"}])
+    assert response.status_code == 400
+    assert "not supported" in response.json()["error"]["message"]
+    assert count(api, "phonecalls") == 0
+
+
+def test_update_multiple(api: ServiceRootSession, create: Create) -> None:
+    first, second = create("leads", {"subject": "a"}), create("leads", {"subject": "b"})
+    response = bulk(api, "leads", "UpdateMultiple", [
+        {"@odata.type": LEAD_TYPE, "leadid": first, "jobtitle": "Buyer"},
+        {"@odata.type": LEAD_TYPE, "@odata.id": f"leads({second})", "jobtitle": "Owner"},
+    ])
+    assert response.status_code == 204, response.text
+    assert api.get(f"leads({first})?$select=jobtitle").json()["jobtitle"] == "Buyer"
+    assert api.get(f"leads({second})?$select=jobtitle").json()["jobtitle"] == "Owner"
+
+
+def test_update_multiple_is_all_or_nothing(api: ServiceRootSession, create: Create) -> None:
+    lead = create("leads", {"subject": "a"})
+    response = bulk(api, "leads", "UpdateMultiple", [
+        {"@odata.type": LEAD_TYPE, "leadid": lead, "jobtitle": "Buyer"},
+        {"@odata.type": LEAD_TYPE, "leadid": "00000000-0000-0000-0000-0000000000dd", "jobtitle": "x"},
+    ])
+    assert response.status_code == 404
+    assert api.get(f"leads({lead})?$select=jobtitle").json()["jobtitle"] is None
+
+
+def test_update_multiple_needs_the_key(api: ServiceRootSession) -> None:
+    response = bulk(api, "leads", "UpdateMultiple", [{"@odata.type": LEAD_TYPE, "jobtitle": "x"}])
+    assert response.status_code == 400
+    assert "leadid" in response.json()["error"]["message"]
+
+
+def test_upsert_multiple_updates_and_creates(api: ServiceRootSession, create: Create) -> None:
+    existing = create("leads", {"subject": "old"})
+    new_id = "3f2b1c4d-0000-4000-8000-00000000abcd"
+    response = bulk(api, "leads", "UpsertMultiple", [
+        {"@odata.type": LEAD_TYPE, "leadid": existing, "subject": "updated"},
+        {"@odata.type": LEAD_TYPE, "leadid": new_id, "subject": "created with key"},
+        {"@odata.type": LEAD_TYPE, "subject": "created without key"},
+    ])
+    assert response.status_code == 204, response.text
+    assert api.get(f"leads({existing})?$select=subject").json()["subject"] == "updated"
+    assert api.get(f"leads({new_id})?$select=subject").json()["subject"] == "created with key"
+    assert count(api, "leads") == 3
+
+
+def test_upsert_multiple_is_all_or_nothing(api: ServiceRootSession, create: Create) -> None:
+    existing = create("leads", {"subject": "old"})
+    response = bulk(api, "leads", "UpsertMultiple", [
+        {"@odata.type": LEAD_TYPE, "leadid": existing, "subject": "updated"},
+        {"@odata.type": LEAD_TYPE, "subject": "y" * 301},
+    ])
+    assert response.status_code == 400
+    assert api.get(f"leads({existing})?$select=subject").json()["subject"] == "old"
+    assert count(api, "leads") == 1
