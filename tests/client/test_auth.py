@@ -85,3 +85,42 @@ def test_client_secret_settings_build_a_confidential_client(tmp_path: Path, monk
     assert provider.get_token() == "from-msal"
     assert seen == {"client_id": "cid", "authority": "https://login.microsoftonline.com/tid", "secret": "s3",
                     "scopes": ["https://org.crm4.dynamics.com/.default"]}
+
+
+def test_certificate_settings_pass_key_thumbprint_and_certificate(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    import msal
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d365lab-test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
+    path = tmp_path / "app.pem"
+    path.write_bytes(pem)
+    seen: dict[str, Any] = {}
+
+    class FakeApp:
+        def __init__(self, client_id: str, client_credential: dict[str, Any], authority: str,
+                     token_cache: Any) -> None:
+            seen.update(client_credential)
+            self.token_cache = token_cache
+
+        def acquire_token_for_client(self, scopes: list[str]) -> dict[str, Any]:
+            return {"access_token": "cert-token", "expires_in": 3599}
+
+    monkeypatch.setattr(msal, "ConfidentialClientApplication", FakeApp)
+    settings = Settings(dataverse_url="https://org.crm.dynamics.com", tenant_id="t", client_id="c",
+                        client_certificate_path=str(path)).checked()
+    assert provider_from_settings(settings, cache_path=tmp_path / "c.json").get_token() == "cert-token"
+    assert seen["thumbprint"] == cert.fingerprint(hashes.SHA1()).hex()
+    assert "BEGIN PRIVATE KEY" in seen["private_key"] and "BEGIN CERTIFICATE" in seen["public_certificate"]

@@ -179,3 +179,23 @@ def test_unknown_tables_are_addressed_by_entity_set(client: DataverseClient, rsp
     rsps.post(API + "tasks", status=204, headers={"OData-EntityId": f"{API}tasks({LEAD_ID})"})
     assert client.records.create("tasks", {"subject": "x"}) == LEAD_ID
     assert body_of(rsps.calls[0]) == {"subject": "x"}
+
+
+def test_bound_and_unbound_functions_with_parameter_aliases(client: DataverseClient,
+                                                            rsps: responses.RequestsMock) -> None:
+    from d365lab.odata import Guid
+
+    flow = "5e6f7a8b-1b7d-ef11-a671-000d3a1a2b3c"
+    rsps.get(API + "RetrieveActivePath(ProcessInstanceId=@p1)", json={"value": []},
+             match=[matchers.query_string_matcher(f"@p1={flow}")])
+    rsps.get(API + f"systemusers({LEAD_ID})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges", json={"x": 1})
+    assert client.functions.call("RetrieveActivePath", {"ProcessInstanceId": Guid(flow)}) == {"value": []}
+    assert client.functions.call("RetrieveUserPrivileges", bound=("systemuser", LEAD_ID)) == {"x": 1}
+
+
+def test_unbound_action_and_collection_bound_action(client: DataverseClient, rsps: responses.RequestsMock) -> None:
+    rsps.post(API + "LoseOpportunity", status=204)
+    rsps.post(API + "leads/Microsoft.Dynamics.CRM.MyAction", json={"ok": True})
+    assert client.actions.call("LoseOpportunity", {"Status": 4}) is None
+    assert client.actions.call("MyAction", {"A": "O'Brien"}, bound=("lead", None)) == {"ok": True}
+    assert body_of(rsps.calls[1]) == {"A": "O'Brien"}

@@ -236,3 +236,39 @@ def test_stages_are_read_once_per_client(client: DataverseClient, rsps: response
     assert client.process_flows.stage("Propose").processstageid == STAGE_IDS["Propose"]
     assert client.process_flows.stage("develop").stagename == "Develop"
     assert len(rsps.calls) == 1
+
+
+def test_opportunity_reopen(client: DataverseClient, rsps: responses.RequestsMock) -> None:
+    rsps.patch(API + f"opportunities({OPP})", status=204)
+    client.opportunities.reopen(OPP)
+    assert body_of(rsps.calls[0]) == {"statecode": 0, "statuscode": 1}
+
+
+def test_phonecall_cancel_and_received(client: DataverseClient, rsps: responses.RequestsMock) -> None:
+    from d365lab.models.enums import PhoneCallStatus
+
+    rsps.patch(API + f"phonecalls({CON})", status=204)
+    rsps.patch(API + f"phonecalls({CON})", status=204)
+    client.phonecalls.cancel(CON)
+    client.phonecalls.complete(CON, status=PhoneCallStatus.RECEIVED)
+    assert [body_of(c) for c in rsps.calls] == [{"statecode": 2, "statuscode": 3}, {"statecode": 1, "statuscode": 4}]
+    with pytest.raises(ClientValidationError, match="not a Completed status"):
+        client.phonecalls.complete(CON, status=PhoneCallStatus.OPEN)
+
+
+def test_phonecall_regarding_must_be_a_known_target(client: DataverseClient) -> None:
+    with pytest.raises(ClientValidationError, match="cannot be regarding a campaign"):
+        client.phonecalls.create(subject="x", regarding=("campaign", CON))
+
+
+def test_for_lead_returns_the_existing_instance(client: DataverseClient, rsps: responses.RequestsMock) -> None:
+    rsps.get(API + "leadtoopportunitysalesprocesses", json={"value": [_flow("Qualify", ["Qualify"])]},
+             match=[matchers.query_string_matcher(
+                 "$select=" + ",".join(["businessprocessflowinstanceid", "name", "traversedpath", "statecode",
+                                        "statuscode", "activestagestartedon", "completedon", "_activestageid_value",
+                                        "_leadid_value", "_opportunityid_value", "_processid_value"])
+                 + f"&$filter=_leadid_value eq {LEAD} and _processid_value eq {LEAD_TO_OPPORTUNITY_PROCESS_ID}"
+                 "&$orderby=modifiedon desc&$top=1")])
+    flow = client.process_flows.for_lead(LEAD)
+    assert flow.active_stage_id == STAGE_IDS["Qualify"]
+    assert len(rsps.calls) == 1  # found: no stage lookup, no create
