@@ -16,7 +16,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from d365lab.mock.tenant_api import Ref, Row
@@ -40,22 +39,25 @@ def target_column(column: str) -> str:
     return f"{column}__t"
 
 
-@dataclass(frozen=True)
 class SqlTable:
-    """How one schema table maps onto SQL: names and the ordered SQL column list."""
+    """How one schema table maps onto SQL: names, the ordered SQL columns, prepared statements."""
 
-    table: Table
-    sql_columns: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        """The quoted SQL table name."""
-        return quote(self.table.logical_name)
-
-    @property
-    def select_list(self) -> str:
-        """Every SQL column, quoted, in :attr:`sql_columns` order."""
-        return ", ".join(quote(c) for c in self.sql_columns)
+    def __init__(self, table: Table, sql_columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.sql_columns = sql_columns
+        self.name = quote(table.logical_name)
+        self.select_list = ", ".join(quote(c) for c in sql_columns)
+        pk = quote(table.primary_id)
+        self.select_sql = f"SELECT {self.select_list} FROM {self.name}"
+        self.insert_sql = (f"INSERT INTO {self.name} ({self.select_list}) VALUES ("
+                           + ", ".join("?" for _ in sql_columns) + ")")
+        self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in sql_columns)
+                           + f" WHERE {pk}=?")
+        self.get_sql = f"{self.select_sql} WHERE {pk}=?"
+        #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
+        self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
+            (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in _REAL_TYPES)
+            for c in table.columns.values())
 
 
 def _sql_type(column: Column) -> str:
@@ -193,47 +195,48 @@ class Store:
         """A storage-form row from SQL values in :attr:`SqlTable.sql_columns` order."""
         row: Row = {}
         i = 0
-        for col in table.columns.values():
-            if col.is_lookup and col.name != table.primary_id:
+        for name, two_columns, boolean, real in self.tables[table.logical_name].layout:
+            if two_columns:
                 ident, target = values[i], values[i + 1]
-                row[col.name] = Ref(target, ident) if ident is not None else None
+                row[name] = Ref(target, ident) if ident is not None else None
                 i += 2
                 continue
             value = values[i]
             if value is not None:
-                if col.type is ColumnType.BOOLEAN:
+                if boolean:
                     value = bool(value)
-                elif col.type in _REAL_TYPES:
+                elif real:
                     value = float(value)
-            row[col.name] = value
+            row[name] = value
             i += 1
         return row
 
     def _values_for(self, table: Table, row: Row) -> list[Any]:
         out: list[Any] = []
-        for col in table.columns.values():
-            value = row.get(col.name)
-            if col.is_lookup and col.name != table.primary_id:
-                out.append(to_sql(col, value))
-                out.append(value.table if isinstance(value, Ref) else None)
+        for name, two_columns, boolean, _ in self.tables[table.logical_name].layout:
+            value = row.get(name)
+            if two_columns:
+                if value is None:
+                    out += [None, None]
+                elif isinstance(value, Ref):
+                    out += [value.id, value.table]
+                else:
+                    out += [str(value), None]
+            elif boolean and value is not None:
+                out.append(1 if value else 0)
             else:
-                out.append(to_sql(col, value))
+                out.append(value)
         return out
 
     def insert(self, table: Table, row: Row) -> None:
         """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key."""
-        st = self.tables[table.logical_name]
-        marks = ", ".join("?" for _ in st.sql_columns)
         with self.lock:
-            self._conn.execute(f"INSERT INTO {st.name} ({st.select_list}) VALUES ({marks})",
-                               self._values_for(table, row))
+            self._conn.execute(self.tables[table.logical_name].insert_sql, self._values_for(table, row))
 
     def replace(self, table: Table, row: Row) -> None:
         """Overwrite every column of an existing row (matched by primary key)."""
-        st = self.tables[table.logical_name]
-        assignments = ", ".join(f"{quote(c)}=?" for c in st.sql_columns)
         with self.lock:
-            self._conn.execute(f"UPDATE {st.name} SET {assignments} WHERE {quote(table.primary_id)}=?",
+            self._conn.execute(self.tables[table.logical_name].update_sql,
                                [*self._values_for(table, row), row[table.primary_id]])
 
     def delete(self, table: Table, record_id: str) -> None:
@@ -244,14 +247,14 @@ class Store:
 
     def get(self, table: Table, record_id: str) -> Row | None:
         """A row by primary key, or None."""
-        rows = self.select(table, f"{quote(table.primary_id)}=?", [record_id])
-        return rows[0] if rows else None
+        with self.lock:
+            found = self._conn.execute(self.tables[table.logical_name].get_sql, (record_id,)).fetchone()
+        return None if found is None else self.row_from_sql(table, found)
 
     def select(self, table: Table, where: str = "", params: Sequence[Any] = (),
                order_by: str = "", limit: int | None = None) -> list[Row]:
         """Rows matching an SQL ``where`` clause with bound ``params``."""
-        st = self.tables[table.logical_name]
-        sql = f"SELECT {st.select_list} FROM {st.name}"
+        sql = self.tables[table.logical_name].select_sql
         if where:
             sql += f" WHERE {where}"
         if order_by:
