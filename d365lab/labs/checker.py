@@ -48,6 +48,7 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     )
     for task in lab.tasks_upto(last):
         report.tasks.append(grade_task(ctx, lab, task, last, journal))
+    settle_task_done(lab, report)
     finish_report(report)
     report.http_requests = client.request_count
     return report
@@ -100,6 +101,30 @@ def _transient(ctx: EvalContext, task: TaskSpec, result: TaskResult, superseded:
     result.how_known = (f"not observable: {', '.join(later)} undoes this state and no run journal or audit "
                         f"records it; check with --upto {task.id} right after the task")
     result.hint = _NOT_OBSERVABLE_HINT[ctx.lang].format(later=", ".join(later), task=task.id)
+
+
+def settle_task_done(lab: LabSpec, report: LabReport) -> None:
+    """Judge ``task_done`` checks now that every task has a status.
+
+    A reactivated lead looks exactly like a lead never disqualified; when the disqualify
+    cannot be shown, the reactivation is only warned about, never silently credited.
+    """
+    status = {t.id: t for t in report.tasks}
+    for task in lab.tasks:
+        result = status.get(task.id)
+        for check in task.expect if result else []:
+            if check.task_done is None:
+                continue
+            assert result is not None
+            outcome = next(c for c in result.checks if c.id == check.id)
+            other = status.get(check.task_done)
+            outcome.actual = other.status if other else "not checked"
+            outcome.passed = other is not None and other.passed
+            if not outcome.passed:
+                outcome.status = "fail" if check.strict else "warn"
+                outcome.message = (f"{check.task_done} is {outcome.actual}: this state cannot be told apart "
+                                   f"from one where {check.task_done} never happened")
+                outcome.hint = other.hint if other else None
 
 
 def finish_report(report: LabReport) -> None:

@@ -26,7 +26,7 @@ _EXTENSIONS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "student"
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "student"
 
 
 def write_student_report(report: LabReport, fmt: str, folder: Path) -> Path:

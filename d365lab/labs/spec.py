@@ -105,6 +105,8 @@ class Expectation(_Model):
     equals_relative_datetime: RelativeDate | None = None
     contains_stages: list[str] | None = None
     equals_stage: str | None = None
+    #: This task must be known done (passed) in the same report, e.g. a reactivation needs the disqualify.
+    task_done: str | None = None
     accept_prefix: dict[Language, str] | None = None
     strict: bool = True
     #: A later task that changes this state (the check is graded only before it).
@@ -115,7 +117,8 @@ class Expectation(_Model):
     def operator(self) -> str:
         """The name of the operator this check uses."""
         for name in ("equals_find", "equals_field", "is_null", "ref", "exists", "none_exists",
-                     "equals_relative_date", "equals_relative_datetime", "contains_stages", "equals_stage"):
+                     "equals_relative_date", "equals_relative_datetime", "contains_stages", "equals_stage",
+                     "task_done"):
             value = getattr(self, name)
             if value is None or (name == "equals_find" and not value):
                 continue
@@ -129,7 +132,7 @@ class Expectation(_Model):
         self.operator  # noqa: B018 - raises when no operator is set
         if self.none_exists is None and self.record is None:
             raise ValueError(f"check {self.id} needs a record")
-        if self.operator not in ("exists", "none_exists") and self.field is None:
+        if self.operator not in ("exists", "none_exists", "task_done") and self.field is None:
             raise ValueError(f"check {self.id} needs a field")
         return self
 
@@ -218,8 +221,9 @@ class LabSpec(_Model):
                 for alias in aliases:
                     if alias is not None and alias not in self.records:
                         raise ValueError(f"{task.id}.{check.id}: unknown record {alias}")
-                if check.superseded_by is not None and check.superseded_by not in task_ids:
-                    raise ValueError(f"{task.id}.{check.id}: unknown task {check.superseded_by}")
+                for other in (check.superseded_by, check.task_done):
+                    if other is not None and other not in task_ids:
+                        raise ValueError(f"{task.id}.{check.id}: unknown task {other}")
             for step in task.steps:
                 if step.record not in self.records:
                     raise ValueError(f"{task.id}: step {step.kind} on unknown record {step.record}")
