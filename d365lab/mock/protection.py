@@ -142,7 +142,7 @@ class ServiceProtection:
                 usage.in_flight -= 1
                 usage.executions.append((finished, max(0.0, (finished - started) * 1000.0)))
                 burst_left = max(0, self.limits.requests_per_window - len(usage.starts))
-                time_left = max(0, int(self.limits.execution_ms_per_window - usage.execution_ms))
+                time_left = max(0, round(self.limits.execution_ms_per_window - usage.execution_ms))
         headers = [*captured["headers"], (BURST_HEADER, str(burst_left)), (TIME_HEADER, str(time_left))]
         start_response(captured["status"], headers)
         return [body]
