@@ -171,6 +171,36 @@ def test_failed_change_set_rolls_back_and_rejects(mock_endpoint: MockEndpoint) -
     assert mock_endpoint.rows("leads", "subject eq 'JS rolled back lead'", "subject") == []
 
 
+def test_formatted_values_expand_and_count(mock_endpoint: MockEndpoint) -> None:
+    """``includeAnnotations`` (``_Formatted`` keys), a single-valued ``$expand``, ``$count`` both ways."""
+    out = run_scenario(mock_endpoint, "annotations_expand_count")
+
+    annotated = out["annotated"]
+    assert (annotated["statuscode"], annotated["statuscode_Formatted"]) == (1, "New")
+    assert (annotated["leadsourcecode"], annotated["leadsourcecode_Formatted"]) == (8, "Web")
+    assert annotated["_parentaccountid_value"] == out["accountId"]
+    assert annotated["_parentaccountid_value_Formatted"] == "Contoso Coffee"
+    expanded_account = out["expanded"]["parentaccountid"]
+    assert (expanded_account["accountid"], expanded_account["name"]) == (out["accountId"], "Contoso Coffee")
+    assert (out["filteredCount"], out["plainCount"]) == (1, 1), "$count=true with a filter, and /leads/$count"
+
+
+def test_etag_concurrency_state_changes_and_functions(mock_endpoint: MockEndpoint) -> None:
+    """If-Match with a stale etag (the library turns the 412 into ``false``), a disqualifying PATCH,
+    unbound LoseOpportunity and the WhoAmI function."""
+    out = run_scenario(mock_endpoint, "etag_and_states")
+
+    assert (out["withFreshEtag"], out["withStaleEtag"]) == (True, False)
+    assert out["disqualified"] is True
+    lead = out["lead"]
+    assert (lead["jobtitle"], lead["statecode"], lead["statuscode"]) == ("First", 2, 6)
+    assert out["lost"] is None, "LoseOpportunity answers 204 without a body"
+    assert (out["opportunity"]["statecode"], out["opportunity"]["statuscode"]) == (2, 4)
+    user_id = out["whoAmI"]["UserId"]
+    assert GUID.match(user_id) and GUID.match(out["whoAmI"]["BusinessUnitId"])
+    assert mock_endpoint.read(f"systemusers({user_id})", {"$select": "fullname"})["systemuserid"] == user_id
+
+
 def test_use_entity_names_reads_entity_definitions(mock_endpoint: MockEndpoint) -> None:
     """With ``useEntityNames`` the library maps ``lead`` to ``leads`` from EntityDefinitions."""
     out = run_scenario(mock_endpoint, "entity_names")

@@ -172,6 +172,52 @@ const scenarios = {
     return { missingId, outcome };
   },
 
+  async annotations_expand_count(api) {
+    const accountId = await api.create({ collection: "accounts", data: { name: "Contoso Coffee" } });
+    const leadId = await api.create({
+      collection: "leads",
+      data: leadData("JS annotated lead", { leadsourcecode: 8, "parentaccountid@odata.bind": `accounts(${accountId})` }),
+    });
+    const annotated = await api.retrieve({
+      collection: "leads",
+      key: leadId,
+      select: ["statuscode", "leadsourcecode", "_parentaccountid_value"],
+      includeAnnotations: "OData.Community.Display.V1.FormattedValue",
+    });
+    const expanded = await api.retrieve({
+      collection: "leads", key: leadId, select: ["subject"], expand: [{ property: "parentaccountid", select: ["name"] }],
+    });
+    const filteredCount = await api.count({ collection: "leads", filter: "statecode eq 0" });
+    const plainCount = await api.count({ collection: "leads" });
+    return { leadId, accountId, annotated, expanded, filteredCount, plainCount };
+  },
+
+  async etag_and_states(api) {
+    const leadId = await api.create({ collection: "leads", data: leadData("JS etag lead") });
+    const first = await api.retrieve({ collection: "leads", key: leadId, select: ["subject"] });
+    const withFreshEtag = await api.update({
+      collection: "leads", key: leadId, data: { jobtitle: "First" }, ifmatch: first["@odata.etag"],
+    });
+    const withStaleEtag = await api.update({
+      collection: "leads", key: leadId, data: { jobtitle: "Second" }, ifmatch: first["@odata.etag"],
+    });
+    const disqualified = await api.update({ collection: "leads", key: leadId, data: { statecode: 2, statuscode: 6 } });
+    const lead = await api.retrieve({ collection: "leads", key: leadId, select: ["jobtitle", "statecode", "statuscode"] });
+    const opportunityId = await api.create({ collection: "opportunities", data: { name: "JS lost opportunity" } });
+    const lost = await api.callAction({
+      actionName: "LoseOpportunity",
+      action: {
+        Status: 4,
+        OpportunityClose: { subject: "Lost", "opportunityid@odata.bind": `opportunities(${opportunityId})` },
+      },
+    });
+    const opportunity = await api.retrieve({
+      collection: "opportunities", key: opportunityId, select: ["statecode", "statuscode"],
+    });
+    const whoAmI = await api.callFunction("WhoAmI");
+    return { leadId, withFreshEtag, withStaleEtag, disqualified, lead, lost: lost ?? null, opportunity, whoAmI };
+  },
+
   async entity_names(api) {
     const named = connect({ useEntityNames: true });
     const id = await named.create({ collection: "lead", data: leadData("JS entity-name lead") });
