@@ -60,8 +60,8 @@ def grade_task(ctx: EvalContext, lab: LabSpec, task: TaskSpec, last: str, journa
     later_tasks: set[str] = set()
     for outcome, check in zip(checks, task.expect, strict=True):
         later = check.superseded_by
-        if later is None or outcome.passed:
-            continue
+        if later is None or outcome.passed or outcome.record_id is None:
+            continue  # a missing record is a failure, whatever later tasks do
         changed_later = lab.order_of(later) <= lab.order_of(last) or (journal is not None and journal.is_done(later))
         if changed_later:
             later_tasks.add(later)
