@@ -9,6 +9,7 @@ survives between runs.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -165,7 +166,7 @@ def provider_from_settings(settings: Settings, *, cache_path: Path | None = None
 
     public = msal.PublicClientApplication(settings.client_id or WELL_KNOWN_PUBLIC_CLIENT_ID,
                                           authority=_authority(settings, "organizations"), token_cache=cache.cache)
-    show = prompt or (lambda text: print(text, flush=True))
+    show = prompt or (lambda text: print(text, file=sys.stderr, flush=True))
 
     def acquire_device(force: bool) -> dict[str, Any]:
         accounts = public.get_accounts()

@@ -15,9 +15,10 @@ from typing import Any
 from d365lab.errors import ClientValidationError, DuplicateRecordError, NotFoundError, TransportError
 from d365lab.odata import Expand, Filter, Query, dumps, entity_id_from_url, guid, key_segment
 from d365lab.tables import TableInfo, resolve, validate_payload
-from d365lab.transport import Transport, json_or_none
+from d365lab.transport import RedactingFilter, Transport, json_or_none
 
 log = logging.getLogger("d365lab.records")
+log.addFilter(RedactingFilter())
 MAX_PAGE_SIZE = 5000
 ANNOTATIONS_ALL = 'odata.include-annotations="*"'
 

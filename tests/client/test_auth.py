@@ -83,6 +83,8 @@ def test_client_secret_settings_build_a_confidential_client(tmp_path: Path, monk
                         client_secret="s3").checked()
     provider = provider_from_settings(settings, cache_path=tmp_path / "c.json")
     assert provider.get_token() == "from-msal"
+    provider.invalidate()  # after a 401: cached access tokens are dropped and msal asked again
+    assert provider.get_token() == "from-msal"
     assert seen == {"client_id": "cid", "authority": "https://login.microsoftonline.com/tid", "secret": "s3",
                     "scopes": ["https://org.crm4.dynamics.com/.default"]}
 
