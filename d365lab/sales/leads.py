@@ -99,6 +99,8 @@ class Leads:
         created: dict[str, str] = {}
         for item in (result or {}).get("value", []):
             key = _CREATED_KEYS.get(str(item.get("@odata.type", "")))
+            if key is None:  # no type annotation: recognise the row by its primary key
+                key = next((k for k in _CREATED_KEYS.values() if item.get(k)), None)
             if key and item.get(key):
                 created[key] = str(item[key])
         if create_opportunity and "opportunityid" not in created:

@@ -272,3 +272,10 @@ def test_for_lead_returns_the_existing_instance(client: DataverseClient, rsps: r
     flow = client.process_flows.for_lead(LEAD)
     assert flow.active_stage_id == STAGE_IDS["Qualify"]
     assert len(rsps.calls) == 1  # found: no stage lookup, no create
+
+
+def test_qualify_recognises_rows_without_type_annotations(client: DataverseClient,
+                                                          rsps: responses.RequestsMock) -> None:
+    rsps.post(QUALIFY_URL, json={"value": [{"contactid": CON}, {"opportunityid": OPP}]})
+    result = client.leads.qualify(LEAD, create_account=False)
+    assert (result.account_id, result.contact_id, result.opportunity_id) == (None, CON, OPP)
