@@ -1,4 +1,4 @@
-"""Contract suite targets: the mock tenant always, a live tenant when configured.
+"""Contract suite targets: the mock tenant always (in-process and over loopback HTTP), a live tenant when configured.
 
 The same tests run against both. The live target needs ``DATAVERSE_URL`` and credentials
 (see docs/client.md); without them its tests are skipped with the reason, never passed.
@@ -59,9 +59,25 @@ def _live_client() -> DataverseClient:
     return DataverseClient.from_settings(settings, tenant_label=settings.base_url)
 
 
-@pytest.fixture(params=[pytest.param("mock"), pytest.param("live", marks=pytest.mark.live)])
+@pytest.fixture(params=[pytest.param("mock"), pytest.param("mock-http"),
+                        pytest.param("live", marks=pytest.mark.live)])
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    """A client on the mock (in-process, fresh per test) or on the configured live tenant."""
+    """A client on the mock (in-process, or over loopback HTTP; fresh per test) or on the live tenant."""
+    if request.param == "mock-http":
+        from d365lab.auth import StaticTokenProvider
+        from d365lab.mock.server import start_background
+
+        running = start_background(db_path=":memory:")
+        try:
+            with DataverseClient(running.base_url, StaticTokenProvider(running.token)) as client:
+                tenant = Target("mock", client)
+                try:
+                    yield tenant
+                finally:
+                    tenant.cleanup()
+        finally:
+            running.stop()
+        return
     if request.param == "mock":
         from d365lab.auth import StaticTokenProvider
         from d365lab.mock.app import create_app
