@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from conftest import RunCli
-
 from d365lab.client import DataverseClient
+
+from .conftest import RunCli
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:

@@ -6,9 +6,9 @@ import csv
 import re
 from pathlib import Path
 
-from conftest import RunCli
-
 from d365lab.client import DataverseClient
+
+from .conftest import RunCli
 
 
 def imported(cli: RunCli) -> None:
@@ -77,16 +77,19 @@ def test_bad_rules_and_unknown_runs_exit_2(cli: RunCli, workdir: Path) -> None:
     assert result.exit_code == 2 and "no run" in result.output
 
 
-def test_pipeline_report_after_triage(cli: RunCli, workdir: Path) -> None:
+def test_pipeline_report_after_triage(cli: RunCli, workdir: Path, tenant: DataverseClient) -> None:
     imported(cli)
     cli("backlog", "triage", "rules-example.yaml", "--no-progress")
+    opportunity_ids = [r["opportunityid"] for r in tenant.records.list("opportunity", select=["opportunityid"])]
+    tenant.opportunities.win(opportunity_ids[0], actual_revenue=17000)
     result = cli("pipeline", "--format", "markdown")
     assert result.exit_code == 0, result.output
     assert "| Qualified | Qualified | 3 |" in result.output
     assert "| Disqualified | Cannot Contact | 1 |" in result.output
     assert "| Disqualified | No Longer Interested | 1 |" in result.output
     assert "| Open | New | 1 |" in result.output
-    assert re.search(r"\| Develop \| 3 \|", result.output), result.output
+    assert re.search(r"\| Develop \| 2 \|", result.output), result.output
+    assert "| Won | 1 | 17,000 |" in result.output
     html = cli("pipeline", "--format", "html", "--output", "pipeline.html")
     assert html.exit_code == 0
     page = (workdir / "pipeline.html").read_text(encoding="utf-8")

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from crashkit import crash_and_resume, seed_leads
 
 from d365lab.auth import StaticTokenProvider
 from d365lab.client import DataverseClient
+
+from .crashkit import crash_and_resume, seed_leads
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 

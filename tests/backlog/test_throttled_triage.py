@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from crashkit import RULES, CrashReport, seed_leads, verify
 from rich.console import Console
 
 from d365lab.auth import StaticTokenProvider
@@ -14,6 +13,8 @@ from d365lab.backlog import triage
 from d365lab.backlog.executor import ExecutorSettings
 from d365lab.backlog.journal import Journal
 from d365lab.client import DataverseClient
+
+from .crashkit import RULES, CrashReport, seed_leads, verify
 
 
 def test_429s_pause_and_every_lead_is_processed_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
