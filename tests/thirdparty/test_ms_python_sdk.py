@@ -255,3 +255,26 @@ def test_in_filter_from_col_builder(sdk: DataverseClient) -> None:
     assert str(built) == """Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=["In A","In C"])"""
     rows = sdk.records.list("lead", filter=built, select=["subject"], orderby=["subject"])
     assert [r["subject"] for r in rows] == ["In A", "In C"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mock gap: GET /EntityDefinitions?$filter=IsPrivate eq false -> 400 \"The mock tenant cannot "
+    "evaluate the metadata filter 'IsPrivate eq false'\" (the SDK's tables.list() always sends it)",
+)
+def test_tables_list(sdk: DataverseClient) -> None:
+    """``tables.list()`` lists the tables from EntityDefinitions."""
+    names = {t["LogicalName"] for t in sdk.tables.list()}
+    assert {"lead", "opportunity", "account", "contact"} <= names
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mock gap: POST /BulkDelete (QuerySet with an In condition on leadid) -> 404 \"Resource not found for the "
+    "segment 'BulkDelete'\"; the SDK's records.delete(table, [ids]) uses it by default and expects {\"JobId\": ...}",
+)
+def test_delete_list_uses_bulk_delete(sdk: DataverseClient) -> None:
+    """``records.delete(table, [ids])`` submits a BulkDelete job and returns its id."""
+    ids = sdk.records.create("lead", [lead("SDK bulk delete 1"), lead("SDK bulk delete 2")])
+    job_id = sdk.records.delete("lead", ids)
+    assert job_id is not None and GUID.match(job_id)

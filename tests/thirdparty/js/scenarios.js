@@ -218,6 +218,25 @@ const scenarios = {
     return { leadId, withFreshEtag, withStaleEtag, disqualified, lead, lost: lost ?? null, opportunity, whoAmI };
   },
 
+  async fetch_xml(api) {
+    await api.create({ collection: "leads", data: leadData("JS fetch match") });
+    await api.create({ collection: "leads", data: leadData("JS fetch other") });
+    const fetchXml = "<fetch><entity name='lead'><attribute name='subject'/>"
+      + "<filter><condition attribute='subject' operator='eq' value='JS fetch match'/></filter></entity></fetch>";
+    const result = await api.fetch({ collection: "leads", fetchXml });
+    return { rows: result.value };
+  },
+
+  async associate_collection(api) {
+    const accountId = await api.create({ collection: "accounts", data: { name: "Contoso Coffee" } });
+    const leadId = await api.create({ collection: "leads", data: leadData("JS associated lead") });
+    await api.associate({
+      collection: "accounts", primaryKey: accountId, relationshipName: "lead_parent_account",
+      relatedCollection: "leads", relatedKey: leadId,
+    });
+    return { accountId, leadId };
+  },
+
   async entity_names(api) {
     const named = connect({ useEntityNames: true });
     const id = await named.create({ collection: "lead", data: leadData("JS entity-name lead") });
