@@ -25,6 +25,8 @@ _INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PI
                             ColumnType.STATE, ColumnType.STATUS, ColumnType.BOOLEAN})
 _REAL_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
 _TEXT_NOCASE = frozenset({ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME})
+#: Committed row writes between two ``PRAGMA optimize`` runs (planner statistics).
+OPTIMIZE_EVERY = 1000
 #: Sort keys commonly used by clients, indexed although the schema does not flag them.
 _EXTRA_INDEXED = ("createdon", "modifiedon")
 
@@ -116,6 +118,19 @@ class Store:
         self._create_schema()
         self._version = int(self._conn.execute(
             "SELECT value FROM _meta WHERE key='version'").fetchone()[0])
+        self._writes = 0
+        self._conn.execute("PRAGMA analysis_limit=1000")
+        self.optimize(force=True)
+
+    def optimize(self, force: bool = False) -> None:
+        """Refresh the planner's statistics (cheap: sampled, and only for tables that grew).
+
+        Without statistics SQLite may pick the index of a column such as ``statecode``
+        (one value for most rows) over a selective one such as ``lastname``.
+        """
+        with self.lock:
+            self._conn.execute("PRAGMA optimize=0x10002" if force else "PRAGMA optimize")
+            self._writes = 0
 
     # ------------------------------------------------------------------ schema
 
@@ -167,6 +182,8 @@ class Store:
                         self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
                         self._version_dirty = False
                     self._conn.execute("COMMIT")
+                    if self._writes >= OPTIMIZE_EVERY:
+                        self.optimize()
                 else:
                     self._conn.execute(f"RELEASE {savepoint}")
 
@@ -232,12 +249,14 @@ class Store:
         """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key."""
         with self.lock:
             self._conn.execute(self.tables[table.logical_name].insert_sql, self._values_for(table, row))
+            self._writes += 1
 
     def replace(self, table: Table, row: Row) -> None:
         """Overwrite every column of an existing row (matched by primary key)."""
         with self.lock:
             self._conn.execute(self.tables[table.logical_name].update_sql,
                                [*self._values_for(table, row), row[table.primary_id]])
+            self._writes += 1
 
     def delete(self, table: Table, record_id: str) -> None:
         """Delete a row by primary key."""

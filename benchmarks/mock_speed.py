@@ -1,0 +1,186 @@
+"""Speed and memory of the mock tenant over real loopback HTTP (prints figures; not a test).
+
+Run: ``python3 benchmarks/mock_speed.py [--big 100000] [--small 10000] [--creates 1000]``
+
+1. Single-record creates per second: ``start_background`` + one keep-alive
+   ``requests.Session`` POSTing leads one by one (target >= 400/s).
+2. A filtered query returning <= 50 rows, median over repeated requests, against a
+   server holding ``--small`` and ``--big`` leads (target <= 30 ms at 100,000; ratio big/small <= 2x).
+3. Keyset paging: the cost of a deep page (reached through nextLinks) vs the first page.
+4. RSS of the server process holding ``--big`` leads (target < 300 MB), measured in a
+   separate server process (the leads are loaded there with ``Tenant.create_many``, which
+   a benchmark may do; tests never write to the store directly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
+
+SERVER_SCRIPT = r"""
+import json, resource, sys, time
+from d365lab.mock.server import start_background
+from d365lab.mock.settings import MockSettings
+
+count, db = int(sys.argv[1]), sys.argv[2]
+settings = MockSettings.model_validate({"auto_create_process_flow": False})
+running = start_background(db, settings)
+started = time.perf_counter()
+chunk = 5000
+for offset in range(0, count, chunk):
+    running.app.tenant.create_many("lead", [
+        {"subject": f"Topic {i:06d}", "firstname": "Pat", "lastname": f"Name{i % 5000:04d}",
+         "companyname": f"Company {i % 700}", "emailaddress1": f"p{i}@example.test",
+         "leadsourcecode": 1 + i % 10, "budgetamount": float(i % 50000)}
+        for i in range(offset, min(count, offset + chunk))])
+print(json.dumps({"base_url": running.base_url, "token": running.token,
+                  "load_seconds": time.perf_counter() - started}), flush=True)
+for line in sys.stdin:
+    if line.strip() == "rss":
+        try:
+            import psutil
+            rss = psutil.Process().memory_info().rss
+        except ImportError:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"rss": rss}), flush=True)
+    elif line.strip() == "stop":
+        break
+running.stop()
+"""
+
+
+class ServerProcess:
+    """A mock tenant server in a subprocess, loaded with ``count`` leads."""
+
+    def __init__(self, count: int, db: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(count), db], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        info = json.loads(self.process.stdout.readline())
+        self.base_url: str = info["base_url"]
+        self.load_seconds: float = info["load_seconds"]
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {info['token']}"
+        self.root = self.base_url + "/api/data/v9.2/"
+
+    def rss(self) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("rss\n")
+        self.process.stdin.flush()
+        return int(json.loads(self.process.stdout.readline())["rss"])
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("stop\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=30)
+        self.session.close()
+
+
+def median_ms(session: requests.Session, url: str, repeat: int, headers: dict[str, str] | None = None) -> float:
+    """Median wall time of GET ``url`` (after one warm-up)."""
+    session.get(url, headers=headers).raise_for_status()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = session.get(url, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return statistics.median(times)
+
+
+def creates_per_second(count: int) -> float:
+    """Single-record POSTs per second over one keep-alive session."""
+    from d365lab.mock.server import start_background
+
+    running = start_background(":memory:")
+    try:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {running.token}"
+            url = running.base_url + "/api/data/v9.2/leads"
+            session.post(url, json={"subject": "warm-up"}).raise_for_status()
+            started = time.perf_counter()
+            for i in range(count):
+                response = session.post(url, json={"subject": f"Lead {i}", "lastname": "Speed",
+                                                   "companyname": "Bench", "budgetamount": 1000})
+                if response.status_code != 204:
+                    raise RuntimeError(response.text)
+            return count / (time.perf_counter() - started)
+    finally:
+        running.stop()
+
+
+def query_figures(server: ServerProcess, repeat: int) -> dict[str, Any]:
+    """Median times of the filtered queries and of first vs deep pages."""
+    # Ten rows at any size (Topic 000010..000019), through the subject index.
+    filtered = server.root + "leads?$select=subject,fullname,emailaddress1&$filter=startswith(subject,'Topic 00001')"
+    rows = len(server.session.get(filtered).json()["value"])
+    combined = (server.root + "leads?$select=subject&$filter=lastname eq 'Name0042' and statecode eq 0"
+                "&$orderby=subject desc")
+    figures: dict[str, Any] = {
+        "rows": rows,
+        "filtered_ms": median_ms(server.session, filtered, repeat),
+        "combined_ms": median_ms(server.session, combined, repeat),
+    }
+    page_url = server.root + "leads?$select=subject"
+    prefer = {"Prefer": "odata.maxpagesize=50"}
+    first = median_ms(server.session, page_url, repeat, prefer)
+    link = page_url
+    for _ in range(200):  # walk 200 pages (10,000 rows) down
+        link = server.session.get(link, headers=prefer).json().get("@odata.nextLink", link)
+    figures["first_page_ms"] = first
+    figures["deep_page_ms"] = median_ms(server.session, link, repeat, prefer)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--creates", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--memory", action="store_true", help="hold the tenant in :memory: instead of a file")
+    args = parser.parse_args()
+
+    rate = creates_per_second(args.creates)
+    print(f"single-record creates over loopback HTTP: {rate:,.0f}/s  (target >= 400/s)")
+
+    results: dict[int, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for count in (args.small, args.big):
+            db = ":memory:" if args.memory else str(Path(folder) / f"bench-{count}.sqlite")
+            server = ServerProcess(count, db)
+            try:
+                figures = query_figures(server, args.repeat)
+                figures["rss_mb"] = server.rss() / 1e6
+                figures["load_s"] = server.load_seconds
+                results[count] = figures
+            finally:
+                server.stop()
+            print(f"{count:>7,} leads ({'memory' if args.memory else 'file'}): loaded in {figures['load_s']:.1f}s; "
+                  f"filtered query ({figures['rows']} rows) median {figures['filtered_ms']:.1f} ms; "
+                  f"filter+orderby median {figures['combined_ms']:.1f} ms; "
+                  f"page 1 {figures['first_page_ms']:.1f} ms vs page 201 {figures['deep_page_ms']:.1f} ms; "
+                  f"server RSS {figures['rss_mb']:.0f} MB")
+    small, big = results[args.small], results[args.big]
+    print(f"filtered query ratio {args.big:,}/{args.small:,}: {big['filtered_ms'] / small['filtered_ms']:.2f}x "
+          f"(target <= 2x); target <= 30 ms at {args.big:,}: {big['filtered_ms']:.1f} ms")
+    print(f"deep/first page ratio at {args.big:,}: {big['deep_page_ms'] / big['first_page_ms']:.2f}x "
+          f"(keyset paging: ~1x expected)")
+    print(f"server RSS holding {args.big:,} leads: {big['rss_mb']:.0f} MB (target < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
