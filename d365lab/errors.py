@@ -22,6 +22,9 @@ CODE_DUPLICATE_KEY = "0x80040237"
 CODE_DUPLICATE_DETECTED = "0x80040333"
 CODE_PRIVILEGE_DENIED = "0x80040220"
 THROTTLE_CODES = frozenset({"0x80072322", "0x80072321", "0x80072326"})
+#: Codes of "the record's state does not allow this" (invalid state/status, lead or opportunity
+#: already closed). Partly UNVERIFIED on real tenants, so messages are matched as well.
+STATE_CODES = frozenset({"0x8004431a", "0x8004d30a", "0x80043b12"})
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 #: Fragments of service messages that mean "this record is not in a state that allows it".
@@ -30,8 +33,16 @@ _STATE_MESSAGE_FRAGMENTS = (
     "is closed",
     "already closed",
     "is not active",
-    "stage",
     "cannot be reactivated",
+    "active stage",
+    "next stage",
+    "previous stage",
+    "stages must",
+    "must be done in sequence",
+    "navigated in sequence",
+    "finished only",
+    "is finished",
+    "is aborted",
 )
 
 
@@ -212,7 +223,9 @@ def error_class_for(status: int, code: str | None, message: str) -> type[Dataver
         return AuthenticationError
     if status == 403:
         return AccessDeniedError
-    if status == 400 and any(fragment in lowered for fragment in _STATE_MESSAGE_FRAGMENTS):
+    if status == 400 and ((code or "").lower() in STATE_CODES or (
+            not lowered.startswith("could not find a property")
+            and any(fragment in lowered for fragment in _STATE_MESSAGE_FRAGMENTS))):
         return InvalidStateTransitionError
     return DataverseError
 

@@ -40,6 +40,10 @@ def _body(code: str, message: str) -> str:
     (400, "", "The lead is closed. You cannot convert or qualify a lead that is already closed.",
      InvalidStateTransitionError),
     (400, "0x0", "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.account'.", DataverseError),
+    (400, "0x0", "Could not find a property named 'activestage' on type 'Microsoft.Dynamics.CRM.lead'.",
+     DataverseError),
+    (400, "0x8004431A", "An opportunity cannot be closed by setting its statecode.", InvalidStateTransitionError),
+    (400, "0x80040203", "Stages must be navigated in sequence: from Develop ...", InvalidStateTransitionError),
 ])
 def test_mapping(status: int, code: str, message: str, cls: type[DataverseError]) -> None:
     error = error_from_response(status, _body(code, message), {"x-ms-service-request-id": "r1"},
