@@ -1,4 +1,4 @@
-"""``d365lab whoami``: check the connection and show who you are on the tenant.
+"""``d365lab whoami`` (check the connection, show who you are) and ``d365lab config`` (settings in force).
 
 Exit code 2 with a one-line message on configuration or connection errors.
 """
@@ -40,6 +40,33 @@ def whoami() -> None:
         raise typer.Exit(2) from None
 
 
+def config() -> None:
+    """Show the connection settings in force (secrets only as "set"), without connecting."""
+    from d365lab.config import ConfigurationError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        err_console.print(f"[red]configuration error[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    table = Table(title="d365lab config", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    if settings.is_mock:
+        table.add_row("Tenant", "embedded mock tenant (DATAVERSE_URL is not set)")
+    else:
+        table.add_row("DATAVERSE_URL", settings.base_url)
+        table.add_row("Authentication", settings.auth_mode.value)
+        table.add_row("AZURE_TENANT_ID", settings.tenant_id or "-")
+        table.add_row("AZURE_CLIENT_ID", settings.client_id or "-")
+        for label, secret in (("AZURE_CLIENT_SECRET", settings.client_secret), ("DATAVERSE_TOKEN", settings.token)):
+            table.add_row(label, "set" if secret is not None and secret.get_secret_value() else "-")
+        table.add_row("AZURE_CLIENT_CERTIFICATE_PATH", settings.client_certificate_path or "-")
+    table.add_row("Read timeout", f"{settings.read_timeout:g} s")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the core commands to the root CLI."""
     app.command("whoami")(whoami)
+    app.command("config")(config)

@@ -78,3 +78,21 @@ def test_connect_starts_the_mock_and_closing_stops_it(monkeypatch: pytest.Monkey
         url = client.transport.service_root + "WhoAmI"
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
+
+
+def test_config_shows_settings_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAVERSE_URL", "https://contoso.crm4.dynamics.com/")
+    monkeypatch.setenv("AZURE_TENANT_ID", "tenant-1")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "client-1")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "hunter2")
+    result = CliRunner().invoke(app, ["config"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "client_secret" in result.output and "tenant-1" in result.output and "set" in result.output
+    assert "hunter2" not in result.output
+
+
+def test_config_error_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D365LAB_AUTH", "token")
+    result = CliRunner().invoke(app, ["config"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "DATAVERSE_URL" in result.output
