@@ -82,3 +82,15 @@ def test_fixture_client_over_loopback_http(d365_server_client: DataverseClient) 
     rows = list(d365_server_client.records.list("lead", filter=eq("lastname", "O'Brien"), select=["fullname"]))
     assert [r["leadid"] for r in rows] == [lead_id]
     assert d365_server_client.recommended_parallelism >= 1
+
+
+def test_one_client_shared_by_threads_over_http(d365_server_client: DataverseClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = d365_server_client
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(lambda i: client.records.create("lead", {"subject": "threads", "lastname": f"T{i}"}),
+                            range(40)))
+    assert len(set(ids)) == 40
+    assert client.records.count("lead", filter=eq("subject", "threads")) == 40
+    assert client.request_count == 41
