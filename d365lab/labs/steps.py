@@ -113,7 +113,10 @@ class CreateLead(StepKind):
     """Create a lead with its find value (subject + prefix) and the given values."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return ctx.snapshot.id_of(step.record) is not None
+        # only a lead this run scope created counts: one with the same topic from elsewhere
+        # (sample data, an old attempt, a student's own) is left alone
+        located = ctx.snapshot.records[step.record]
+        return located.id is not None and ctx.journal.record_id(step.record) == located.id
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         find = ctx.lab.records[step.record].find

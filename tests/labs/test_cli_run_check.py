@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -150,3 +151,37 @@ def test_could_not_check_is_exit_code_2(lab_env: Path, monkeypatch: pytest.Monke
 def test_unknown_task_is_exit_code_2(lab_env: Path) -> None:
     result = cli("lab", "check", "--upto", "ex9")
     assert result.exit_code == 2 and "ex2.t3" in result.stderr
+
+
+def test_name_collisions_pick_the_run_records(lab_env: Path) -> None:
+    with connect() as client:  # an earlier, wrong attempt with the same topic
+        client.records.create("lead", {"subject": "Prospect machine à café avec société", "lastname": "Old"})
+    time.sleep(1.05)  # createdon has one-second precision: make "newest" well defined for the no-journal check
+    assert cli("lab", "run", "-q").exit_code == 0
+    result = cli("lab", "check", "--format", "json")
+    assert result.exit_code == 0
+    lead_b = result.json()["records"]["lead_b"]
+    assert lead_b["candidates"] == 2 and "run journal" in lead_b["how"]
+    no_journal = cli("lab", "check", "--format", "json", "--no-journal")
+    assert "newest" in no_journal.json()["records"]["lead_b"]["how"]
+    failed = {t["id"] for t in no_journal.json()["tasks"] if t["status"] == "failed"}
+    assert failed == set()
+
+
+def test_prefix_scopes_the_lab_on_a_shared_tenant(lab_env: Path) -> None:
+    assert cli("lab", "run", "--prefix", "[ana]", "-q").exit_code == 0
+    assert cli("lab", "check", "--prefix", "[ana]").exit_code == 0
+    other = cli("lab", "check", "--prefix", "[ben]", "--format", "json")
+    assert other.exit_code == 1 and other.json()["score"] == 0 or other.json()["score"] < 15
+    subjects = {r["subject"] for r in rows("lead", select=("subject",))}
+    assert "[ana] Prospect machine à café sans société" in subjects
+
+
+def test_check_upto_a_task_the_lab_undid_later_uses_the_journal(lab_env: Path) -> None:
+    assert cli("lab", "run", "-q").exit_code == 0
+    doc = cli("lab", "check", "--upto", "ex2.t3", "--format", "json").json()
+    task = doc["tasks"][3]
+    assert task["id"] == "ex2.t3" and task["passed"] and "run journal" in task["how_known"]
+    without = cli("lab", "check", "--upto", "ex2.t3", "--format", "json", "--no-journal")
+    assert without.exit_code == 1
+    assert without.json()["tasks"][3]["status"] == "failed"
