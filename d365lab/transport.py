@@ -55,7 +55,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs bearer tokens and secrets from every record of the ``d365lab`` loggers."""
+    """A logging filter that scrubs bearer tokens and secrets from the records of the logger it is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render the message once, redacted."""
@@ -64,7 +64,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-logging.getLogger("d365lab").addFilter(RedactingFilter())
 log.addFilter(RedactingFilter())
 
 
