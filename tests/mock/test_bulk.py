@@ -133,3 +133,41 @@ def test_upsert_multiple_is_all_or_nothing(api: ServiceRootSession, create: Crea
     assert response.status_code == 400
     assert api.get(f"leads({existing})?$select=subject").json()["subject"] == "old"
     assert count(api, "leads") == 1
+
+
+def _bulk_delete_body(entity: str, conditions: list[dict[str, Any]], operator: str = "And") -> dict[str, Any]:
+    return {"JobName": "cleanup", "SendEmailNotification": False, "ToRecipients": [], "CCRecipients": [],
+            "RecurrencePattern": "", "StartDateTime": "2026-01-01T00:00:00Z", "QuerySet": [{
+                "@odata.type": "Microsoft.Dynamics.CRM.QueryExpression", "EntityName": entity,
+                "ColumnSet": {"AllColumns": False, "Columns": []},
+                "Criteria": {"FilterOperator": operator, "Conditions": conditions}}]}
+
+
+def test_bulk_delete_by_ids_returns_a_job_id(api: ServiceRootSession, create: Create) -> None:
+    doomed = [create("leads", {"subject": f"d{i}"}) for i in range(2)]
+    kept = create("leads", {"subject": "kept"})
+    response = api.post("BulkDelete", json=_bulk_delete_body("lead", [{
+        "AttributeName": "leadid", "Operator": "In",
+        "Values": [{"Value": i, "Type": "System.Guid"} for i in doomed]}]))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["JobId"]) == 36
+    assert [api.get(f"leads({i})").status_code for i in doomed] == [404, 404]
+    assert api.get(f"leads({kept})").status_code == 200
+    assert count(api, "leadtoopportunitysalesprocesses") == 1  # the deleted leads' instances went too
+
+
+def test_bulk_delete_by_column_value(api: ServiceRootSession, create: Create) -> None:
+    create("leads", {"subject": "a", "statecode": 2})
+    kept = create("leads", {"subject": "b"})
+    response = api.post("BulkDelete", json=_bulk_delete_body("lead", [{
+        "AttributeName": "statecode", "Operator": "Equal", "Values": [{"Value": "2", "Type": "System.Int32"}]}]))
+    assert response.status_code == 200, response.text
+    assert [r["leadid"] for r in api.get("leads?$select=subject").json()["value"]] == [kept]
+
+
+def test_bulk_delete_unsupported_condition_is_400(api: ServiceRootSession, create: Create) -> None:
+    create("leads", {"subject": "a"})
+    response = api.post("BulkDelete", json=_bulk_delete_body("lead", [{
+        "AttributeName": "subject", "Operator": "Like", "Values": [{"Value": "a%", "Type": "System.String"}]}]))
+    assert response.status_code == 400
+    assert count(api, "leads") == 1

@@ -1,4 +1,4 @@
-"""CreateMultiple, UpdateMultiple and UpsertMultiple, bound to an entity collection.
+"""CreateMultiple, UpdateMultiple and UpsertMultiple (bound to an entity collection), and BulkDelete.
 
 ``POST /leads/Microsoft.Dynamics.CRM.CreateMultiple`` with ``{"Targets": [...]}``; every
 target carries ``@odata.type`` naming the bound table. Standard tables run the whole
@@ -7,10 +7,11 @@ request in one transaction: any failing target rolls every target back.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from d365lab.mock.errors import bad_request
-from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action
+from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action, unbound_action
 from d365lab.mock.handlers.sales_params import parse_bind, type_name
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TYPE_NAMESPACE, Table
@@ -110,3 +111,74 @@ def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
                     target[table.primary_id] = record_id
                 tenant.create(table.logical_name, _decode(tenant, table.logical_name, target, for_create=True))
     return OperationResult(status=204)
+
+
+# --------------------------------------------------------------------------- BulkDelete
+
+_SUPPORTED_OPERATORS = ("Equal", "In")
+
+
+def _typed(value: Any) -> Any:
+    """A condition value: ``{"Value": "3", "Type": "System.Int32"}`` -> ``3``."""
+    if not isinstance(value, dict):
+        return value
+    raw, kind = value.get("Value"), str(value.get("Type", ""))
+    if kind in ("System.Int32", "System.Int64") and isinstance(raw, str):
+        return int(raw)
+    if kind == "System.Boolean" and isinstance(raw, str):
+        return raw.lower() == "true"
+    return raw
+
+
+def _condition_ids(tenant: Tenant, table: Table, condition: dict[str, Any]) -> set[str]:
+    """Ids of the rows one ConditionExpression (Equal / In) selects."""
+    attribute, operator = condition.get("AttributeName"), condition.get("Operator")
+    if operator not in _SUPPORTED_OPERATORS:
+        raise bad_request(f"BulkDelete: the mock supports the condition operators {', '.join(_SUPPORTED_OPERATORS)}, "
+                          f"not {operator!r}.")
+    column = table.columns.get(str(attribute))
+    if column is None or column.is_lookup:
+        raise bad_request(f"BulkDelete: '{attribute}' is not a column the mock can filter {table.logical_name} on.")
+    values = [_typed(v) for v in condition.get("Values") or []]
+    found: set[str] = set()
+    for value in values:
+        if attribute == table.primary_id:
+            row = tenant.get(table.logical_name, str(value).lower())
+            found.update([row[table.primary_id]] if row is not None else [])
+        else:
+            found.update(r[table.primary_id] for r in tenant.find(table.logical_name, **{column.name: value}))
+    return found
+
+
+def _query_ids(tenant: Tenant, query: dict[str, Any]) -> tuple[Table, set[str]]:
+    table = tenant.table(str(query.get("EntityName")))
+    criteria = query.get("Criteria") or {}
+    conditions = criteria.get("Conditions") or []
+    if not conditions or criteria.get("Filters"):
+        raise bad_request("BulkDelete: the mock needs a flat Criteria with at least one condition.")
+    selected = [_condition_ids(tenant, table, c) for c in conditions]
+    if criteria.get("FilterOperator", "And") == "Or":
+        return table, set().union(*selected)
+    return table, set.intersection(*selected)
+
+
+@unbound_action("BulkDelete")
+def bulk_delete(tenant: Tenant, call: OperationCall) -> OperationResult:
+    """Delete the rows every QueryExpression of ``QuerySet`` selects; 200 with a ``JobId``.
+
+    The service runs BulkDelete as an asynchronous job; the mock deletes at once (so the
+    job has finished when the answer arrives) and answers a fresh job id.
+    """
+    queries = call.parameters.get("QuerySet")
+    if not isinstance(queries, list) or not queries or not all(isinstance(q, dict) for q in queries):
+        raise bad_request("BulkDelete needs 'QuerySet': a non-empty array of QueryExpression objects.")
+    with tenant.transaction():
+        for query in queries:
+            table, ids = _query_ids(tenant, query)
+            for record_id in sorted(ids):
+                if tenant.get(table.logical_name, record_id) is not None:  # a cascade may have removed it
+                    tenant.delete(table.logical_name, record_id)
+    return OperationResult(status=200, body={
+        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.BulkDeleteResponse",
+        "JobId": str(uuid.uuid4()),
+    })
