@@ -51,6 +51,8 @@ def main() -> None:
           f"{report.kills}; total {elapsed:.1f} s")
     print(f"qualified exactly once: {report.qualified}/{args.leads // 2 + args.leads % 2}; "
           f"disqualified right: {report.disqualified}/{args.leads // 2}")
+    print(f"leads whose request was in flight at a kill and were recognised on resume (not re-sent): "
+          f"{report.recognised}")
     print(f"problems: {len(report.problems)}")
     for problem in report.problems[:20]:
         print("  ", problem)

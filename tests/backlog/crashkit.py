@@ -42,6 +42,8 @@ class CrashReport:
     kills: list[int] = field(default_factory=list)      # journal "done" count at each kill
     qualified: int = 0
     disqualified: int = 0
+    #: leads an interrupted run had sent whose outcome the resume read back from the tenant
+    recognised: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -131,6 +133,14 @@ def crash_and_resume(base_url: str, token: str, workdir: Path, expected: dict[st
     code, _ = run_and_kill(args, env, workdir, journal, None)
     if code != 0:
         report.problems.append(f"final resume exited {code}")
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        report.recognised = db.execute("SELECT COUNT(*) FROM items WHERE detail LIKE '%recognised%'").fetchone()[0]
+        unfinished = db.execute("SELECT COUNT(*) FROM items WHERE state != 'done'").fetchone()[0]
+    finally:
+        db.close()
+    if unfinished:
+        report.problems.append(f"{unfinished} journal items not done")
     verify(base_url, token, expected, report)
     return report
 
