@@ -32,6 +32,7 @@ from d365lab.config import API_PATH
 from d365lab.errors import (
     ClientValidationError,
     DataverseError,
+    ThrottledError,
     TransportError,
     error_from_response,
     parse_retry_after,
@@ -162,7 +163,8 @@ class Transport:
         with self._pause_lock:
             self._paused_until = max(self._paused_until, self.clock() + seconds)
 
-    def _wait_while_paused(self) -> float:
+    def _wait_while_paused(self, budget: float, method: str, url: str) -> float:
+        """Sleep until the shared pause ends; refuse to sleep past this call's remaining budget."""
         waited = 0.0
         while True:
             with self._pause_lock:
@@ -170,6 +172,10 @@ class Transport:
             remaining = until - self.clock()
             if remaining <= 0:
                 return waited
+            if waited + remaining > budget:
+                raise ThrottledError(f"requests are paused for {remaining:.0f} more seconds after a 429, longer "
+                                     "than this call may wait (RetryPolicy.max_total_wait)", status=429,
+                                     method=method, url=url, retry_after=remaining)
             self.sleeper(remaining)
             waited += remaining
 
@@ -216,7 +222,7 @@ class Transport:
 
         while True:
             attempt += 1
-            waited += self._wait_while_paused()
+            waited += self._wait_while_paused(policy.max_total_wait - waited, method, url)
             send_headers = dict(extra)
             send_headers["Authorization"] = f"Bearer {self.tokens.get_token()}"
             started = time.perf_counter()

@@ -189,3 +189,15 @@ def test_request_count_is_thread_safe(rsps: responses.RequestsMock) -> None:
     for t in threads:
         t.join()
     assert transport.request_count == 100
+
+
+def test_a_pause_longer_than_the_budget_fails_fast(client: DataverseClient, rsps: responses.RequestsMock,
+                                                   clock: FakeClock) -> None:
+    rsps.get(API + "WhoAmI", json=THROTTLED, status=429, headers={"Retry-After": "300"})
+    with pytest.raises(ThrottledError):
+        client.whoami()  # 300 s is over this client's 60 s budget
+    with pytest.raises(ThrottledError, match="paused for 300 more seconds") as info:
+        list(client.records.list("accounts"))  # another call does not sleep 300 s either
+    assert clock.sleeps == []
+    assert info.value.retry_after == 300
+    assert client.request_count == 1
