@@ -21,6 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVE_STARTUP_LIMIT_S = 60.0
 
 
+@pytest.fixture(autouse=True)
+def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep loopback traffic off any HTTP proxy configured in the environment (requests honours no_proxy)."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+
+
 @pytest.fixture
 def mock_endpoint() -> Iterator[MockEndpoint]:
     """A fresh in-memory mock tenant served over loopback HTTP for one test."""

@@ -37,7 +37,9 @@ pytestmark = [
 def run_scenario(endpoint: MockEndpoint, name: str) -> dict[str, Any]:
     """Run one JS scenario against ``endpoint`` and return the JSON document it prints."""
     assert NODE is not None
-    env = {**os.environ, "D365LAB_MOCK_URL": endpoint.base_url, "D365LAB_MOCK_TOKEN": endpoint.token}
+    # dynamics-web-api sends even loopback requests through $http_proxy (it ignores no_proxy).
+    env = {k: v for k, v in os.environ.items() if k.lower() != "http_proxy"}
+    env |= {"D365LAB_MOCK_URL": endpoint.base_url, "D365LAB_MOCK_TOKEN": endpoint.token}
     done = subprocess.run(
         [NODE, str(SCENARIOS), name], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
