@@ -24,6 +24,8 @@ from d365lab.models.schema import TABLES, Column, ColumnType, Table
 
 COUNT_CAP = 5000
 _URL_SAFE = "$,()='"
+_KNOWN_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken",
+                            "$format"})
 
 
 @dataclass
@@ -52,6 +54,12 @@ def parse_options(query: dict[str, str]) -> QueryOptions:
     """Parse ``$select``/``$filter``/... from a query dict (``$skip`` is refused)."""
     if "$skip" in query:
         raise errors.bad_request("The query parameter $skip is not supported.", code=SYNTAX_ERROR)
+    for name in query:
+        if name.startswith("$") and name not in _KNOWN_OPTIONS:
+            raise errors.bad_request(f"The query parameter {name} is not supported.", code=SYNTAX_ERROR)
+        if name in ("savedQuery", "userQuery"):
+            raise errors.bad_request(f"The query parameter {name} is not supported by the mock tenant.",
+                                     code=SYNTAX_ERROR)
     options = QueryOptions(aliases={k: v for k, v in query.items() if k.startswith("@")})
     if query.get("$select"):
         options.select = [s.strip() for s in query["$select"].split(",") if s.strip()]
@@ -226,6 +234,10 @@ def context_fragment(table: Table, options: QueryOptions) -> str:
 def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table,
                         parent: tuple[str, Ref] | None = None) -> MockResponse:
     """GET on a collection (or a collection-valued navigation of one record)."""
+    if "fetchXml" in request.query and parent is None:
+        from d365lab.mock.query_fetch import fetch_response
+
+        return fetch_response(tenant, request, table)
     options = parse_options(request.query)
     patterns = annotation_patterns(request.prefer())
     columns = selected_columns(table, options.select)

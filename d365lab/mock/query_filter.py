@@ -11,6 +11,7 @@ Dataverse query functions ``In``/``NotIn``/``Between``/``NotBetween``/``Null``/`
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from d365lab.models.schema import Column, ColumnType, Table
 _TOKEN_RE = re.compile(r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
+  | (?P<jstring>"(?:[^"\\]|\\.)*")
   | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
   | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?(?![\w:]))
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?(?![\w]))
@@ -189,6 +191,8 @@ class FilterCompiler:
         text = token.text
         if token.kind == "string":
             return Operand(value=text[1:-1].replace("''", "'"), kind="string")
+        if token.kind == "jstring":  # JSON-style values in PropertyValues=["a","b"]
+            return Operand(value=json.loads(text), kind="string")
         if token.kind == "guid":
             return Operand(value=text.lower(), kind="guid")
         if token.kind == "datetime":

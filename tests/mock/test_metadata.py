@@ -89,3 +89,9 @@ def test_service_document_and_csdl(api: ServiceRootSession) -> None:
     csdl = api.get("$metadata")
     assert csdl.headers["Content-Type"] == "application/xml"
     assert '<EntitySet Name="leads" EntityType="mscrm.lead"/>' in csdl.text
+
+
+def test_boolean_metadata_filters(api: ServiceRootSession) -> None:
+    body = api.get("EntityDefinitions?$select=LogicalName&$filter=IsPrivate eq false").json()
+    assert "lead" in {item["LogicalName"] for item in body["value"]}
+    assert api.get("EntityDefinitions?$filter=IsPrivate eq true").json()["value"] == []

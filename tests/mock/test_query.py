@@ -244,3 +244,58 @@ def test_top_disables_paging(api: ServiceRootSession, people: dict[str, str]) ->
 
 def test_bad_skiptoken_is_400(api: ServiceRootSession) -> None:
     assert "$skiptoken is not valid" in error_message(api, "$skiptoken=garbage")
+
+
+def test_in_accepts_json_string_arrays(api: ServiceRootSession, people: dict[str, str]) -> None:
+    query = """$filter=Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=["Latte","Ristretto"])"""
+    assert set(subjects(api, query)) == {"Latte", "Ristretto"}
+
+
+def test_unknown_system_query_option_is_400(api: ServiceRootSession) -> None:
+    assert "$search is not supported" in error_message(api, "$search=coffee")
+
+
+# ------------------------------------------------------------------- FetchXML
+
+def fetch(api: ServiceRootSession, xml: str) -> Any:
+    return api.get("leads", params={"fetchXml": xml})
+
+
+def test_fetch_xml_attributes_filter_and_order(api: ServiceRootSession, people: dict[str, str]) -> None:
+    response = fetch(api, "<fetch><entity name='lead'><attribute name='subject'/><attribute name='lastname'/>"
+                          "<filter type='or'><condition attribute='lastname' operator='eq' value='Doe'/>"
+                          "<condition attribute='subject' operator='begins-with' value='Esp'/></filter>"
+                          "<order attribute='subject' descending='true'/></entity></fetch>")
+    assert response.status_code == 200, response.text
+    rows = response.json()["value"]
+    assert [r["subject"] for r in rows] == ["Ristretto", "Mocha 50%_off", "Espresso"]
+    assert set(rows[0]) == {"@odata.etag", "leadid", "subject", "lastname"}
+
+
+def test_fetch_xml_nested_filters_in_null_and_paging(api: ServiceRootSession, people: dict[str, str]) -> None:
+    xml = ("<fetch count='2' page='{page}'><entity name='lead'><attribute name='subject'/>"
+           "<filter><condition attribute='leadsourcecode' operator='in'><value>8</value><value>1</value></condition>"
+           "<filter type='or'><condition attribute='companyname' operator='null'/>"
+           "<condition attribute='budgetamount' operator='ge' value='1000'/></filter></filter>"
+           "<order attribute='subject'/></entity></fetch>")
+    first = fetch(api, xml.format(page=1)).json()
+    second = fetch(api, xml.format(page=2)).json()
+    assert [r["subject"] for r in first["value"]] == ["Espresso", "Mocha 50%_off"]
+    assert first["@Microsoft.Dynamics.CRM.morerecords"] is True
+    assert [r["subject"] for r in second["value"]] == ["Ristretto"]
+    assert "@Microsoft.Dynamics.CRM.morerecords" not in second
+
+
+@pytest.mark.parametrize(("xml", "fragment"), [
+    ("<fetch><entity name='lead'>", "not well-formed"),
+    ("<fetch><entity name='account'/></fetch>", "<entity name='lead'>"),
+    ("<fetch><entity name='lead'><attribute name='nope'/></entity></fetch>", "attribute with Name = 'nope'"),
+    ("<fetch><entity name='lead'><link-entity name='account' from='accountid' to='parentaccountid'/>"
+     "</entity></fetch>", "link-entity"),
+    ("<fetch><entity name='lead'><filter><condition attribute='subject' operator='under'/></filter>"
+     "</entity></fetch>", "'under' is not supported"),
+])
+def test_fetch_xml_errors(api: ServiceRootSession, xml: str, fragment: str) -> None:
+    response = fetch(api, xml)
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]["message"]

@@ -77,6 +77,8 @@ def entity_metadata(table: Table) -> dict[str, Any]:
         "PrimaryNameAttribute": table.primary_name,
         "ObjectTypeCode": table.object_type_code,
         "IsCustomEntity": False,
+        "IsPrivate": False,
+        "IsIntersect": False,
         "IsActivity": table.primary_id == "activityid",
         "OwnershipType": "UserOwned" if "ownerid" in table.columns else "OrganizationOwned",
         "DisplayName": _label(table.logical_name.title()),
@@ -158,11 +160,19 @@ def _matches(item: dict[str, Any], filter_text: str | None) -> bool:
     """The small ``$filter`` subset clients send on metadata: ``Prop eq 'value'`` joined by and/or."""
     if not filter_text:
         return True
-    conditions = re.findall(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", filter_text)
+    conditions = re.findall(r"(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|-?\d+)", filter_text)
     if not conditions:
         raise errors.bad_request(f"The mock tenant cannot evaluate the metadata filter '{filter_text}'.")
-    results = [str(item.get(name, "")).lower() == value.replace("''", "'").lower() for name, value in conditions]
+    results = [_metadata_equals(item.get(name), literal) for name, literal in conditions]
     return any(results) if " or " in filter_text else all(results)
+
+
+def _metadata_equals(actual: Any, literal: str) -> bool:
+    if literal.startswith("'"):
+        return str(actual if actual is not None else "").lower() == literal[1:-1].replace("''", "'").lower()
+    if literal in ("true", "false"):
+        return actual is (literal == "true")
+    return isinstance(actual, int) and not isinstance(actual, bool) and actual == int(literal)
 
 
 def _find_table(args: str) -> Table:

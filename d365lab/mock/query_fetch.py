@@ -1,0 +1,186 @@
+"""``GET <set>?fetchXml=<fetch …>``: a FetchXML subset translated to parameterised SQL.
+
+Supported: one ``<entity>`` with ``<attribute>``/``<all-attributes>``, nested ``<filter
+type="and|or">`` with ``<condition>`` operators ``eq ne gt ge lt le like not-like
+begins-with not-begin-with ends-with not-end-with null not-null in not-in eq-userid
+ne-userid``, ``<order attribute descending>``, and ``top``/``count``/``page`` on ``<fetch>``
+(with ``@Microsoft.Dynamics.CRM.morerecords``). ``<link-entity>`` and aggregates are 400.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from xml.etree import ElementTree
+
+from d365lab.mock import errors
+from d365lab.mock.codec import encode_row, selected_columns
+from d365lab.mock.errors import MockError
+from d365lab.mock.store import quote
+from d365lab.mock.tenant import SqliteTenant
+from d365lab.mock.validation import normalize_datetime, normalize_guid
+from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response
+from d365lab.models.schema import Column, ColumnType, Table
+
+_COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_LIKE = {"like": ("", ""), "begins-with": ("", "%"), "ends-with": ("%", ""),
+         "not-like": ("", ""), "not-begin-with": ("", "%"), "not-end-with": ("%", "")}
+_INTEGERS = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
+                       ColumnType.STATUS})
+_REALS = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+
+
+def fetch_error(message: str) -> MockError:
+    """400 for FetchXML the mock cannot run."""
+    return errors.bad_request(f"FetchXML: {message}", code="0x80041103")
+
+
+class FetchCompiler:
+    """Compile one ``<fetch>`` document for the table of the entity set it was sent to."""
+
+    def __init__(self, table: Table, text: str, user_id: str) -> None:
+        self.table = table
+        self.user_id = user_id
+        self.params: list[Any] = []
+        try:
+            self.root = ElementTree.fromstring(text)
+        except ElementTree.ParseError as exc:
+            raise fetch_error(f"the document is not well-formed XML ({exc})") from None
+        if self.root.tag != "fetch":
+            raise fetch_error("the root element must be <fetch>")
+        if self.root.get("aggregate", "false").lower() == "true":
+            raise fetch_error("aggregate queries are not supported by the mock tenant")
+        entity = self.root.find("entity")
+        if entity is None or entity.get("name") != table.logical_name:
+            raise fetch_error(f"<entity name='{table.logical_name}'> is required for this entity set")
+        if entity.find(".//link-entity") is not None:
+            raise fetch_error("<link-entity> is not supported by the mock tenant")
+        self.entity = entity
+
+    def column(self, name: str | None) -> Column:
+        """A column named by an ``attribute`` attribute (unknown -> 400)."""
+        column = self.table.columns.get(name or "")
+        if column is None:
+            raise fetch_error(f"'{self.table.logical_name}' entity doesn't contain attribute with Name = '{name}'")
+        return column
+
+    def select(self) -> list[str] | None:
+        """Attribute names (None for ``<all-attributes/>`` or none listed)."""
+        if self.entity.find("all-attributes") is not None:
+            return None
+        names = [self.column(a.get("name")).name for a in self.entity.findall("attribute")]
+        return names or None
+
+    def where(self) -> str:
+        """The SQL condition of every top-level ``<filter>`` (and-ed)."""
+        parts = [self._filter(f) for f in self.entity.findall("filter")]
+        return " AND ".join(p for p in parts if p)
+
+    def order(self) -> str:
+        """``ORDER BY`` terms, then the primary key."""
+        terms = []
+        for item in self.entity.findall("order"):
+            column = self.column(item.get("attribute"))
+            descending = item.get("descending", "false").lower() == "true"
+            terms.append(f"{quote(column.name)}{' DESC' if descending else ''}")
+        terms.append(quote(self.table.primary_id))
+        return ", ".join(terms)
+
+    def _filter(self, element: ElementTree.Element) -> str:
+        joiner = " OR " if element.get("type", "and").lower() == "or" else " AND "
+        parts: list[str] = []
+        for child in element:
+            if child.tag == "condition":
+                parts.append(self._condition(child))
+            elif child.tag == "filter":
+                nested = self._filter(child)
+                if nested:
+                    parts.append(nested)
+        return "(" + joiner.join(parts) + ")" if parts else ""
+
+    def _value(self, column: Column, raw: str | None) -> Any:
+        if raw is None:
+            raise fetch_error(f"the condition on '{column.name}' needs a value")
+        text = raw.strip()
+        try:
+            if column.is_lookup or column.type is ColumnType.GUID:
+                ident = normalize_guid(text)
+                if ident is None:
+                    raise ValueError(text)
+                return ident
+            if column.type is ColumnType.BOOLEAN:
+                return 1 if text.lower() in ("1", "true") else 0
+            if column.type in _INTEGERS:
+                return int(text)
+            if column.type in _REALS:
+                return float(text)
+            if column.type is ColumnType.DATETIME:
+                normalized = normalize_datetime(text)
+                if normalized is None:
+                    raise ValueError(text)
+                return normalized
+        except ValueError:
+            raise fetch_error(f"'{raw}' is not a valid value for '{column.name}'") from None
+        return raw
+
+    def _condition(self, element: ElementTree.Element) -> str:
+        column = self.column(element.get("attribute"))
+        sql = quote(column.name)
+        operator = (element.get("operator") or "").lower()
+        if operator in _COMPARE:
+            self.params.append(self._value(column, element.get("value")))
+            if operator == "ne":
+                return f"({sql} <> ? OR {sql} IS NULL)"
+            return f"({sql} {_COMPARE[operator]} ?)"
+        if operator in _LIKE:
+            prefix, suffix = _LIKE[operator]
+            value = element.get("value") or ""
+            if operator not in ("like", "not-like"):
+                value = re.sub(r"([\\%_])", r"\\\1", value)
+            self.params.append(f"{prefix}{value}{suffix}")
+            negate = "NOT " if operator.startswith("not-") else ""
+            return f"({sql} {negate}LIKE ? ESCAPE '\\')"
+        if operator in ("null", "not-null"):
+            return f"({sql} IS {'NOT ' if operator == 'not-null' else ''}NULL)"
+        if operator in ("in", "not-in"):
+            values = [self._value(column, v.text) for v in element.findall("value")]
+            if not values:
+                raise fetch_error(f"the '{operator}' condition on '{column.name}' needs <value> elements")
+            self.params.extend(values)
+            marks = ", ".join("?" for _ in values)
+            return f"({sql} {'NOT IN' if operator == 'not-in' else 'IN'} ({marks}))"
+        if operator in ("eq-userid", "ne-userid"):
+            self.params.append(self.user_id)
+            return f"({sql} {'=' if operator == 'eq-userid' else '<>'} ?)"
+        raise fetch_error(f"the condition operator '{operator}' is not supported by the mock tenant")
+
+    def paging(self, max_page: int) -> tuple[int, int]:
+        """``(limit, offset)`` from ``top`` or ``count``/``page``."""
+        try:
+            top = int(self.root.get("top", "0") or 0)
+            count = int(self.root.get("count", "0") or 0)
+            page = int(self.root.get("page", "1") or 1)
+        except ValueError:
+            raise fetch_error("top, count and page must be integers") from None
+        if top:
+            return min(top, max_page), 0
+        size = min(count or max_page, max_page)
+        return size, (max(page, 1) - 1) * size
+
+
+def fetch_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> MockResponse:
+    """Run the ``fetchXml`` query option of a collection GET."""
+    compiler = FetchCompiler(table, request.query["fetchXml"], tenant.caller.user_id)
+    select = compiler.select()
+    columns = selected_columns(table, select)
+    where = compiler.where()
+    limit, offset = compiler.paging(tenant.settings.max_page_size)
+    rows = tenant.store.select(table, where, compiler.params, compiler.order(), limit + 1 + offset)[offset:]
+    more = len(rows) > limit
+    patterns = annotation_patterns(request.prefer())
+    fragment = f"{table.entity_set}({','.join(select)})" if select else table.entity_set
+    body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#{fragment}"}
+    if more:
+        body["@Microsoft.Dynamics.CRM.morerecords"] = True
+    body["value"] = [encode_row(tenant, table, row, columns=columns, annotations=patterns) for row in rows[:limit]]
+    return json_response(200, body)
