@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.query_filter import SYNTAX_ERROR, FilterCompiler
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Ref, Row
@@ -312,11 +313,11 @@ def render(tenant: SqliteTenant, table: Table, row: Row, columns: list[Column], 
 
 def _expand(tenant: SqliteTenant, table: Table, row: Row, item: Expansion, patterns: list[str] | None) -> Any:
     nested = parse_options(item.options)
-    if item.name in table.collections:
-        nav = table.collections[item.name]
-        target = TABLES[nav.target]
+    relation = one_to_many(table).get(item.name)
+    if relation is not None:
+        target = TABLES[relation.target]
         where, params = where_clause(tenant, target, nested,
-                                     parent=(nav.referencing_column, Ref(table.logical_name, row[table.primary_id])))
+                                     parent=(relation.column, Ref(table.logical_name, row[table.primary_id])))
         keys = _sort_columns(target, nested)
         limit = nested.top if nested.top is not None else tenant.settings.max_page_size
         children = tenant.store.select(target, where, params, _order_sql(keys), limit)

@@ -15,6 +15,7 @@ from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.handlers import registry
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.wire import split_outside_quotes
 from d365lab.models.schema import BY_ENTITY_SET, TYPE_NAMESPACE, Table
 
@@ -34,6 +35,7 @@ class RouteKind(StrEnum):
     PROPERTY = "property"
     REF = "ref"
     NAVIGATION_COLLECTION = "navigation_collection"
+    COLLECTION_REF = "collection_ref"
     BOUND_ACTION = "bound_action"
     FUNCTION = "function"
     UNBOUND_ACTION = "unbound_action"
@@ -120,7 +122,7 @@ def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
         return Route(RouteKind.ENTITY, table, key)
     if len(rest) == 1:
         segment = rest[0]
-        if segment in table.collections:
+        if segment in one_to_many(table):
             return Route(RouteKind.NAVIGATION_COLLECTION, table, key, name=segment)
         if segment.startswith(NAMESPACE_PREFIX) or _is_bound_action(table, segment):
             return _bound_action(table, key, segment)
@@ -129,6 +131,9 @@ def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
         raise errors.unknown_segment(segment)
     if len(rest) == 2 and rest[1] == "$ref" and rest[0] in table.navigation_properties():
         return Route(RouteKind.REF, table, key, name=rest[0])
+    if len(rest) == 2 and rest[1] == "$ref" and split_call(rest[0])[0] in one_to_many(table):
+        name, child_key = split_call(rest[0])
+        return Route(RouteKind.COLLECTION_REF, table, key, name=name, args=child_key)
     raise errors.unknown_segment(rest[-1])
 
 

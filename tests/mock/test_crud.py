@@ -219,3 +219,25 @@ def test_persistence_across_apps_on_the_same_file(tmp_path: Path) -> None:
         api.patch(f"leads({lead_id})", json={"subject": "Again"})
         assert api.get(f"leads({lead_id})").json()["versionnumber"] > version
     second.close()
+
+
+def test_collection_valued_navigation_read_expand_associate_disassociate(api: ServiceRootSession,
+                                                                         create: Create) -> None:
+    account_id = create("accounts", {"name": "Parent"})
+    first = create("leads", {"subject": "first", "parentaccountid@odata.bind": f"/accounts({account_id})"})
+    second = create("leads", {"subject": "second"})
+    associate = api.post(f"accounts({account_id})/lead_parent_account/$ref",
+                         json={"@odata.id": f"{SERVICE_ROOT}leads({second})"})
+    assert associate.status_code == 204
+    listed = api.get(f"accounts({account_id})/lead_parent_account?$select=subject&$orderby=subject").json()
+    assert [r["subject"] for r in listed["value"]] == ["first", "second"]
+    expanded = api.get(f"accounts({account_id})?$select=name&$expand=lead_parent_account($select=subject)").json()
+    assert sorted(r["subject"] for r in expanded["lead_parent_account"]) == ["first", "second"]
+    assert api.delete(f"accounts({account_id})/lead_parent_account({first})/$ref").status_code == 204
+    assert api.delete(f"accounts({account_id})/lead_parent_account/$ref",
+                      params={"$id": f"{SERVICE_ROOT}leads({second})"}).status_code == 204
+    assert api.get(f"accounts({account_id})/lead_parent_account").json()["value"] == []
+    assert api.delete(f"accounts({account_id})/lead_parent_account({first})/$ref").status_code == 404
+    wrong = api.post(f"accounts({account_id})/lead_parent_account/$ref",
+                     json={"@odata.id": f"{SERVICE_ROOT}accounts({account_id})"})
+    assert wrong.status_code == 400

@@ -13,6 +13,7 @@ from d365lab.mock import errors
 from d365lab.mock.codec import decode_body, decode_value, etag, parse_entity_reference, resolve_key
 from d365lab.mock.errors import MockError
 from d365lab.mock.query import applied, collection_response, count_response, encode_single_value, entity_body
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
@@ -56,9 +57,11 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
         if method != "GET":
             raise not_allowed(method)
         app.tenant.require(table.logical_name, record_id)
-        nav = table.collections[route.name or ""]
-        return collection_response(app.tenant, request, app.tenant.table(nav.target),
-                                         parent=(nav.referencing_column, Ref(table.logical_name, record_id)))
+        relation = one_to_many(table)[route.name or ""]
+        return collection_response(app.tenant, request, app.tenant.table(relation.target),
+                                   parent=(relation.column, Ref(table.logical_name, record_id)))
+    if kind is RouteKind.COLLECTION_REF:
+        return _collection_ref(app, request, table, record_id, route)
     if kind is RouteKind.REF:
         return _ref(app, request, table, record_id, route.name or "")
     return _property(app, request, table, record_id, route.name or "")
@@ -201,5 +204,33 @@ def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: 
         if bound.logical_name != target:
             raise errors.bad_request(f"The navigation property '{nav}' expects a {target} reference.")
         app.tenant.update(table.logical_name, record_id, {column.name: Ref(target, ident)})
+        return empty_response(204)
+    raise not_allowed(request.method)
+
+
+def _collection_ref(app: MockApp, request: MockRequest, table: Table, record_id: str, route: Route) -> MockResponse:
+    """Associate (POST) or disassociate (DELETE) a row through a collection-valued navigation."""
+    from d365lab.mock.dispatch import not_allowed
+
+    relation = one_to_many(table)[route.name or ""]
+    target = app.tenant.table(relation.target)
+    app.tenant.require(table.logical_name, record_id)
+    if request.method == "POST" and route.args is None:
+        bound, child_id = parse_entity_reference(app.tenant, _body(request).get("@odata.id"))
+        if bound.logical_name != target.logical_name:
+            raise errors.bad_request(f"The navigation property '{relation.name}' holds {target.logical_name} rows.")
+        app.tenant.update(target.logical_name, child_id, {relation.column: Ref(table.logical_name, record_id)})
+        return empty_response(204)
+    if request.method == "DELETE":
+        if route.args is not None:
+            child_id = resolve_key(app.tenant, target, route.args)
+        elif "$id" in request.query:
+            _, child_id = parse_entity_reference(app.tenant, request.query["$id"])
+        else:
+            raise errors.bad_request("Name the row to disassociate: <navigation>(<id>)/$ref or $ref?$id=<uri>.")
+        child = app.tenant.require(target.logical_name, child_id)
+        if child.get(relation.column) != Ref(table.logical_name, record_id):
+            raise errors.not_found(target.logical_name, child_id)
+        app.tenant.update(target.logical_name, child_id, {relation.column: None})
         return empty_response(204)
     raise not_allowed(request.method)

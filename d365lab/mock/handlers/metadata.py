@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from d365lab.mock import errors
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, Route, split_call
 from d365lab.mock.tenant_api import Tenant
 from d365lab.mock.wire import MockRequest, MockResponse, json_response
@@ -290,8 +291,8 @@ def metadata_document(request: MockRequest) -> MockResponse:
             lines.append(f'<Property Name="{escape(c.value_property)}" Type="{edm}"/>')
         for nav, (_, target) in t.navigation_properties().items():
             lines.append(f'<NavigationProperty Name="{escape(nav)}" Type="mscrm.{target}"/>')
-        for coll in t.collections.values():
-            lines.append(f'<NavigationProperty Name="{coll.name}" Type="Collection(mscrm.{coll.target})"/>')
+        for relation in one_to_many(t).values():
+            lines.append(f'<NavigationProperty Name="{relation.name}" Type="Collection(mscrm.{relation.target})"/>')
         lines.append("</EntityType>")
     lines.append('<EntityContainer Name="System">')
     lines += [f'<EntitySet Name="{t.entity_set}" EntityType="mscrm.{t.logical_name}"/>' for t in TABLES.values()]
