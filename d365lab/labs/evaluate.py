@@ -55,9 +55,10 @@ class EvalContext:
 class _Outcome:
     """Mutable scratch for building one CheckResult."""
 
-    def __init__(self, ctx: EvalContext, check: Expectation) -> None:
+    def __init__(self, ctx: EvalContext, check: Expectation, task_hint: dict[Language, str]) -> None:
         self.ctx = ctx
         self.check = check
+        self.task_hint = task_hint
         self.passed = False
         self.expected: Any = None
         self.actual: Any = None
@@ -82,14 +83,17 @@ class _Outcome:
 
     def _hint(self) -> str:
         ctx, check = self.ctx, self.check
+        if check.field in ("statecode", "statuscode") and self.hint_kind == "equals":
+            # a state is changed by the task's action (Qualify, Close as won...), not by typing a value
+            return str(localize(self.task_hint, ctx.lang))
         template = ctx.lab.hint_templates.get(self.hint_kind) or ctx.lab.hint_templates["equals"]
         record = (ctx.record_label(check.record) if check.record
                   else ctx.record_label(check.none_exists.to) if check.none_exists else "")
         return str(localize(template, ctx.lang)).format(
             record=record,
             field=field_label(ctx.lab, ctx.lang, check.field or ""),
-            expected=self.expected_label or show(self.expected),
-            actual=self.actual_label or show(self.actual),
+            expected=self.expected_label or show(self.expected, ctx.lang),
+            actual=self.actual_label or show(self.actual, ctx.lang),
         )
 
 
@@ -100,7 +104,7 @@ def evaluate_task(ctx: EvalContext, task: TaskSpec) -> list[CheckResult]:
 
 def evaluate_check(ctx: EvalContext, task: TaskSpec, check: Expectation) -> CheckResult:
     """Evaluate one expectation and return its evidence."""
-    out = _Outcome(ctx, check)
+    out = _Outcome(ctx, check, task.hint)
     operator = check.operator
     if operator == "none_exists":
         return _none_exists(out)
@@ -115,8 +119,7 @@ def evaluate_check(ctx: EvalContext, task: TaskSpec, check: Expectation) -> Chec
         out.expected, out.actual = True, located.row is not None
         out.passed = out.actual is bool(check.exists)
         out.hint_kind = "missing"
-        out.message = (f"found ({located.how}), id {located.id}" if located.row is not None
-                       else f"not found ({located.how})")
+        out.message = (f"found ({located.how}), id {located.id}" if located.row is not None else located.how)
         return out.result(f"{check.record} exists")
     description = f"{check.record}.{check.field} {operator.replace('_', ' ')}"
     if located.row is None:
@@ -166,8 +169,6 @@ def _equals(out: _Outcome, task: TaskSpec, operator: str) -> None:
             return
     if out.passed and exact_text_differs(out.expected, out.actual):
         out.message = f"matches leniently; exact text differs ({out.actual!r} vs {out.expected!r})"
-    elif not out.passed:
-        out.message = f"expected {_both(out.expected, out.expected_label)}, found {_both(out.actual, out.actual_label)}"
 
 
 def _is_null(out: _Outcome) -> None:
@@ -187,7 +188,7 @@ def _ref(out: _Outcome, row: dict[str, Any], entity: str) -> None:
     out.hint_kind = "ref"
     out.expected = target.id
     out.expected_label = ctx.record_label(check.ref)
-    out.actual_label = lookup_label(row, entity, check.field) or ("(empty)" if out.actual is None else None)
+    out.actual_label = lookup_label(row, entity, check.field)
     if target.id is None:
         out.message = f"{check.ref} not found, so the link cannot be right"
         return

@@ -59,7 +59,7 @@ def option_label(lab: LabSpec, lang: Language, entity: str, column: str, value: 
                  row: Row | None = None) -> str | None:
     """A person's label for a value: option label, Yes/No wording, or None for plain values."""
     if value is None:
-        return "(empty)" if lang == "en" else "(vide)"
+        return None
     if isinstance(value, bool):
         return lab.boolean_labels.get(lang, {}).get(value)
     col = table(entity).columns.get(column)
@@ -101,10 +101,10 @@ def field_label(lab: LabSpec, lang: Language, column: str) -> str:
     return str(localize(labels, lang)) if labels else column
 
 
-def show(value: Any) -> str:
-    """A value as shown in hints: texts quoted, None as (empty)."""
+def show(value: Any, lang: Language = "en") -> str:
+    """A value as shown in hints: texts quoted, None as (empty) / (vide)."""
     if value is None:
-        return "(empty)"
+        return "(vide)" if lang == "fr" else "(empty)"
     if isinstance(value, str):
         return f"'{value}'"
     return str(value)
