@@ -13,6 +13,7 @@ random bearer token unless the settings name one.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets
 import threading
@@ -27,6 +28,7 @@ from d365lab.mock.app import MockApp, create_app
 from d365lab.mock.settings import MockSettings
 
 DB_ENV = "D365LAB_MOCK_DB"
+_log = logging.getLogger(__name__)
 THREADS = 8
 
 
@@ -89,10 +91,25 @@ class RunningServer:
                 except OSError:  # already closed by its peer
                     pass
 
-        server.trigger.pull_trigger(close_all)
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            try:
+                server.trigger.pull_trigger(close_all)
+            except OSError:  # the trigger is gone: nothing can race us any more
+                close_all()
+            self._thread.join(timeout=5)
+        else:
+            close_all()
         server.task_dispatcher.shutdown()
         self.app.close()
+
+
+def _run_quietly(server: Any) -> None:
+    """The event loop of a background server; a loop torn down by ``stop`` ends quietly."""
+    try:
+        server.run()
+    except OSError as exc:  # a socket closed under the loop while stopping
+        if server.socket.fileno() != -1:
+            _log.warning("mock server loop ended: %s", exc)
 
 
 def start_background(db_path: str = ":memory:", settings: MockSettings | None = None, *,
@@ -108,7 +125,7 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
     check_bind(host, allow_remote=False, token=token)
     app = create_app(db_path, effective)
     server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
-    thread = threading.Thread(target=server.run, name="d365lab-mock-server", daemon=True)
+    thread = threading.Thread(target=_run_quietly, args=(server,), name="d365lab-mock-server", daemon=True)
     thread.start()
     actual_port = server.effective_port
     return RunningServer(f"http://{host}:{actual_port}", token, app, server, thread)
