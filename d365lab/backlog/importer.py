@@ -42,6 +42,8 @@ class ImportOptions:
     on_duplicate: OnDuplicate = OnDuplicate.SKIP
     mapping_file: Path | None = None
     encoding: str = "auto"
+    #: Chunks in flight at once; None = the tenant's recommended parallelism.
+    parallelism: int | None = None
 
 
 @dataclass
@@ -147,7 +149,8 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
     if options.dry_run:
         report.would_create, report.would_update = len(to_create), len(to_update)
     else:
-        writer = LeadWriter(client, options.batch_size)
+        parallelism = options.parallelism or client.recommended_parallelism
+        writer = LeadWriter(client, options.batch_size, parallelism=parallelism)
         created = writer.create(list(to_create.items()))
         report.created_ids = created.ids
         report.created = len(created.ids)

@@ -8,6 +8,7 @@ support the bulk messages are written with ``$batch`` change sets instead.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,18 +50,36 @@ def _unsupported(exc: DataverseError) -> bool:
 class LeadWriter:
     """Creates and updates rows of one table in chunks (``lead`` by default)."""
 
-    def __init__(self, client: DataverseClient, chunk_size: int = 1000, table: str = "lead") -> None:
+    def __init__(self, client: DataverseClient, chunk_size: int = 1000, table: str = "lead",
+                 parallelism: int = 1) -> None:
         self.client = client
         self.chunk_size = max(1, chunk_size)
+        self.parallelism = max(1, parallelism)
         self.table = table
         self.bulk = schema_table(table).supports_bulk
 
     def create(self, rows: list[tuple[int, dict[str, Any]]]) -> CreateResult:
-        """Create rows given as ``(csv line, payload)``; never raises for a refused row."""
+        """Create rows given as ``(csv line, payload)``; never raises for a refused row.
+
+        Chunks are sent ``parallelism`` at a time (the service processes bulk requests in
+        parallel); ids come back in input order.
+        """
+        chunks = [rows[start:start + self.chunk_size] for start in range(0, len(rows), self.chunk_size)]
+        if self.parallelism <= 1 or len(chunks) <= 1:
+            parts = [self._create_one(chunk) for chunk in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.parallelism, len(chunks))) as pool:
+                parts = list(pool.map(self._create_one, chunks))
         result = CreateResult()
-        for start in range(0, len(rows), self.chunk_size):
-            self._create_chunk(rows[start:start + self.chunk_size], result)
+        for part in parts:
+            result.ids.extend(part.ids)
+            result.refused.extend(part.refused)
         return result
+
+    def _create_one(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
+        part = CreateResult()
+        self._create_chunk(chunk, part)
+        return part
 
     def _create_chunk(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult) -> None:
         if not chunk:
