@@ -52,6 +52,15 @@ def client(rsps: responses.RequestsMock, clock: FakeClock) -> Iterator[Dataverse
     with DataverseClient(BASE, StaticTokenProvider(TOKEN), clock=clock, sleeper=clock.sleep,
                          retry=RetryPolicy(max_attempts=5, max_total_wait=60, backoff_base=1, backoff_cap=8)) as c:
         yield c
+    # every request of every verb carries the OData headers, a bearer token and a client request id
+    for call in rsps.calls:
+        headers = call.request.headers
+        assert headers["OData-Version"] == headers["OData-MaxVersion"] == "4.0", call.request.url
+        assert headers["Accept"] == "application/json"
+        assert headers["Authorization"].startswith("Bearer ")
+        assert headers["x-ms-client-request-id"]
+        if call.request.body is not None:
+            assert headers["Content-Type"].startswith(("application/json", "multipart/mixed")), call.request.url
 
 
 def body_of(call: Any) -> Any:
