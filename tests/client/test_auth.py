@@ -126,3 +126,41 @@ def test_certificate_settings_pass_key_thumbprint_and_certificate(tmp_path: Path
     assert provider_from_settings(settings, cache_path=tmp_path / "c.json").get_token() == "cert-token"
     assert seen["thumbprint"] == cert.fingerprint(hashes.SHA1()).hex()
     assert "BEGIN PRIVATE KEY" in seen["private_key"] and "BEGIN CERTIFICATE" in seen["public_certificate"]
+
+
+def test_device_code_uses_the_well_known_client_and_shows_the_prompt(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import msal
+
+    seen: dict[str, Any] = {"prompts": []}
+
+    class FakePublic:
+        def __init__(self, client_id: str, authority: str, token_cache: Any) -> None:
+            seen.update(client_id=client_id, authority=authority)
+            self.accounts: list[dict[str, str]] = []
+
+        def get_accounts(self) -> list[dict[str, str]]:
+            return self.accounts
+
+        def acquire_token_silent_with_error(self, scopes: list[str], account: Any,
+                                            force_refresh: bool = False) -> dict[str, Any]:
+            seen["silent_force"] = force_refresh
+            return {"access_token": "silent", "expires_in": 3599}
+
+        def initiate_device_flow(self, scopes: list[str]) -> dict[str, Any]:
+            return {"user_code": "ABCD", "message": "Go to https://microsoft.com/devicelogin and enter ABCD"}
+
+        def acquire_token_by_device_flow(self, flow: dict[str, Any]) -> dict[str, Any]:
+            self.accounts.append({"username": "me"})
+            return {"access_token": "interactive", "expires_in": 3599}
+
+    monkeypatch.setattr(msal, "PublicClientApplication", FakePublic)
+    settings = Settings(dataverse_url="https://org.crm.dynamics.com").checked()
+    provider = provider_from_settings(settings, cache_path=tmp_path / "c.json", prompt=seen["prompts"].append)
+    assert provider.get_token() == "interactive"
+    assert seen["prompts"] == ["Go to https://microsoft.com/devicelogin and enter ABCD"]
+    assert seen["client_id"] == "51f81489-12ee-4a9e-aaae-a2591f45987d"
+    assert seen["authority"] == "https://login.microsoftonline.com/organizations"
+    provider.invalidate()  # after a 401: the cached account is refreshed silently, no new prompt
+    assert provider.get_token() == "silent"
+    assert seen["silent_force"] is True and len(seen["prompts"]) == 1
