@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from d365lab.labs import timeutil
 from d365lab.labs.evaluate import EvalContext, evaluate_task
 from d365lab.labs.journal import Journal, journal_path
-from d365lab.labs.locate import Locator
+from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
 
@@ -33,8 +33,12 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     last = lab.resolve_upto(upto)
     org = str(client.whoami().organization_id)
     journal = Journal.load(journal_path(lab.lab.key, org, lang, prefix)) if use_journal else None
-    tz = timeutil.resolve_time_zone(lab, lang, time_zone or (journal.data.time_zone if journal else None))
     snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
+    if journal is not None and journal_is_stale(journal, lab, snapshot):
+        # the journal describes records this tenant no longer has: grade as if there were none
+        journal = None
+        snapshot = Locator(client, lab, lang, prefix, None).snapshot()
+    tz = timeutil.resolve_time_zone(lab, lang, time_zone or (journal.data.time_zone if journal else None))
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
     report = LabReport(

@@ -283,10 +283,12 @@ def _none_exists(out: _Outcome) -> CheckResult:
     out.hint_kind = "none_exists"
     out.expected = 0
     out.actual = len(rows)
-    out.passed = not rows
+    # "nothing links to a record that does not exist" is vacuous: no credit for it
+    out.passed = target_id is not None and not rows
     description = f"no {spec.entity} with {spec.link} = {spec.to}"
     if target_id is None:
-        out.message = f"{spec.to} not found; nothing can link to it"
+        out.hint_kind = "missing"
+        out.message = f"{spec.to} not found, so this cannot be checked"
     elif rows:
         out.message = f"found {len(rows)} {spec.entity} linked to {spec.to}"
     result = out.result(description)

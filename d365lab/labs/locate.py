@@ -202,3 +202,15 @@ class Locator:
             rows = []
         found = {str(r["stagename"]): str(r["processstageid"]).lower() for r in rows if r.get("stagename")}
         return found or dict(STAGE_IDS)
+
+
+def journal_is_stale(journal: Journal, lab: LabSpec, snapshot: Snapshot) -> bool:
+    """True when the journal names records the tenant does not have (the tenant was reset).
+
+    Only records found by value (the leads) are compared: everything else hangs off them.
+    """
+    for alias, record_id in journal.data.records.items():
+        rec = lab.records.get(alias)
+        if rec is not None and rec.find.link is None and snapshot.id_of(alias) != record_id:
+            return True
+    return False

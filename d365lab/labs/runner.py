@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path
-from d365lab.labs.locate import Locator
+from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.spec import LabSpec, Language, TaskSpec
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
 
@@ -59,14 +59,6 @@ def open_journal(client: DataverseClient, lab: LabSpec, lang: Language, prefix: 
                                  language=lang, prefix=prefix, time_zone=tz)
 
 
-def _stale(journal: Journal, lab: LabSpec, found: dict[str, str | None]) -> bool:
-    """True when the journal names records the tenant no longer has (the tenant was reset)."""
-    for alias, record_id in journal.data.records.items():
-        if alias in lab.records and lab.records[alias].find.link is None and found.get(alias) != record_id:
-            return True
-    return False
-
-
 def tasks_to_run(lab: LabSpec, exercise: str | None = None, upto: str | None = None) -> list[TaskSpec]:
     """The tasks of ``--exercise`` (or all), cut after ``--upto`` when given."""
     chosen = [t for ex in lab.select_exercises(exercise) for t in ex.tasks]
@@ -87,7 +79,7 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     tasks = tasks_to_run(lab, exercise, upto)
     journal = open_journal(client, lab, lang, prefix, tz)
     snapshot = Locator(client, lab, lang, prefix, journal).snapshot(stages=False)
-    if _stale(journal, lab, {a: r.id for a, r in snapshot.records.items()}):
+    if journal_is_stale(journal, lab, snapshot):
         log("the run journal names records this tenant no longer has; starting a new journal")
         journal.delete()
         journal = open_journal(client, lab, lang, prefix, tz)

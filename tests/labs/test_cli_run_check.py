@@ -185,3 +185,14 @@ def test_check_upto_a_task_the_lab_undid_later_uses_the_journal(lab_env: Path) -
     without = cli("lab", "check", "--upto", "ex2.t3", "--format", "json", "--no-journal")
     assert without.exit_code == 1
     assert without.json()["tasks"][3]["status"] == "failed"
+
+
+def test_a_reset_tenant_with_an_old_journal_starts_afresh(lab_env: Path) -> None:
+    assert cli("lab", "run", "-q").exit_code == 0
+    for path in lab_env.glob("tenant.sqlite*"):
+        path.unlink()  # the mock tenant is reset; the journal on this machine is now stale
+    empty = cli("lab", "check", "--format", "json").json()
+    assert empty["journal"] is None and empty["score"] == 0
+    assert cli("lab", "run", "-q").exit_code == 0
+    assert cli("lab", "check").exit_code == 0
+    assert len(rows("lead", select=("subject",))) == 3

@@ -81,10 +81,13 @@ def test_roster_grades_a_class_and_survives_an_unreachable_tenant(lab_env: Path)
     assert reports == ["Alice.json", "Bob.json", "Chloé.json", "Dan.json"]
     alice = json.loads((lab_env / "reports" / "Alice.json").read_text(encoding="utf-8"))
     assert alice["student"] == "Alice" and alice["prefix"] == "[s1]"
+    reachable = lab_env / "reachable.csv"
+    reachable.write_text("student,prefix\nAlice,[s1]\nBob,[s2]\n", encoding="utf-8")
     markdown = lab_env / "summary.md"
-    assert cli("lab", "check", "--roster", str(roster), "--output", str(markdown), "--reports-dir",
-               str(lab_env / "md")).exit_code == 2
+    assert cli("lab", "check", "--roster", str(reachable), "--output", str(markdown), "--reports-dir",
+               str(lab_env / "md")).exit_code == 1  # Bob has not finished
     assert "| Alice |" in markdown.read_text(encoding="utf-8")
+    assert sorted(p.name for p in (lab_env / "md").iterdir()) == ["Alice.txt", "Bob.txt"]
 
 
 def test_example_roster_parses() -> None:
