@@ -246,3 +246,18 @@ def test_malformed_batch_is_400(api: ServiceRootSession) -> None:
     assert response.status_code == 400
     response = api.post("$batch", data=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
+
+
+def test_lf_line_endings_are_accepted(api: ServiceRootSession) -> None:
+    body = ("--b\nContent-Type: application/http\nContent-Transfer-Encoding: binary\n\n"
+            "POST leads HTTP/1.1\nContent-Type: application/json\n\n{\"subject\": \"lf\"}\n--b--\n")
+    response = api.post("$batch", data=body.encode(), headers={"Content-Type": "multipart/mixed; boundary=b"})
+    assert response.status_code == 200, response.text
+    assert [a.status for a in answers(response)] == [204]
+    assert count(api, "leads") == 1
+
+
+def test_nested_batch_is_refused(api: ServiceRootSession) -> None:
+    response = send(api, [part("POST", "$batch", {"x": 1})])
+    assert response.status_code == 400
+    assert "nested" in answers(response)[0].body["error"]["message"]

@@ -95,14 +95,15 @@ class _BatchRun:
 
     def to_request(self, part: BatchRequest) -> MockRequest:
         """The dispatcher request of a batch part, with references resolved."""
-        url = self.resolve(part.url)
+        url = part.url
         marker = f"{SERVICE_PATH}/"
+        if url.split("?")[0].rstrip("/").endswith("$batch"):
+            raise MockError(400, INVALID_ARGUMENT,
+                            "Batches cannot be nested: a $batch part cannot be a $batch request.")
+        url = self.resolve(url)
         if marker in url:
             url = url.split(marker, 1)[1]
         path, _, query_string = url.lstrip("/").partition("?")
-        if path.split("(")[0].split("/")[0] == "$batch":
-            raise MockError(400, INVALID_ARGUMENT,
-                            "Batches cannot be nested: a $batch part cannot be a $batch request.")
         headers = Headers(part.headers)
         for name in ("Authorization", "CallerObjectId"):
             if name not in headers and name in self.outer.headers:
