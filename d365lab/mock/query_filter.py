@@ -178,6 +178,10 @@ class FilterCompiler:
                 raise errors.bad_request(f"The parameter alias '{token.text}' has no value in the query string.")
             return self._literal_from_text(self.aliases[token.text], token.pos)
         if token.kind == "name" and token.text not in ("true", "false", "null"):
+            following = self._peek()
+            if following is not None and following.text == "(":
+                raise errors.bad_request(f"The function '{token.text}' is not supported by the mock tenant.",
+                                         code=SYNTAX_ERROR)
             return self._property(token)
         return self._literal(token)
 

@@ -106,7 +106,7 @@ def parse_route(path: str) -> Route:
         return Route(RouteKind.FUNCTION, name=bare, args=args)
     if bare in registry.UNBOUND_ACTIONS and not rest and args is None:
         return Route(RouteKind.UNBOUND_ACTION, name=bare)
-    raise errors.unknown_segment(segments[0])
+    raise errors.unknown_segment(name)
 
 
 def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:

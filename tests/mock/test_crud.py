@@ -241,3 +241,22 @@ def test_collection_valued_navigation_read_expand_associate_disassociate(api: Se
     wrong = api.post(f"accounts({account_id})/lead_parent_account/$ref",
                      json={"@odata.id": f"{SERVICE_ROOT}accounts({account_id})"})
     assert wrong.status_code == 400
+
+
+def test_single_valued_navigation_returns_the_related_record(api: ServiceRootSession, create: Create) -> None:
+    account_id = create("accounts", {"name": "Related"})
+    linked = create("leads", {"parentaccountid@odata.bind": f"/accounts({account_id})"})
+    alone = create("leads", {})
+    body = api.get(f"leads({linked})/parentaccountid?$select=name").json()
+    assert (body["accountid"], body["name"]) == (account_id, "Related")
+    assert body["@odata.context"] == f"{SERVICE_ROOT}$metadata#accounts(name)/$entity"
+    assert api.get(f"leads({alone})/parentaccountid").status_code == 204
+
+
+def test_patch_representation_ignores_expand(api: ServiceRootSession, create: Create) -> None:
+    account_id = create("accounts", {"name": "A"})
+    lead_id = create("leads", {"parentaccountid@odata.bind": f"/accounts({account_id})"})
+    response = api.patch(f"leads({lead_id})?$select=subject&$expand=parentaccountid($select=name)",
+                         json={"subject": "x"}, headers={"Prefer": "return=representation"})
+    assert response.status_code == 200
+    assert "parentaccountid" not in response.json()

@@ -299,3 +299,7 @@ def test_fetch_xml_errors(api: ServiceRootSession, xml: str, fragment: str) -> N
     response = fetch(api, xml)
     assert response.status_code == 400
     assert fragment in response.json()["error"]["message"]
+
+
+def test_unsupported_filter_functions_are_named(api: ServiceRootSession) -> None:
+    assert "The function 'tolower' is not supported" in error_message(api, "$filter=tolower(subject) eq 'x'")

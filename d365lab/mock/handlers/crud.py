@@ -7,6 +7,7 @@ guard it, GET answers 304 for an unchanged ``If-None-Match`` ETag.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
@@ -92,6 +93,8 @@ def create(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
 def _written(app: MockApp, request: MockRequest, table: Table, row: Row, *, created: bool) -> MockResponse:
     record_id = str(row[table.primary_id])
     if _representation(request):
+        if request.method == "PATCH":  # the service ignores $expand on PATCH
+            request = replace(request, query={k: v for k, v in request.query.items() if k != "$expand"})
         body = entity_body(app.tenant, request, table, row)
         return json_response(201 if created else 200, body, {"Preference-Applied": "return=representation"})
     return empty_response(204, {"OData-EntityId": _entity_id(request, table, record_id)})
@@ -170,6 +173,8 @@ def _property(app: MockApp, request: MockRequest, table: Table, record_id: str, 
     assert column is not None
     row = app.tenant.require(table.logical_name, record_id)
     if request.method == "GET":
+        if navigation is not None:
+            return _related(app, request, row.get(column.name), navigation[1])
         if column.is_lookup:
             raise errors.bad_request(f"Read the lookup '{name}' with $select=_{column.name}_value or $expand.")
         body = {"@odata.context": f"{request.base_url}/$metadata#{table.entity_set}({record_id})/{name}",
@@ -188,6 +193,15 @@ def _property(app: MockApp, request: MockRequest, table: Table, record_id: str, 
             app.tenant.update(table.logical_name, record_id, {column.name: None})
         return empty_response(204)
     raise not_allowed(request.method)
+
+
+def _related(app: MockApp, request: MockRequest, ref: Any, target: str) -> MockResponse:
+    """GET of a single-valued navigation: the related record, or 204 when there is none."""
+    if not isinstance(ref, Ref) or ref.table != target:
+        return empty_response(204)
+    target_table = app.tenant.table(target)
+    related = app.tenant.require(target, ref.id)
+    return json_response(200, entity_body(app.tenant, request, target_table, related), applied(request))
 
 
 def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
