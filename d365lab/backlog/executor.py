@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,24 +50,35 @@ class LeadOutcome:
 
 
 class TriageExecutor:
-    """Executes the pending items of one journaled run against a client."""
+    """Executes the pending items of one journaled run.
 
-    def __init__(self, client: DataverseClient, journal: Journal, run_id: str,
+    With several clients (one per application user of the same organization), leads are
+    spread round-robin over them: service-protection limits are per user, so each client
+    gets its own lane of threads (its recommended parallelism) and its own 429 pause.
+    """
+
+    def __init__(self, client: DataverseClient | Sequence[DataverseClient], journal: Journal, run_id: str,
                  settings: ExecutorSettings | None = None,
                  on_progress: Callable[[JournalItem, LeadOutcome], None] | None = None) -> None:
-        self.client = client
+        self.clients = [client] if not isinstance(client, Sequence) else list(client)
+        if not self.clients:
+            raise ValueError("at least one client is needed")
         self.journal = journal
         self.run_id = run_id
         self.settings = settings or ExecutorSettings()
         self.on_progress = on_progress
         self._stop = threading.Event()
 
-    @property
-    def workers(self) -> int:
-        """Thread count: the tenant's recommended parallelism, capped by the settings."""
-        hint = max(1, int(self.client.recommended_parallelism))
+    def lane_workers(self, client: DataverseClient) -> int:
+        """Threads for one client: its recommended parallelism, capped by the settings."""
+        hint = max(1, int(client.recommended_parallelism))
         cap = self.settings.max_workers
         return max(1, min(hint, cap)) if cap else hint
+
+    @property
+    def workers(self) -> int:
+        """Total thread count over every client."""
+        return sum(self.lane_workers(c) for c in self.clients)
 
     def stop(self) -> None:
         """Ask the run to stop after the requests in flight (Ctrl-C)."""
@@ -83,26 +94,33 @@ class TriageExecutor:
             for item in leave:
                 self._report(item, LeadOutcome(DONE, LEFT, "no change"))
         work = [it for it in todo if it.action != Action.LEAVE.value]
+        lanes = [(client, iter(work[i::len(self.clients)]), self.lane_workers(client))
+                 for i, client in enumerate(self.clients)]
+        # Each lane keeps at most its own thread count in flight, so a lane paused by a 429
+        # never holds threads another user's lane could use.
+        in_flight: dict[Future[None], int] = {}
+        per_lane = [0] * len(lanes)
+        exhausted = [False] * len(lanes)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="triage") as pool:
-            # A bounded window of futures keeps Ctrl-C responsive and memory flat.
-            window = self.workers * 4
-            pending: set[Future[None]] = set()
-            queue = iter(work)
             try:
                 while True:
-                    while len(pending) < window and not self._stop.is_set():
-                        next_item = next(queue, None)
-                        if next_item is None:
-                            break
-                        pending.add(pool.submit(self._process, next_item))
-                    if not pending:
+                    for index, (client, queue, limit) in enumerate(lanes):
+                        while per_lane[index] < limit and not exhausted[index] and not self._stop.is_set():
+                            next_item = next(queue, None)
+                            if next_item is None:
+                                exhausted[index] = True
+                                break
+                            in_flight[pool.submit(self._process, client, next_item)] = index
+                            per_lane[index] += 1
+                    if not in_flight:
                         break
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                     for future in done:
+                        per_lane[in_flight.pop(future)] -= 1
                         future.result()
             except BaseException:
                 self._stop.set()
-                for future in pending:
+                for future in in_flight:
                     future.cancel()
                 raise
         remaining = sum(n for (state, _), n in self.journal.counts(self.run_id).items() if state in (PENDING, STARTED))
@@ -111,35 +129,35 @@ class TriageExecutor:
 
     # ------------------------------------------------------------------ one lead
 
-    def _process(self, item: JournalItem) -> None:
+    def _process(self, client: DataverseClient, item: JournalItem) -> None:
         try:
-            outcome = self._attempts(item)
+            outcome = self._attempts(client, item)
         except DataverseError as exc:
             # e.g. the re-read after a closed-lead error was itself refused: a resume retries it.
             outcome = LeadOutcome(FAILED, ERROR, str(exc))
         self.journal.mark_finished(self.run_id, item.leadid, outcome.state, outcome.outcome,
-                                   outcome.detail, outcome.opportunity_id)
+                                   outcome.detail, outcome.opportunity_id, processed_by=client.tenant_label)
         self._report(item, outcome)
 
     def _report(self, item: JournalItem, outcome: LeadOutcome) -> None:
         if self.on_progress is not None:
             self.on_progress(item, outcome)
 
-    def _attempts(self, item: JournalItem) -> LeadOutcome:
+    def _attempts(self, client: DataverseClient, item: JournalItem) -> LeadOutcome:
         may_have_run = item.attempts > 0
         last_error: DataverseError | None = None
         for attempt in range(self.settings.transient_retries + 1):
             try:
                 if may_have_run:
-                    known = self._recognise(item)
+                    known = self._recognise(client, item)
                     if known is not None:
                         return known
                 self.journal.mark_started(self.run_id, item.leadid)
                 may_have_run = True
-                return self._send(item)
+                return self._send(client, item)
             except InvalidStateTransitionError as exc:
                 # The lead closed under us (an earlier attempt, or someone else): read what it is now.
-                known = self._recognise(item)
+                known = self._recognise(client, item)
                 return known or LeadOutcome(FAILED, ERROR, str(exc))
             except NotFoundError as exc:
                 return LeadOutcome(DONE, SKIPPED, f"lead no longer exists: {exc.message}")
@@ -150,10 +168,10 @@ class TriageExecutor:
                 time.sleep(self.settings.retry_backoff_seconds * (2 ** attempt))
         return LeadOutcome(FAILED, ERROR, f"gave up after retries: {last_error}")
 
-    def _send(self, item: JournalItem) -> LeadOutcome:
+    def _send(self, client: DataverseClient, item: JournalItem) -> LeadOutcome:
         if item.action == Action.QUALIFY.value:
             create = set(item.params.get("create", []))
-            result = self.client.leads.qualify(
+            result = client.leads.qualify(
                 item.leadid,
                 create_account="account" in create,
                 create_contact="contact" in create,
@@ -161,13 +179,13 @@ class TriageExecutor:
             return LeadOutcome(DONE, QUALIFIED, None, result.opportunity_id)
         if item.action == Action.DISQUALIFY.value:
             reason = str(item.params["reason"])
-            self.client.leads.disqualify(item.leadid, reason=reason)
+            client.leads.disqualify(item.leadid, reason=reason)
             return LeadOutcome(DONE, DISQUALIFIED, reason)
         return LeadOutcome(FAILED, ERROR, f"unknown action {item.action!r}")
 
-    def _recognise(self, item: JournalItem) -> LeadOutcome | None:
+    def _recognise(self, client: DataverseClient, item: JournalItem) -> LeadOutcome | None:
         """The lead's outcome if it is already closed on the tenant, else None (send it)."""
-        row: dict[str, Any] = self.client.records.get(
+        row: dict[str, Any] = client.records.get(
             "lead", item.leadid, select=["statecode", "statuscode", "_qualifyingopportunityid_value"])
         state = row.get("statecode")
         if state == LeadState.OPEN:

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS items (
     detail TEXT,
     opportunity_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    processed_by TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (run_id, leadid)
 );
@@ -89,6 +90,7 @@ class JournalItem:
     detail: str | None
     opportunity_id: str | None
     attempts: int
+    processed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,8 @@ class Journal:
 
     def items(self, run_id: str, states: Iterable[str] | None = None) -> Iterator[JournalItem]:
         """Items of a run in plan order, optionally only those in the given states."""
-        sql = ("SELECT seq, leadid, name, rule, action, params, state, outcome, detail, opportunity_id, attempts"
-               " FROM items WHERE run_id = ?")
+        sql = ("SELECT seq, leadid, name, rule, action, params, state, outcome, detail, opportunity_id, attempts,"
+               " processed_by FROM items WHERE run_id = ?")
         args: list[Any] = [run_id]
         if states is not None:
             wanted = list(states)
@@ -208,13 +210,14 @@ class Journal:
                 (STARTED, _now(), run_id, leadid))
 
     def mark_finished(self, run_id: str, leadid: str, state: str, outcome: str,
-                      detail: str | None = None, opportunity_id: str | None = None) -> None:
-        """Record a lead's final outcome (``done`` or ``failed``)."""
+                      detail: str | None = None, opportunity_id: str | None = None,
+                      processed_by: str | None = None) -> None:
+        """Record a lead's final outcome (``done`` or ``failed``) and which user's client sent it."""
         with self._lock:
             self._db.execute(
-                "UPDATE items SET state = ?, outcome = ?, detail = ?, opportunity_id = ?, updated_at = ?"
-                " WHERE run_id = ? AND leadid = ?",
-                (state, outcome, detail, opportunity_id, _now(), run_id, leadid))
+                "UPDATE items SET state = ?, outcome = ?, detail = ?, opportunity_id = ?, processed_by = ?,"
+                " updated_at = ? WHERE run_id = ? AND leadid = ?",
+                (state, outcome, detail, opportunity_id, processed_by, _now(), run_id, leadid))
 
     def mark_many_done(self, run_id: str, leadids: list[str], outcome: str, detail: str | None = None) -> None:
         """Record the same outcome for many leads in one commit (e.g. leads left as they are)."""

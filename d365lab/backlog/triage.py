@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
 RESULT_COLUMNS = ["run_id", "seq", "leadid", "name", "rule", "action", "state", "outcome", "detail",
-                  "opportunity_id", "attempts"]
+                  "opportunity_id", "attempts", "processed_by"]
 
 
 def plan_triage(client: DataverseClient, rules_path: Path) -> Plan:
@@ -46,9 +47,12 @@ def check_resumable(journal: Journal, client: DataverseClient, run_id: str) -> N
                            f"({info.base_url}), not {organization_id} ({client.base_url})")
 
 
-def execute(client: DataverseClient, journal: Journal, run_id: str, settings: ExecutorSettings,
-            console: Console, show_progress: bool = True) -> None:
-    """Execute a run's remaining items with a progress bar (Ctrl-C stops cleanly, resumable)."""
+def execute(client: DataverseClient | Sequence[DataverseClient], journal: Journal, run_id: str,
+            settings: ExecutorSettings, console: Console, show_progress: bool = True) -> None:
+    """Execute a run's remaining items with a progress bar (Ctrl-C stops cleanly, resumable).
+
+    Several clients (application users of the same organization) share the work.
+    """
     counts = journal.counts(run_id)
     total = sum(counts.values())
     already = sum(n for (state, _), n in counts.items() if state == DONE)
@@ -81,7 +85,8 @@ def write_results(journal: Journal, run_id: str, path: Path) -> int:
         rows.append({"run_id": run_id, "seq": item.seq, "leadid": item.leadid, "name": item.name,
                      "rule": item.rule, "action": item.action, "state": item.state,
                      "outcome": item.outcome, "detail": item.detail,
-                     "opportunity_id": item.opportunity_id, "attempts": item.attempts})
+                     "opportunity_id": item.opportunity_id, "attempts": item.attempts,
+                     "processed_by": item.processed_by})
     write_csv(path, RESULT_COLUMNS, rows)
     return len(rows)
 

@@ -6,6 +6,7 @@ or results CSV); 2 nothing was done (bad file, bad rules, bad options, unknown r
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,7 @@ from d365lab.backlog.importer import ImportOptions, ImportReport, OnDuplicate, r
 from d365lab.backlog.journal import FAILED, Journal, JournalError, default_journal_path
 from d365lab.backlog.mapping import MappingError
 from d365lab.backlog.rules import RulesError
+from d365lab.config import ConfigurationError
 from d365lab.errors import DataverseError
 
 backlog_app = typer.Typer(name="backlog", help="Import, triage and report on lead backlogs.",
@@ -96,6 +98,8 @@ def import_command(
             report = run_import(client, file, options)
     except (CsvFormatError, MappingError) as exc:
         raise _fail(f"{file}: {exc}") from None
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
     except DataverseError as exc:
         raise _fail(str(exc)) from None
     if report.unmapped_headers:
@@ -122,14 +126,23 @@ def triage_command(
                                            help="Cap on parallel requests (default: the tenant's hint).")] = None,
     sample: Annotated[int, typer.Option("--sample", min=0, help="Dry run: leads shown per action.")] = 5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    credentials: Annotated[list[Path] | None, typer.Option(
+        "--credentials", help="Extra application user (a .env-style file); repeat to spread the work "
+                              "over several users of the same environment.")] = None,
 ) -> None:
     """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
     from d365lab.backlog import triage
+    from d365lab.backlog.users import check_same_organization, clients_from_files
     from d365lab.connect import connect
 
     path = journal_path or default_journal_path()
     try:
-        with connect() as client, Journal(path) as journal:
+        with connect() as client, Journal(path) as journal, ExitStack() as extra_clients:
+            users = [client]
+            if credentials and not dry_run:
+                users += [extra_clients.enter_context(c) for c in clients_from_files(credentials)]
+                check_same_organization(users)
+                console.print(f"spreading the work over {len(users)} users", highlight=False)
             if resume:
                 triage.check_resumable(journal, client, resume)
                 run_id = resume
@@ -143,14 +156,14 @@ def triage_command(
                 run_id = triage.start_run(journal, client, rules, plan)
                 console.print(f"run {run_id}: {len(plan.items)} open leads planned (journal {path})",
                               highlight=False)
-            triage.execute(client, journal, run_id, ExecutorSettings(max_workers=max_workers), console,
+            triage.execute(users, journal, run_id, ExecutorSettings(max_workers=max_workers), console,
                            show_progress=progress)
             out = results or Path(f"triage-{run_id}.csv")
             triage.write_results(journal, run_id, out)
             console.print(triage.summary_table(journal, run_id))
             console.print(f"results: {out}", highlight=False)
             failed = sum(n for (state, _), n in journal.counts(run_id).items() if state == FAILED)
-    except (RulesError, JournalError) as exc:
+    except (RulesError, JournalError, ConfigurationError) as exc:
         raise _fail(str(exc)) from None
     except DataverseError as exc:
         raise _fail(str(exc)) from None
@@ -192,7 +205,7 @@ def pipeline_command(
     try:
         with connect() as client:
             report = build_report(client, period.value)
-    except DataverseError as exc:
+    except (DataverseError, ConfigurationError) as exc:
         raise _fail(str(exc)) from None
     if format is ReportFormat.TABLE:
         if output is None:

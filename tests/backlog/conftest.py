@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from d365lab.client import DataverseClient
+from d365lab.pytest_plugin import d365_server, d365_server_client  # noqa: F401  (fixtures)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "backlog"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from d365lab.backlog.writer import LeadWriter
 from d365lab.client import DataverseClient
-from d365lab.pytest_plugin import d365_server, d365_server_client  # noqa: F401
 
 
 def test_a_refused_row_is_isolated_and_the_rest_of_its_chunk_created(d365_server_client: DataverseClient) -> None:
