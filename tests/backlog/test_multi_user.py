@@ -24,6 +24,7 @@ def open_tenant() -> Iterator[str]:
     from waitress.server import create_server
 
     from d365lab.mock.app import create_app
+    from d365lab.mock.server import RunningServer
     from d365lab.mock.settings import MockSettings, ThrottleSettings
 
     settings = MockSettings(token=None, throttle=ThrottleSettings(
@@ -32,11 +33,11 @@ def open_tenant() -> Iterator[str]:
     server: Any = create_server(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    running = RunningServer(f"http://127.0.0.1:{server.effective_port}", "", app, server, thread)
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield running.base_url
     finally:
-        server.close()
-        thread.join(timeout=5)
+        running.stop()
 
 
 def test_two_users_share_a_triage(open_tenant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
