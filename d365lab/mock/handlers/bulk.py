@@ -13,6 +13,7 @@ from typing import Any
 from d365lab.mock.errors import bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action, unbound_action
 from d365lab.mock.handlers.sales_params import parse_bind, type_name
+from d365lab.mock.rules.process_flow import instances_created_together
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TYPE_NAMESPACE, Table
 
@@ -74,7 +75,7 @@ def create_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
     """Create every target; 200 with their ids in order."""
     table, targets = _targets(tenant, call)
     rows = [_decode(tenant, table.logical_name, target, for_create=True) for target in targets]
-    with tenant.transaction():
+    with tenant.transaction(), instances_created_together(tenant):
         created = tenant.create_many(table.logical_name, rows)
     return OperationResult(status=200, body={
         "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
