@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
-from d365lab.mock.query_filter import SYNTAX_ERROR, FilterCompiler
+from d365lab.mock.query_filter import FilterCompiler
+from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
