@@ -95,3 +95,13 @@ def test_values_longer_than_the_column_are_rejected(tmp_path: Path) -> None:
     prepared = prepare_import(path, ImportOptions())
     assert [(r.line, r.field) for r in prepared.rejections] == [(2, "lastname")]
     assert "longer than 50" in prepared.rejections[0].reason
+
+
+def test_french_excel_csv_utf8_with_bom_and_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "excel-utf8.csv"
+    text = "Sujet;Nom;Société;Origine;Budget\r\nTorréfaction;Lefèvre;Brûlerie;Séminaire;1 000,00\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    prepared = prepare_import(path, ImportOptions())
+    assert (prepared.table.encoding, prepared.table.delimiter) == ("utf-8-sig", ";")
+    assert prepared.valid[0][1].payload() == {"subject": "Torréfaction", "lastname": "Lefèvre",
+                                              "companyname": "Brûlerie", "leadsourcecode": 6, "budgetamount": 1000.0}
