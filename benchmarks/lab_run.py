@@ -55,19 +55,18 @@ def in_process(lang: str) -> None:
         from d365lab.labs.checker import check_lab
         from d365lab.labs.loader import load_lab
         from d365lab.labs.runner import run_lab
-        from d365lab.labs.timeutil import resolve_time_zone
 
         lab = load_lab()
         t0 = time.perf_counter()
         with connect() as client:
             t1 = time.perf_counter()
-            run_lab(client, lab, lang=lang, tz=resolve_time_zone(lab, lang))  # type: ignore[arg-type]
+            run_lab(client, lab, lang=lang)  # type: ignore[arg-type]
             t2 = time.perf_counter()
             run_requests = client.request_count
             report = check_lab(client, lab, lang=lang)  # type: ignore[arg-type]
             t3 = time.perf_counter()
             check_requests = client.request_count - run_requests
-            run_lab(client, lab, lang=lang, tz=resolve_time_zone(lab, lang))  # type: ignore[arg-type]
+            run_lab(client, lab, lang=lang)  # type: ignore[arg-type]
             t4 = time.perf_counter()
             rerun_requests = client.request_count - run_requests - check_requests
         print(f"in-process: mock start {t1 - t0:.3f} s | run {t2 - t1:.3f} s, {run_requests} requests | "

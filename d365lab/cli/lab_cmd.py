@@ -109,7 +109,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
     lab, language = _setup(lab_name, lang, fmt)
     try:
         lab.select_exercises(exercise)
-        tz = resolve_time_zone(lab, language, time_zone)
+        resolve_time_zone(lab, language, time_zone)  # a bad name fails before any request
         if upto is not None:
             lab.resolve_upto(upto)
     except ValueError as exc:
@@ -117,13 +117,16 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
     log = _progress(quiet)
     try:
         with _connect() as client:
-            summary = run_lab(client, lab, lang=language, prefix=prefix, tz=tz, exercise=exercise, upto=upto,
-                              log=log)
+            summary = run_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone, exercise=exercise,
+                              upto=upto, log=log)
             log(f"{summary.performed} step(s) done, {summary.skipped} already done; journal {summary.journal_path}")
             if not check:
                 log(f"HTTP requests: {client.request_count}")
                 return 0
-            report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone)
+            # after exercise N alone, grade the lab as it stands right after exercise N
+            last = upto or (lab.select_exercises(exercise)[-1].tasks[-1].id if exercise not in (None, "all") else None)
+            report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
+                                           upto=last)
     except LabRunError as exc:
         raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:

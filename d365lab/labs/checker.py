@@ -38,7 +38,7 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
         # the journal describes records this tenant no longer has: grade as if there were none
         journal = None
         snapshot = Locator(client, lab, lang, prefix, None).snapshot()
-    tz = timeutil.resolve_time_zone(lab, lang, time_zone or (journal.data.time_zone if journal else None))
+    tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone if journal else None)
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
     report = LabReport(

@@ -68,22 +68,27 @@ def tasks_to_run(lab: LabSpec, exercise: str | None = None, upto: str | None = N
     return [t for t in chosen if t.id in allowed]
 
 
-def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "", tz: str,
+def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "", time_zone: str | None = None,
             exercise: str | None = None, upto: str | None = None,
             log: Callable[[str], None] = lambda _msg: None) -> RunSummary:
     """Perform the selected tasks in order, skipping what is already done.
+
+    ``time_zone`` is ``--timezone``; without it the environment's, then the journal's, then
+    the lab default for ``lang`` is used.
 
     Raises :class:`~d365lab.labs.steps.LabRunError` when a task needs a record an earlier
     exercise creates and it is not there.
     """
     tasks = tasks_to_run(lab, exercise, upto)
+    tz = timeutil.resolve_time_zone(lab, lang, time_zone)
     journal = open_journal(client, lab, lang, prefix, tz)
     snapshot = Locator(client, lab, lang, prefix, journal).snapshot(stages=False)
     if journal_is_stale(journal, lab, snapshot):
         log("the run journal names records this tenant no longer has; starting a new journal")
         journal.delete()
         journal = open_journal(client, lab, lang, prefix, tz)
-    tz = journal.data.time_zone if journal.data.tasks else tz
+    if journal.data.tasks:  # keep the zone the earlier steps were done in
+        tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone)
     ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,
                      snapshot=snapshot, today=timeutil.local_date(timeutil.now_utc(), tz), log=log)
     summary = RunSummary(journal_path=str(journal.path), time_zone=tz)

@@ -16,12 +16,13 @@ from d365lab.labs.spec import LabSpec, Language
 TIMEZONE_ENV = "D365LAB_TIMEZONE"
 
 
-def resolve_time_zone(lab: LabSpec, lang: Language, explicit: str | None = None) -> str:
-    """The lab time zone: ``explicit``, else ``$D365LAB_TIMEZONE``, else the lab default for ``lang``.
+def resolve_time_zone(lab: LabSpec, lang: Language, explicit: str | None = None,
+                      remembered: str | None = None) -> str:
+    """The lab time zone: ``explicit`` (``--timezone``), ``$D365LAB_TIMEZONE``, the run journal's, the lab default.
 
     Raises ``ValueError`` for a name that is not an IANA time zone.
     """
-    name = explicit or os.environ.get(TIMEZONE_ENV) or lab.lab.time_zones.get(lang, "UTC")
+    name = explicit or os.environ.get(TIMEZONE_ENV) or remembered or lab.lab.time_zones.get(lang, "UTC")
     zone_of(name)
     return name
 

@@ -196,3 +196,23 @@ def test_a_reset_tenant_with_an_old_journal_starts_afresh(lab_env: Path) -> None
     assert cli("lab", "run", "-q").exit_code == 0
     assert cli("lab", "check").exit_code == 0
     assert len(rows("lead", select=("subject",))) == 3
+
+
+def test_run_one_exercise_with_check_grades_up_to_that_exercise(lab_env: Path) -> None:
+    first = cli("lab", "run", "--exercise", "1", "--check", "--format", "json", "-q")
+    assert first.exit_code == 0
+    assert [t["id"] for t in first.json()["tasks"]] == ["ex1.t1"]
+    second = cli("lab", "run", "--exercise", "2", "--check", "--format", "json", "-q")
+    assert second.exit_code == 0 and second.json()["score"] == second.json()["max_score"] == 7
+
+
+def test_the_lab_time_zone_decides_what_1630_means(lab_env: Path) -> None:
+    assert cli("lab", "run", "--timezone", "America/New_York", "-q").exit_code == 0
+    same = cli("lab", "check", "--format", "json").json()  # the journal remembers the zone
+    assert same["time_zone"] == "America/New_York" and same["passed"]
+    call = rows("phonecall", select=("scheduledend",))[0]["scheduledend"]
+    assert call.endswith(("21:30:00Z", "20:30:00Z"))  # 16:30 in New York (EST / EDT)
+    other = cli("lab", "check", "--timezone", "Asia/Tokyo", "--format", "json").json()
+    failed = {t["id"] for t in other["tasks"] if t["status"] == "failed"}
+    assert failed == {"ex3.t1.b"}
+    assert cli("lab", "check", "--timezone", "Mars/Olympus").exit_code == 2
