@@ -150,3 +150,22 @@ def test_cli_serve_in_the_foreground() -> None:
         output, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/api/data/v9.2/" in output
     assert "cli-token" not in output
+
+
+def test_concurrent_writes_are_serialised_safely(server: RunningServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = server.base_url + "/api/data/v9.2/"
+
+    def create(i: int) -> int:
+        with _session(server) as session:
+            response = session.post(root + "leads?$select=versionnumber", json={"subject": f"c{i}"},
+                                    headers={"Prefer": "return=representation"})
+            assert response.status_code == 201, response.text
+            return int(response.json()["versionnumber"])
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        versions = list(pool.map(create, range(60)))
+    assert len(set(versions)) == 60
+    with _session(server) as session:
+        assert session.get(root + "leads/$count").text == "60"
