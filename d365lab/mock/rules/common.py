@@ -8,7 +8,7 @@ not (WinOpportunity closing an opportunity, QualifyLead qualifying a lead) say s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -19,6 +19,7 @@ from d365lab.mock.tenant_api import Row, Tenant
 
 _DEFAULT_SETTINGS = MockSettings.model_validate({})
 _MESSAGES_IN_PROGRESS: ContextVar[frozenset[str]] = ContextVar("d365lab_mock_messages", default=frozenset())
+_SENT_COLUMNS: ContextVar[frozenset[str] | None] = ContextVar("d365lab_mock_sent_columns", default=None)
 
 #: Columns the tenant maintains on every write; a change there is not a "field update".
 SYSTEM_COLUMNS = frozenset({"modifiedon", "modifiedby", "versionnumber", "createdon", "createdby"})
@@ -64,3 +65,24 @@ def changed_columns(old: Row, new: Row) -> set[str]:
 def is_blank(value: Any) -> bool:
     """True for None and empty strings."""
     return value is None or value == ""
+
+
+@contextmanager
+def sending(columns: Iterable[str]) -> Iterator[None]:
+    """Tell the rules which columns the caller sent for the write about to run.
+
+    The tenant wraps a write's ``before_write`` hooks in this, so a rule can tell
+    "statecode and statuscode both sent" from "only statuscode sent" (``new`` is merged
+    with the stored row, which hides that). Without it the rules fall back to comparing
+    ``new`` with ``old``.
+    """
+    token = _SENT_COLUMNS.set(frozenset(columns))
+    try:
+        yield
+    finally:
+        _SENT_COLUMNS.reset(token)
+
+
+def sent_columns() -> frozenset[str] | None:
+    """The columns the caller sent for the current write, or None when the tenant did not say."""
+    return _SENT_COLUMNS.get()

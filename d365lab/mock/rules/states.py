@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from d365lab.mock.errors import INVALID_STATE, MockError, bad_request
 from d365lab.mock.rules.base import register
-from d365lab.mock.rules.common import settings_of
+from d365lab.mock.rules.common import sent_columns, settings_of
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.enums import StateModel
 from d365lab.models.schema import TABLES, Table
@@ -21,6 +21,9 @@ def invalid_status(model: StateModel, table: Table, row: Row, state: int, status
     """400 for a statuscode that does not belong to the statecode, worded as the service words it."""
     record_id = str(row.get(table.primary_id) or "")
     return MockError(400, INVALID_STATE, model.invalid_message(status, state, table.logical_name, record_id))
+
+
+_STATE_COLUMNS = frozenset({"statecode", "statuscode"})
 
 
 class StateMachineRule:
@@ -53,9 +56,15 @@ class StateMachineRule:
 
     def _complete_on_create(self, tenant: Tenant, new: Row) -> None:
         state, status = new.get("statecode"), new.get("statuscode")
-        # The tenant fills Open and its default status when neither was sent, so only a
-        # pair other than that shows the caller sent a state.
-        sent_state = (state, status) not in ((None, None), (0, self.model.default_status(0)))
+        sent = sent_columns()
+        if sent is not None:
+            sent_state = bool(sent & _STATE_COLUMNS)
+            if "statuscode" in sent and "statecode" not in sent:
+                state = None  # only the status was sent: the tenant's default state must not hide that
+        else:
+            # The tenant fills Open and its default status when neither was sent, so only a
+            # pair other than that shows the caller sent a state.
+            sent_state = (state, status) not in ((None, None), (0, self.model.default_status(0)))
         if not self.table.state_valid_for_create and sent_state:
             if settings_of(tenant).activity_state_on_create == "reject":
                 raise bad_request(
@@ -72,6 +81,10 @@ class StateMachineRule:
         new["statecode"], new["statuscode"] = state, status
 
     def _complete_on_update(self, tenant: Tenant, old: Row, new: Row) -> None:
+        sent = sent_columns()
+        if sent is not None:
+            self._complete_sent(tenant, old, new, sent)
+            return
         state, status = new.get("statecode"), new.get("statuscode")
         old_state, old_status = old.get("statecode"), old.get("statuscode")
         if state is None:
@@ -79,6 +92,19 @@ class StateMachineRule:
         if status is None or (state != old_state and status == old_status):
             status = self.model.default_status(state)
         elif state == old_state and status != old_status and not self.model.is_valid(state, status):
+            inferred = self.model.state_of(status)
+            if inferred is not None and settings_of(tenant).infer_state_from_status:
+                state = inferred
+        new["statecode"], new["statuscode"] = state, status
+
+
+    def _complete_sent(self, tenant: Tenant, old: Row, new: Row, sent: frozenset[str]) -> None:
+        """Complete the pair knowing exactly which codes the caller sent."""
+        state, status = new.get("statecode"), new.get("statuscode")
+        if "statecode" in sent and "statuscode" not in sent:
+            if state != old.get("statecode"):
+                status = self.model.default_status(state) if state is not None else None
+        elif "statuscode" in sent and "statecode" not in sent and status is not None:
             inferred = self.model.state_of(status)
             if inferred is not None and settings_of(tenant).infer_state_from_status:
                 state = inferred
