@@ -74,7 +74,8 @@ def _import_summary(report: ImportReport, rejects: Path | None) -> Table:
 
 @backlog_app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="CSV file of leads (UTF-8 with or without BOM, or French Excel ';').")],
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE.csv", help="CSV file of leads (UTF-8 with or without BOM, or French Excel ';').")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and detect duplicates; send nothing.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=5000,
                                             help="Leads per CreateMultiple request.")] = 1000,
@@ -114,7 +115,7 @@ def import_command(
 
 @backlog_app.command("triage")
 def triage_command(
-    rules: Annotated[Path, typer.Argument(help="Rules YAML file.")],
+    rules: Annotated[Path, typer.Argument(metavar="RULES.yaml", help="Rules YAML file.")],
     dry_run: Annotated[bool, typer.Option("--dry-run",
                                           help="Print the plan (counts and a sample); change nothing.")] = False,
     resume: Annotated[str | None, typer.Option("--resume", help="Finish an interrupted run (its id).")] = None,
