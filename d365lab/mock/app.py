@@ -13,6 +13,7 @@ import importlib.util
 import io
 import logging
 import pkgutil
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ _log = logging.getLogger(__name__)
 _EXTENSIONS_LOADED = False
 _EXTENSIONS_LOCK = threading.Lock()
 AUTHORIZE_URI = "https://login.microsoftonline.com/common/oauth2/authorize"
+_VERSIONED_ROOT = re.compile(r"(/api/data/v9\.[0-2])(?=/|$)")
 
 
 def load_extensions() -> None:
@@ -176,10 +178,12 @@ def request_from_environ(environ: dict[str, Any]) -> MockRequest:
     # WSGI hands PATH_INFO over as latin-1-decoded bytes; re-decode as UTF-8 for quoted keys.
     path = path.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
     query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
-    base_url = _origin(environ) + SERVICE_PATH
-    if path.startswith(SERVICE_PATH):
-        relative = path[len(SERVICE_PATH):]
+    version = _VERSIONED_ROOT.match(path)
+    if version is not None:  # v9.0 and v9.1 behave as v9.2, like the service
+        base_url = _origin(environ) + version.group(1)
+        relative = path[version.end():]
     else:
+        base_url = _origin(environ) + SERVICE_PATH
         relative = "\x00" + path  # routes to a 404 naming the path
     return MockRequest(str(environ.get("REQUEST_METHOD", "GET")).upper(), relative.lstrip("/"),
                        query, headers, body, base_url)

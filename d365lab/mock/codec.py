@@ -157,6 +157,7 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
     t = tenant.table(table)
     if not isinstance(body, dict):
         raise errors.bad_request("The request body must be a JSON object.")
+    _check_type_annotation(t, body.get("@odata.type"))
     navigations = t.navigation_properties()
     row: Row = {}
     for key, value in body.items():
@@ -180,6 +181,11 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
             continue
         if key.startswith("@") or "@" in key:
             continue  # annotations such as @odata.type / @odata.etag / x@OData.Community...
+        if key in navigations and isinstance(value, dict):
+            column, target = navigations[key]
+            related = tenant.create(target, decode_body(tenant, target, value, for_create=True))
+            row[column.name] = Ref(target, str(related[tenant.table(target).primary_id]))
+            continue
         if key in t.collections:
             nav_coll = t.collections[key]
             if not isinstance(value, list):
@@ -193,6 +199,17 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
     if not for_create and row.get(t.primary_id) is None:
         row.pop(t.primary_id, None)
     return row
+
+
+def _check_type_annotation(table: Table, annotation: Any) -> None:
+    """An ``@odata.type`` in a body must name the table the body is written to."""
+    if annotation is None:
+        return
+    name = str(annotation).lstrip("#")
+    if name not in (table.type_name, table.logical_name):
+        raise errors.bad_request(
+            f"The type '{name}' in @odata.type is not compatible with the expected type '{table.type_name}'.",
+            code=errors.UNKNOWN_PROPERTY)
 
 
 # ---------------------------------------------------------------------- encoding

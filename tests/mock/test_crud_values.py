@@ -229,3 +229,24 @@ def test_unexpected_errors_are_a_500_envelope_and_roll_back(api: ServiceRootSess
     assert error_of(response, 500) == {"code": "0x80040216", "message": "An unexpected error occurred."}
     assert "boom" not in response.text
     assert api.get("accounts?$filter=name eq 'half-written'").json()["value"] == []
+
+
+def test_deep_insert_of_a_single_valued_navigation(api: ServiceRootSession) -> None:
+    response = api.post("leads?$select=subject&$expand=parentaccountid($select=name)",
+                        json={"subject": "deep", "parentaccountid": {"name": "Created inline"}},
+                        headers={"Prefer": "return=representation"})
+    assert response.status_code == 201, response.text
+    assert response.json()["parentaccountid"]["name"] == "Created inline"
+
+
+def test_odata_type_must_name_the_target_table(api: ServiceRootSession) -> None:
+    assert api.post("leads", json={"@odata.type": "Microsoft.Dynamics.CRM.lead", "subject": "ok"}).status_code == 204
+    response = api.post("leads", json={"@odata.type": "#Microsoft.Dynamics.CRM.account", "subject": "no"})
+    assert "not compatible" in error_of(response, 400)["message"]
+
+
+def test_older_api_versions_behave_like_v9_2(api: ServiceRootSession) -> None:
+    response = api.get(SERVICE_ROOT.replace("v9.2", "v9.1") + "WhoAmI()")
+    assert response.status_code == 200
+    assert "/api/data/v9.1/$metadata#" in response.json()["@odata.context"]
+    assert api.get(SERVICE_ROOT.replace("v9.2", "v8.2") + "WhoAmI()").status_code == 404
