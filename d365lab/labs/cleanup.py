@@ -41,7 +41,7 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
                 log: Callable[[str], None] = lambda _msg: None) -> CleanupSummary:
     """Delete every record the journal of this tenant/language/prefix tracks, then the journal."""
     org = str(client.whoami().organization_id)
-    path = journal_path(lab.lab.key, org, lang, prefix)
+    path = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
     summary = CleanupSummary(journal_path=str(path))
     journal = Journal.load(path)
     if journal is None:

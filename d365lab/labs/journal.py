@@ -1,6 +1,6 @@
 """The run journal: what the lab runner did in one tenant, kept on this machine.
 
-One JSON file per lab, tenant (organization id), language and prefix, under
+One JSON file per lab, tenant (organization id and URL), language and prefix, under
 ``$D365LAB_LAB_STATE`` or ``platformdirs.user_data_dir("d365lab")/labs/``. It records the
 ids of every record the lab created (so cleanup deletes exactly those), the tasks done
 with their timestamp and local day (so "today"/"tomorrow" are judged against the day of
@@ -11,6 +11,7 @@ The checker works without it too (a student who did the lab by hand has no journ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -67,10 +68,15 @@ class JournalData(BaseModel):
     tasks: dict[str, TaskDone] = Field(default_factory=dict)
 
 
-def journal_path(lab_key: str, organization_id: str, language: str, prefix: str) -> Path:
-    """The journal file of one lab run scope."""
+def journal_path(lab_key: str, organization_id: str, language: str, prefix: str, tenant: str = "") -> Path:
+    """The journal file of one lab run scope.
+
+    ``tenant`` (the client's tenant label: the environment URL, or the embedded mock's
+    database file) tells apart tenants sharing an organization id, as mock tenants do.
+    """
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-") or "noprefix"
-    return state_dir() / f"{lab_key}.{organization_id}.{language}.{slug}.json"
+    where = hashlib.sha256(tenant.encode("utf-8")).hexdigest()[:8]
+    return state_dir() / f"{lab_key}.{organization_id}.{where}.{language}.{slug}.json"
 
 
 class Journal:

@@ -54,7 +54,7 @@ class RunSummary:
 def open_journal(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str) -> Journal:
     """The run journal of this tenant + language + prefix (started now if there is none)."""
     org = client.whoami().organization_id
-    path = journal_path(lab.lab.key, str(org), lang, prefix)
+    path = journal_path(lab.lab.key, str(org), lang, prefix, client.tenant_label)
     return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=str(org), tenant=client.tenant_label,
                                  language=lang, prefix=prefix, time_zone=tz)
 
@@ -82,7 +82,7 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     tasks = tasks_to_run(lab, exercise, upto)
     tz = timeutil.resolve_time_zone(lab, lang, time_zone)
     journal = open_journal(client, lab, lang, prefix, tz)
-    snapshot = Locator(client, lab, lang, prefix, journal).snapshot(stages=False)
+    snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
     if journal_is_stale(journal, lab, snapshot):
         log("the run journal names records this tenant no longer has; starting a new journal")
         journal.delete()

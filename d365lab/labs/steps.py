@@ -248,6 +248,11 @@ def _flow(ctx: RunContext, task: TaskSpec, step: StepSpec) -> LocatedRecord:
     return located
 
 
+def _stage_id(ctx: RunContext, stage: str) -> str:
+    """A stage id by name, as the tenant's ``processstages`` say (the OOB id as a fallback)."""
+    return (ctx.snapshot.stage_ids.get(stage) or STAGE_IDS.get(stage, "")).lower()
+
+
 def _visited(row: Row | None) -> list[str]:
     return [s.strip().lower() for s in str((row or {}).get("traversedpath") or "").split(",") if s.strip()]
 
@@ -260,13 +265,13 @@ class MoveProcessFlow(StepKind):
         if ctx.snapshot.id_of(str(step.arg("opportunity"))) is None:
             return False
         row = _flow(ctx, task, step).row
-        stage_id = STAGE_IDS.get(str(step.arg("stage")), "").lower()
+        stage_id = _stage_id(ctx, str(step.arg("stage")))
         return row is not None and (stage_id in _visited(row) or _state(row) == 1)
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         stage = str(step.arg("stage"))
         flow = _flow(ctx, task, step)
-        stage_id = STAGE_IDS.get(stage, "").lower()
+        stage_id = _stage_id(ctx, stage)
         ctx.client.process_flows.move_to(flow.id or "", stage)
         assert flow.row is not None
         flow.row["traversedpath"] = ",".join([*_visited(flow.row), stage_id])

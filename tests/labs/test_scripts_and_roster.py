@@ -98,3 +98,34 @@ def test_example_roster_parses() -> None:
     assert students[0].shares_default_tenant and not students[2].shares_default_tenant
     assert students[1].language == "en"
     assert students[2].env_file is not None and students[2].env_file.endswith("tenants/chloe.env")
+
+
+def test_roster_students_with_their_own_tenants(lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from d365lab.mock.server import start_background
+
+    own = [start_background(db_path=str(lab_env / f"own{i}.sqlite")) for i in range(2)]
+    try:
+        for i, server in enumerate(own):
+            (lab_env / f"own{i}.env").write_text(
+                f"DATAVERSE_URL={server.base_url}\nDATAVERSE_TOKEN={server.token}\n", encoding="utf-8")
+        with monkeypatch.context() as env:  # Eve does the lab in her own tenant; Finn only exercise 1
+            env.setenv("DATAVERSE_URL", own[0].base_url)
+            env.setenv("DATAVERSE_TOKEN", own[0].token)
+            assert cli("lab", "run", "--lang", "en", "-q").exit_code == 0
+            env.setenv("DATAVERSE_URL", own[1].base_url)
+            env.setenv("DATAVERSE_TOKEN", own[1].token)
+            assert cli("lab", "run", "--exercise", "1", "-q").exit_code == 0
+        roster = lab_env / "roster.csv"
+        roster.write_text("student,language,env_file\nEve,en,own0.env\nFinn,,own1.env\n", encoding="utf-8")
+        summary = lab_env / "summary.csv"
+        result = cli("lab", "check", "--roster", str(roster), "--output", str(summary), "--parallel", "2",
+                     "--reports-dir", str(lab_env / "reports"), "--format", "junit")
+        assert result.exit_code == 1
+        with summary.open(encoding="utf-8") as handle:
+            by_student = {row["student"]: row for row in csv.DictReader(handle)}
+        assert by_student["Eve"]["passed"] == "yes" and by_student["Eve"]["tenant"] == own[0].base_url
+        assert by_student["Finn"]["passed"] == "no" and by_student["Finn"]["tenant"] == own[1].base_url
+        assert sorted(p.name for p in (lab_env / "reports").iterdir()) == ["Eve.xml", "Finn.xml"]
+    finally:
+        for server in own:
+            server.stop()
