@@ -211,11 +211,6 @@ def test_use_entity_names_reads_entity_definitions(mock_endpoint: MockEndpoint) 
     assert mock_endpoint.read(f"leads({out['id']})", {"$select": "subject"})["subject"] == "JS entity-name lead"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: GET /leads?fetchXml=<fetch>...<condition attribute='subject' operator='eq' .../></fetch> "
-    "ignores the fetchXml parameter and answers every lead with every column (the service runs the FetchXML)",
-)
 def test_fetch_xml(mock_endpoint: MockEndpoint) -> None:
     """``fetch`` sends ``?fetchXml=``; only the matching row and the listed attribute come back."""
     rows = run_scenario(mock_endpoint, "fetch_xml")["rows"]
@@ -224,11 +219,6 @@ def test_fetch_xml(mock_endpoint: MockEndpoint) -> None:
     assert "lastname" not in rows[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: POST /accounts(<id>)/lead_parent_account/$ref {\"@odata.id\": \".../leads(<id>)\"} -> 404 "
-    "\"Resource not found for the segment '$ref'\" (collection-valued association; the service answers 204)",
-)
 def test_associate_through_collection_valued_navigation(mock_endpoint: MockEndpoint) -> None:
     """``associate`` POSTs a ``$ref`` to the account's ``lead_parent_account`` collection."""
     out = run_scenario(mock_endpoint, "associate_collection")

@@ -242,11 +242,6 @@ def test_in_filter_with_single_quoted_values(sdk: DataverseClient) -> None:
     assert [r["subject"] for r in rows] == ["In A", "In C"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: $filter Microsoft.Dynamics.CRM.In(PropertyName='subject',PropertyValues=[\"In A\",\"In C\"]) "
-    "-> 400 \"unexpected character '\"'\"; the service takes PropertyValues as a JSON array, double quotes allowed",
-)
 def test_in_filter_from_col_builder(sdk: DataverseClient) -> None:
     """``col(x).in_([...])`` writes PropertyValues as a JSON array with double quotes, which the
     service accepts (Microsoft Learn, "Filter rows", section "Manage single quotes")."""
@@ -257,22 +252,12 @@ def test_in_filter_from_col_builder(sdk: DataverseClient) -> None:
     assert [r["subject"] for r in rows] == ["In A", "In C"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: GET /EntityDefinitions?$filter=IsPrivate eq false -> 400 \"The mock tenant cannot "
-    "evaluate the metadata filter 'IsPrivate eq false'\" (the SDK's tables.list() always sends it)",
-)
 def test_tables_list(sdk: DataverseClient) -> None:
     """``tables.list()`` lists the tables from EntityDefinitions."""
     names = {t["LogicalName"] for t in sdk.tables.list()}
     assert {"lead", "opportunity", "account", "contact"} <= names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: POST /BulkDelete (QuerySet with an In condition on leadid) -> 404 \"Resource not found for the "
-    "segment 'BulkDelete'\"; the SDK's records.delete(table, [ids]) uses it by default and expects {\"JobId\": ...}",
-)
 def test_delete_list_uses_bulk_delete(sdk: DataverseClient) -> None:
     """``records.delete(table, [ids])`` submits a BulkDelete job and returns its id."""
     ids = sdk.records.create("lead", [lead("SDK bulk delete 1"), lead("SDK bulk delete 2")])
