@@ -170,6 +170,7 @@ def test_failed_change_set_rolls_back_and_rejects(mock_endpoint: MockEndpoint) -
     assert outcome["failed"] is True
     errors = [r for r in outcome["reason"] if isinstance(r, dict) and r.get("error")]
     assert errors and errors[0]["status"] == 404
+    assert errors[0]["code"] == "0x80040217", "the failed part carries the service error envelope"
     assert mock_endpoint.rows("leads", "subject eq 'JS rolled back lead'", "subject") == []
 
 

@@ -23,7 +23,14 @@ function connect(extraConfig = {}) {
 function describeOutcome(value) {
   if (Array.isArray(value)) return value.map(describeOutcome);
   if (value instanceof Error) {
-    return { error: true, status: value.status ?? null, code: value.code ?? null, message: value.message };
+    // Errors parsed from a $batch part keep the service error under `.error`.
+    const service = value.error ?? {};
+    return {
+      error: true,
+      status: value.status ?? null,
+      code: value.code ?? service.code ?? null,
+      message: value.message || service.message || "",
+    };
   }
   if (value instanceof Date) return value.toISOString();
   return value;
