@@ -34,8 +34,8 @@ import json, resource, sys, time
 from d365lab.mock.server import start_background
 from d365lab.mock.settings import MockSettings
 
-count, db = int(sys.argv[1]), sys.argv[2]
-settings = MockSettings.model_validate({"auto_create_process_flow": False})
+count, db, flows = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+settings = MockSettings.model_validate({"auto_create_process_flow": flows})
 running = start_background(db, settings)
 started = time.perf_counter()
 chunk = 5000
@@ -64,8 +64,9 @@ running.stop()
 class ServerProcess:
     """A mock tenant server in a subprocess, loaded with ``count`` leads."""
 
-    def __init__(self, count: int, db: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(count), db], cwd=ROOT,
+    def __init__(self, count: int, db: str, flows: bool) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(count), db, "1" if flows else "0"],
+                                        cwd=ROOT,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         info = json.loads(self.process.stdout.readline())
@@ -152,6 +153,8 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--memory", action="store_true", help="hold the tenant in :memory: instead of a file")
+    parser.add_argument("--process-flows", action="store_true",
+                        help="give every lead its process-flow instance (the default setting; loads ~2x slower)")
     args = parser.parse_args()
 
     rate = creates_per_second(args.creates)
@@ -161,7 +164,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for count in (args.small, args.big):
             db = ":memory:" if args.memory else str(Path(folder) / f"bench-{count}.sqlite")
-            server = ServerProcess(count, db)
+            server = ServerProcess(count, db, args.process_flows)
             try:
                 figures = query_figures(server, args.repeat)
                 figures["rss_mb"] = server.rss() / 1e6
@@ -169,7 +172,9 @@ def main() -> None:
                 results[count] = figures
             finally:
                 server.stop()
-            print(f"{count:>7,} leads ({'memory' if args.memory else 'file'}): loaded in {figures['load_s']:.1f}s; "
+            flows = " + process flows" if args.process_flows else ""
+            where = "memory" if args.memory else "file"
+            print(f"{count:>7,} leads{flows} ({where}): loaded in {figures['load_s']:.1f}s; "
                   f"filtered query ({figures['rows']} rows) median {figures['filtered_ms']:.1f} ms; "
                   f"filter+orderby median {figures['combined_ms']:.1f} ms; "
                   f"page 1 {figures['first_page_ms']:.1f} ms vs page 201 {figures['deep_page_ms']:.1f} ms; "

@@ -17,6 +17,7 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
 from d365lab.mock.rules.base import rules_for
+from d365lab.mock.rules.common import sending
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store, quote, target_column, to_sql
 from d365lab.mock.tenant_api import Caller, Ref, Row
@@ -123,8 +124,9 @@ class SqliteTenant:
         self._check_targets(t, checked)
         if self.store.get(t, new[t.primary_id]) is not None:
             raise duplicate_key()
-        for rule in rules_for(t.logical_name):
-            rule.before_write(self, None, new)
+        with sending(checked):  # the rules see which columns the caller sent, not just the merged row
+            for rule in rules_for(t.logical_name):
+                rule.before_write(self, None, new)
         self._infer_state(t, new)
         new["versionnumber"] = self.store.next_version()
         try:
@@ -160,8 +162,9 @@ class SqliteTenant:
             new = {**old, **checked}
             new["modifiedon"] = utc_now()
             new["modifiedby"] = Ref("systemuser", self.caller.user_id)
-            for rule in rules_for(t.logical_name):
-                rule.before_write(self, old, new)
+            with sending(checked):
+                for rule in rules_for(t.logical_name):
+                    rule.before_write(self, old, new)
             new["versionnumber"] = self.store.next_version()
             self.store.replace(t, new)
             for rule in rules_for(t.logical_name):
