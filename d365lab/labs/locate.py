@@ -81,8 +81,10 @@ class Locator:
     """Finds the lab's records for one run scope (language, prefix, optional journal)."""
 
     def __init__(self, client: DataverseClient, lab: LabSpec, lang: Language, prefix: str = "",
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, *, lenient: bool = True) -> None:
         self.client = client
+        #: also find leads whose topic differs only in case, spacing or a final period (one more query)
+        self.lenient = lenient
         self.lab = lab
         self.lang = lang
         self.prefix = prefix
@@ -122,9 +124,14 @@ class Locator:
             values = {a: find_value(self.lab, a, self.lang, self.prefix) for a in aliases}
             clauses = " or ".join(f"{column} eq {odata_literal(str(v))}" for v in values.values())
             rows = self._query(entity, clauses)
+            missing = {a: v for a, v in values.items() if not _lenient_matches(rows, column, v)}
+            if missing and self.lenient:
+                # typed slightly differently ("...société." or double spaces): search by the longest word
+                words = {_longest_word(str(v)) for v in missing.values()}
+                rows += self._query(entity, " or ".join(f"contains({column},{odata_literal(w)})" for w in words))
             for alias, value in values.items():
-                matches = [r for r in rows if normalize_text(str(r.get(column) or "")) == normalize_text(str(value))]
-                self._choose(snap, alias, matches, f"{column} = {value!r}")
+                how = f"{column} = {value!r}" + (" (lenient match)" if alias in missing else "")
+                self._choose(snap, alias, _dedupe(_lenient_matches(rows, column, value), entity), how)
 
     def _find_by_link(self, snap: Snapshot, aliases: set[str]) -> None:
         groups: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -202,6 +209,23 @@ class Locator:
             rows = []
         found = {str(r["stagename"]): str(r["processstageid"]).lower() for r in rows if r.get("stagename")}
         return found or dict(STAGE_IDS)
+
+
+def _lenient_matches(rows: list[Row], column: str, value: Any) -> list[Row]:
+    wanted = normalize_text(str(value))
+    return [r for r in rows if normalize_text(str(r.get(column) or "")) == wanted]
+
+
+def _longest_word(text: str) -> str:
+    return max(text.split(), key=len)
+
+
+def _dedupe(rows: list[Row], entity: str) -> list[Row]:
+    pk = table(entity).primary_id
+    seen: dict[str, Row] = {}
+    for row in rows:
+        seen.setdefault(str(row.get(pk)), row)
+    return list(seen.values())
 
 
 def journal_is_stale(journal: Journal, lab: LabSpec, snapshot: Snapshot) -> bool:

@@ -82,7 +82,7 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     tasks = tasks_to_run(lab, exercise, upto)
     tz = timeutil.resolve_time_zone(lab, lang, time_zone)
     journal = open_journal(client, lab, lang, prefix, tz)
-    snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
+    snapshot = Locator(client, lab, lang, prefix, journal, lenient=False).snapshot()
     if journal_is_stale(journal, lab, snapshot):
         log("the run journal names records this tenant no longer has; starting a new journal")
         journal.delete()

@@ -114,3 +114,16 @@ def test_reactivation_left_undone_makes_the_disqualify_observable(
     do_lab({"ex2.t4": "skip"})
     disqualify = next(t for t in grade(d365_client).tasks if t.id == "ex2.t3")
     assert disqualify.status == "passed"
+
+
+def test_a_topic_typed_slightly_differently_is_still_found_and_noted(
+        lab_env: Path, d365_client: DataverseClient) -> None:
+    from tests.labs.student import Browser
+
+    ids = do_lab()
+    Browser().patch(f"leads({ids['lead_a']})", {"subject": "prospect machine à café  sans société."})
+    report = grade(d365_client)
+    assert failed_tasks(report) == set()
+    assert "lenient match" in report.records["lead_a"].how
+    subject = next(c for c in report.tasks[0].checks if c.id == "c01")
+    assert subject.passed and "exact text differs" in subject.message

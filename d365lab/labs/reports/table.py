@@ -48,5 +48,8 @@ def render_table(report: LabReport, console: Console, *, details: bool = True) -
                 console.print(f"    hint: {check.hint}", markup=False)
         if task.hint and task.status != "passed":
             console.print(f"  → {task.hint}", markup=False)
+    for alias, found in report.records.items():
+        if found.candidates > 1 or "lenient" in found.how:
+            console.print(f"{alias}: {found.how}", markup=False, style="dim")
     if report.http_requests is not None:
         console.print(f"HTTP requests: {report.http_requests}", style="dim")
