@@ -147,17 +147,18 @@ class TriageExecutor:
         may_have_run = item.attempts > 0
         last_error: DataverseError | None = None
         for attempt in range(self.settings.transient_retries + 1):
+            sent_before = may_have_run
             try:
                 if may_have_run:
-                    known = self._recognise(client, item)
+                    known = self._recognise(client, item, ours=True)
                     if known is not None:
                         return known
                 self.journal.mark_started(self.run_id, item.leadid)
                 may_have_run = True
                 return self._send(client, item)
             except InvalidStateTransitionError as exc:
-                # The lead closed under us (an earlier attempt, or someone else): read what it is now.
-                known = self._recognise(client, item)
+                # The lead is closed: by an earlier attempt of ours only if one may have run.
+                known = self._recognise(client, item, ours=sent_before or exc.ambiguous_retry)
                 return known or LeadOutcome(FAILED, ERROR, str(exc))
             except NotFoundError as exc:
                 return LeadOutcome(DONE, SKIPPED, f"lead no longer exists: {exc.message}")
@@ -183,13 +184,20 @@ class TriageExecutor:
             return LeadOutcome(DONE, DISQUALIFIED, reason)
         return LeadOutcome(FAILED, ERROR, f"unknown action {item.action!r}")
 
-    def _recognise(self, client: DataverseClient, item: JournalItem) -> LeadOutcome | None:
-        """The lead's outcome if it is already closed on the tenant, else None (send it)."""
+    def _recognise(self, client: DataverseClient, item: JournalItem, ours: bool) -> LeadOutcome | None:
+        """The lead's outcome if it is already closed on the tenant, else None (send it).
+
+        ``ours`` says whether an earlier attempt of this run may have closed it; if not, a
+        closed lead was closed by someone else and is skipped.
+        """
         row: dict[str, Any] = client.records.get(
             "lead", item.leadid, select=["statecode", "statuscode", "_qualifyingopportunityid_value"])
         state = row.get("statecode")
         if state == LeadState.OPEN:
             return None
+        if not ours:
+            return LeadOutcome(DONE, SKIPPED, f"lead was already closed by someone else (statecode {state}, "
+                                              f"statuscode {row.get('statuscode')})")
         wanted_disqualify = DISQUALIFY_REASONS.get(str(item.params.get("reason")))
         if item.action == Action.QUALIFY.value and state == LeadState.QUALIFIED:
             return LeadOutcome(DONE, QUALIFIED, _RECOGNISED, row.get("_qualifyingopportunityid_value"))
