@@ -73,13 +73,29 @@ def test_status_not_in_state_is_refused_with_the_service_message(api: ServiceRoo
 
 def test_status_not_in_state_on_opportunity_names_its_state_enum(api: ServiceRootSession, create: Create) -> None:
     opportunity = create("opportunities", {"name": "o"})
-    response = api.patch(f"opportunities({opportunity})", json={"statecode": 0, "statuscode": 3})
-    # statuscode 3 belongs to Won: with inference on, the state follows the status, which
-    # is a close by PATCH -- refused and pointing to the message.
+    response = api.patch(f"opportunities({opportunity})", json={"statuscode": 3})
+    # Only statuscode 3 sent: it belongs to Won, so with inference on the state follows the
+    # status, which is a close by PATCH -- refused and pointing to the message.
     assert "WinOpportunity" in error_of(response, 400)["message"]
     response = api.patch(f"opportunities({opportunity})", json={"statecode": 2, "statuscode": 2})
     assert error_of(response, 400)["message"] == (
         f"2 is not a valid status code for state code OpportunityState.Lost on opportunity with Id {opportunity}.")
+
+
+def test_both_codes_sent_are_validated_as_sent(api: ServiceRootSession, create: Create) -> None:
+    lead = create("leads", {"subject": "s"})
+    response = api.patch(f"leads({lead})", json={"statecode": 0, "statuscode": 4})
+    assert error_of(response, 400)["message"] == (
+        f"4 is not a valid status code for state code LeadState.Open on lead with Id {lead}.")
+    opportunity = create("opportunities", {"name": "o"})
+    response = api.patch(f"opportunities({opportunity})", json={"statecode": 0, "statuscode": 3})
+    assert error_of(response, 400)["message"] == (
+        f"3 is not a valid status code for state code OpportunityState.Open on opportunity with Id {opportunity}.")
+
+
+def test_both_codes_sent_on_create_are_validated(api: ServiceRootSession) -> None:
+    response = api.post("leads", json={"subject": "s", "statecode": 0, "statuscode": 6})
+    assert "is not a valid status code for state code LeadState.Open" in error_of(response, 400)["message"]
 
 
 def test_unknown_state_is_refused(api: ServiceRootSession, create: Create) -> None:
@@ -117,6 +133,10 @@ class TestActivityStateRejected:
         response = api.post("phonecalls", json={"subject": "call", "statecode": 1})
         assert "not valid for create" in error_of(response, 400)["message"]
         assert api.get("phonecalls?$select=subject").json()["value"] == []
+
+    def test_explicit_open_state_is_refused_too(self, api: ServiceRootSession) -> None:
+        response = api.post("phonecalls", json={"subject": "call", "statecode": 0})
+        assert response.status_code == 400
 
     def test_phonecall_without_state_is_created_open(self, api: ServiceRootSession, create: Create) -> None:
         call = create("phonecalls", {"subject": "call"})
