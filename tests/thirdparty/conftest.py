@@ -11,10 +11,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pytest
 from thirdparty_mock import MockEndpoint
+
+if TYPE_CHECKING:
+    from tls_mock import HttpsMock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: How long `d365lab mock serve` may take to print its banner before the fixture gives up.
@@ -38,6 +41,16 @@ def mock_endpoint() -> Iterator[MockEndpoint]:
         yield MockEndpoint(base_url=running.base_url, token=running.token)
     finally:
         running.stop()
+
+
+@pytest.fixture
+def https_mock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpsMock]:
+    """A fresh mock tenant over https with a self-signed certificate that requests trusts."""
+    from tls_mock import serve_mock_over_https
+
+    with serve_mock_over_https(tmp_path) as served:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(served.ca_file))
+        yield served
 
 
 def _free_loopback_port() -> int:

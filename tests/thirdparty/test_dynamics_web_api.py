@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from thirdparty_mock import MockEndpoint
+from tls_mock import HttpsMock
 
 JS_DIR = Path(__file__).parent / "js"
 SCENARIOS = JS_DIR / "scenarios.js"
@@ -34,12 +35,12 @@ pytestmark = [
 ]
 
 
-def run_scenario(endpoint: MockEndpoint, name: str) -> dict[str, Any]:
+def run_scenario(endpoint: MockEndpoint, name: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one JS scenario against ``endpoint`` and return the JSON document it prints."""
     assert NODE is not None
     # dynamics-web-api sends even loopback requests through $http_proxy (it ignores no_proxy).
     env = {k: v for k, v in os.environ.items() if k.lower() != "http_proxy"}
-    env |= {"D365LAB_MOCK_URL": endpoint.base_url, "D365LAB_MOCK_TOKEN": endpoint.token}
+    env |= {"D365LAB_MOCK_URL": endpoint.base_url, "D365LAB_MOCK_TOKEN": endpoint.token, **(extra_env or {})}
     done = subprocess.run(
         [NODE, str(SCENARIOS), name], cwd=JS_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
@@ -226,3 +227,12 @@ def test_associate_through_collection_valued_navigation(mock_endpoint: MockEndpo
 
     lead = mock_endpoint.read(f"leads({out['leadId']})", {"$select": "_parentaccountid_value"})
     assert lead["_parentaccountid_value"] == out["accountId"]
+
+
+def test_query_and_paging_over_https(https_mock: HttpsMock) -> None:
+    """The same query scenario over TLS (certificate trusted via NODE_EXTRA_CA_CERTS): the
+    nextLinks the library follows must carry the https service root."""
+    out = run_scenario(https_mock.endpoint, "query", {"NODE_EXTRA_CA_CERTS": str(https_mock.ca_file)})
+
+    assert out["firstPage"] == {"count": 3, "hasNextLink": True}
+    assert sorted(r["leadid"] for r in out["all"]) == sorted(out["createdIds"])

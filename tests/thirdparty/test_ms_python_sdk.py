@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from thirdparty_mock import MockEndpoint
+from tls_mock import HttpsMock
 
 try:
     from azure.core.credentials import AccessToken
@@ -276,3 +277,24 @@ def test_top_is_ignored_when_page_size_is_sent(sdk: DataverseClient) -> None:
     sdk.records.create("lead", [lead(f"SDK top {n}") for n in range(7)])
     pages = list(sdk.records.list_pages("lead", filter="startswith(subject,'SDK top')", top=4, page_size=3))
     assert [len(p) for p in pages] == [3, 3, 1]
+
+
+def test_https_with_self_signed_certificate(https_mock: HttpsMock) -> None:
+    """No SDK internals touched: the mock app served over TLS, the certificate trusted via
+    REQUESTS_CA_BUNDLE; created ids, nextLinks and $batch references all stay on https."""
+    endpoint = https_mock.endpoint
+    credential = StaticTokenCredential(endpoint.token)
+    with DataverseClient(endpoint.base_url, credential) as client:
+        lead_id = client.records.create("lead", lead("SDK https lead", leadsourcecode="Web"))
+        client.records.create("lead", [lead(f"SDK https {n}") for n in range(4)])
+        pages = list(client.records.list_pages("lead", filter="startswith(subject,'SDK https')", page_size=2))
+        batch = client.batch.new()
+        with batch.changeset() as change_set:
+            change_set.records.update("lead", lead_id, {"jobtitle": "Secure buyer"})
+        result = batch.execute()
+
+    assert credential.scopes_requested == {f"{endpoint.base_url}/.default"}
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert not result.has_errors
+    stored = endpoint.read(f"leads({lead_id})", {"$select": "jobtitle,leadsourcecode"})
+    assert (stored["jobtitle"], stored["leadsourcecode"]) == ("Secure buyer", 8)
