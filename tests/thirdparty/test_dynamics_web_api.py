@@ -190,11 +190,14 @@ def test_formatted_values_expand_and_count(mock_endpoint: MockEndpoint) -> None:
 
 
 def test_etag_concurrency_state_changes_and_functions(mock_endpoint: MockEndpoint) -> None:
-    """If-Match with a stale etag (the library turns the 412 into ``false``), a disqualifying PATCH,
-    unbound LoseOpportunity and the WhoAmI function."""
+    """If-Match with a stale etag (the library turns the 412 into ``false``), an invalid state/status
+    pair, a disqualifying PATCH, unbound LoseOpportunity and the WhoAmI function."""
     out = run_scenario(mock_endpoint, "etag_and_states")
 
     assert (out["withFreshEtag"], out["withStaleEtag"]) == (True, False)
+    invalid = out["invalidPair"]
+    assert invalid["failed"] is True and invalid["reason"]["status"] == 400
+    assert "6 is not a valid status code for state code LeadState.Open" in invalid["reason"]["message"]
     assert out["disqualified"] is True
     lead = out["lead"]
     assert (lead["jobtitle"], lead["statecode"], lead["statuscode"]) == ("First", 2, 6)

@@ -208,6 +208,9 @@ const scenarios = {
     const withStaleEtag = await api.update({
       collection: "leads", key: leadId, data: { jobtitle: "Second" }, ifmatch: first["@odata.etag"],
     });
+    const invalidPair = await expectFailure(
+      api.update({ collection: "leads", key: leadId, data: { statecode: 0, statuscode: 6 } }),
+    );
     const disqualified = await api.update({ collection: "leads", key: leadId, data: { statecode: 2, statuscode: 6 } });
     const lead = await api.retrieve({ collection: "leads", key: leadId, select: ["jobtitle", "statecode", "statuscode"] });
     const opportunityId = await api.create({ collection: "opportunities", data: { name: "JS lost opportunity" } });
@@ -222,7 +225,9 @@ const scenarios = {
       collection: "opportunities", key: opportunityId, select: ["statecode", "statuscode"],
     });
     const whoAmI = await api.callFunction("WhoAmI");
-    return { leadId, withFreshEtag, withStaleEtag, disqualified, lead, lost: lost ?? null, opportunity, whoAmI };
+    return {
+      leadId, withFreshEtag, withStaleEtag, invalidPair, disqualified, lead, lost: lost ?? null, opportunity, whoAmI,
+    };
   },
 
   async fetch_xml(api) {
