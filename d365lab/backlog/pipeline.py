@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from d365lab.errors import DataverseError
 from d365lab.models.enums import (
     LEAD_STATES,
     OPPORTUNITY_STATES,
@@ -98,12 +99,23 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def _organization_name(client: DataverseClient) -> str:
+    """The organization's display name, or the client's tenant label when it cannot be read."""
+    try:
+        for row in client.records.list("organization", select=["name"], top=1):
+            if row.get("name"):
+                return str(row["name"])
+    except DataverseError:
+        pass
+    return client.tenant_label
+
+
 def build_report(client: DataverseClient, period: Period = "quarter", today: date | None = None,
                  organization: str = "") -> PipelineReport:
     """Read the tenant and compute the report."""
     now = datetime.now(UTC)
     start, end = period_bounds(period, today or now.date())
-    report = PipelineReport(now, period, start, end, organization or client.base_url)
+    report = PipelineReport(now, period, start, end, organization or _organization_name(client))
 
     lead_counts: dict[tuple[int, int], int] = defaultdict(int)
     for row in client.records.list("lead", select=["statecode", "statuscode"], page_size=5000):

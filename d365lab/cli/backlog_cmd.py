@@ -154,6 +154,9 @@ def triage_command(
                     for renderable in triage.plan_tables(plan, sample):
                         console.print(renderable)
                     return
+                if not plan.items:
+                    console.print("no open leads: nothing to do")
+                    return
                 run_id = triage.start_run(journal, client, rules, plan)
                 console.print(f"run {run_id}: {len(plan.items)} open leads planned (journal {path})",
                               highlight=False)
