@@ -224,12 +224,26 @@ def test_fetch_xml(mock_endpoint: MockEndpoint) -> None:
     assert "lastname" not in rows[0]
 
 
-def test_associate_through_collection_valued_navigation(mock_endpoint: MockEndpoint) -> None:
-    """``associate`` POSTs a ``$ref`` to the account's ``lead_parent_account`` collection."""
+def test_associate_and_disassociate(mock_endpoint: MockEndpoint) -> None:
+    """``associate`` (POST ``$ref`` on the account's ``lead_parent_account`` collection), then
+    ``disassociateSingleValued`` and ``associateSingleValued`` (DELETE/PUT ``parentaccountid/$ref``)."""
     out = run_scenario(mock_endpoint, "associate_collection")
 
+    assert out["afterAssociate"] == out["accountId"]
+    assert out["afterDisassociate"] is None
     lead = mock_endpoint.read(f"leads({out['leadId']})", {"$select": "_parentaccountid_value"})
     assert lead["_parentaccountid_value"] == out["accountId"]
+
+
+def test_upsert_creates_then_updates(mock_endpoint: MockEndpoint) -> None:
+    """``upsert`` is a PATCH without If-Match: it creates the row with the client's id, then
+    updates it; with ``If-None-Match: *`` on an existing row the library turns the 412 into null."""
+    out = run_scenario(mock_endpoint, "upsert")
+
+    assert out["created"] == out["leadId"] and out["updated"] == out["leadId"]
+    assert out["createOnly"] is None
+    lead = mock_endpoint.read(f"leads({out['leadId']})", {"$select": "subject,jobtitle"})
+    assert (lead["subject"], lead["jobtitle"]) == ("JS upserted lead", "Upserted")
 
 
 def test_query_and_paging_over_https(https_mock: HttpsMock) -> None:

@@ -246,7 +246,31 @@ const scenarios = {
       collection: "accounts", primaryKey: accountId, relationshipName: "lead_parent_account",
       relatedCollection: "leads", relatedKey: leadId,
     });
-    return { accountId, leadId };
+    const afterAssociate = await api.retrieve({ collection: "leads", key: leadId, select: ["_parentaccountid_value"] });
+    await api.disassociateSingleValued({ collection: "leads", primaryKey: leadId, navigationProperty: "parentaccountid" });
+    const afterDisassociate = await api.retrieve({
+      collection: "leads", key: leadId, select: ["_parentaccountid_value"],
+    });
+    await api.associateSingleValued({
+      collection: "leads", primaryKey: leadId, navigationProperty: "parentaccountid",
+      relatedCollection: "accounts", relatedKey: accountId,
+    });
+    return {
+      accountId,
+      leadId,
+      afterAssociate: afterAssociate._parentaccountid_value,
+      afterDisassociate: afterDisassociate._parentaccountid_value,
+    };
+  },
+
+  async upsert(api) {
+    const leadId = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    const created = await api.upsert({ collection: "leads", key: leadId, data: leadData("JS upserted lead") });
+    const updated = await api.upsert({ collection: "leads", key: leadId, data: { jobtitle: "Upserted" } });
+    const createOnly = await api.upsert({
+      collection: "leads", key: leadId, data: { jobtitle: "Must not win" }, ifnonematch: "*",
+    });
+    return { leadId, created, updated, createOnly };
   },
 
   async entity_names(api) {
