@@ -248,7 +248,8 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
     requested_page = page_size(request, tenant)
     limit = tenant.settings.max_page_size if requested_page is None else requested_page
     paging = True
-    if options.top is not None:
+    if options.top is not None and requested_page is None:
+        # With Prefer: odata.maxpagesize the service ignores $top and pages through every row.
         limit, paging = min(options.top, tenant.settings.max_page_size), False
     conditions, all_params = ([where] if where else []), list(params)
     if options.skiptoken:

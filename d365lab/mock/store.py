@@ -113,11 +113,12 @@ class Store:
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # Another process (a CLI run next to `d365lab mock serve`) may hold the write lock.
+            self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA foreign_keys=OFF")
         self.tables: dict[str, SqlTable] = {}
         self._create_schema()
-        self._version = int(self._conn.execute(
-            "SELECT value FROM _meta WHERE key='version'").fetchone()[0])
+        self._version = self._stored_version()
         self._writes = 0
         self._conn.execute("PRAGMA analysis_limit=1000")
         self.optimize()
@@ -162,7 +163,13 @@ class Store:
         with self.lock:
             depth = self._depth
             savepoint = f"sp{depth}"
-            self._conn.execute("BEGIN" if depth == 0 else f"SAVEPOINT {savepoint}")
+            if depth == 0:
+                # IMMEDIATE takes the write lock now, so the counter read below stays ours until
+                # COMMIT even when another process shares the database file.
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._version = self._stored_version()
+            else:
+                self._conn.execute(f"SAVEPOINT {savepoint}")
             self._depth += 1
             try:
                 yield
@@ -192,14 +199,17 @@ class Store:
         """True inside :meth:`transaction` (on the thread holding the lock)."""
         return self._depth > 0
 
+    def _stored_version(self) -> int:
+        return int(self._conn.execute("SELECT value FROM _meta WHERE key='version'").fetchone()[0])
+
     def next_version(self) -> int:
         """The next value of the tenant-wide version counter (monotonic, never reused)."""
         with self.lock:
+            if self._depth == 0:
+                with self.transaction():
+                    return self.next_version()
             self._version += 1
             self._version_dirty = True
-            if self._depth == 0:
-                self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
-                self._version_dirty = False
             return self._version
 
     # --------------------------------------------------------------- rows

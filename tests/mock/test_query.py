@@ -236,10 +236,19 @@ def test_paging_with_null_sort_values(api: ServiceRootSession, create: Create) -
         assert collected == full and len(set(collected)) == 5
 
 
-def test_top_disables_paging(api: ServiceRootSession, people: dict[str, str]) -> None:
-    body = api.get("leads?$select=subject&$top=3", headers={"Prefer": "odata.maxpagesize=2"}).json()
+def test_top_limits_without_paging_and_is_ignored_with_maxpagesize(api: ServiceRootSession,
+                                                                   people: dict[str, str]) -> None:
+    body = api.get("leads?$select=subject&$top=3").json()
     assert len(body["value"]) == 3
     assert "@odata.nextLink" not in body
+    url: str | None = "leads?$select=subject&$top=3"
+    seen = 0
+    while url:
+        page = api.get(url, headers={"Prefer": "odata.maxpagesize=2"}).json()
+        assert len(page["value"]) <= 2
+        seen += len(page["value"])
+        url = page.get("@odata.nextLink")
+    assert seen == 4
 
 
 def test_bad_skiptoken_is_400(api: ServiceRootSession) -> None:

@@ -169,3 +169,23 @@ def test_concurrent_writes_are_serialised_safely(server: RunningServer) -> None:
     assert len(set(versions)) == 60
     with _session(server) as session:
         assert session.get(root + "leads/$count").text == "60"
+
+
+def test_two_servers_on_one_file_never_reuse_a_version(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.sqlite")
+    first, second = start_background(db), start_background(db)
+    try:
+        versions = []
+        for i in range(6):
+            running = first if i % 2 else second
+            with _session(running) as session:
+                response = session.post(running.base_url + "/api/data/v9.2/accounts?$select=name,versionnumber",
+                                        json={"name": f"a{i}"}, headers={"Prefer": "return=representation"})
+                assert response.status_code == 201, response.text
+                versions.append(int(response.json()["versionnumber"]))
+        assert versions == sorted(versions) and len(set(versions)) == 6
+        with _session(first) as session:
+            assert session.get(first.base_url + "/api/data/v9.2/accounts/$count").text == "6"
+    finally:
+        first.stop()
+        second.stop()
