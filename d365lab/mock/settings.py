@@ -16,10 +16,10 @@ class ThrottleSettings(BaseModel):
     """Service-protection limits (per user). Off by default."""
 
     enabled: bool = False
-    requests_per_window: int = Field(6000, ge=1)
-    window_seconds: float = Field(300.0, gt=0)
-    execution_ms_per_window: int = Field(1_200_000, ge=1)
-    max_concurrent: int = Field(52, ge=1)
+    requests_per_window: int = Field(default=6000, ge=1)
+    window_seconds: float = Field(default=300.0, gt=0)
+    execution_ms_per_window: int = Field(default=1_200_000, ge=1)
+    max_concurrent: int = Field(default=52, ge=1)
     #: Retry-After (seconds, integer on the wire) when a window limit trips; None = time
     #: until the oldest request leaves the window.
     retry_after_seconds: int | None = None
@@ -30,11 +30,11 @@ class FaultSettings(BaseModel):
 
     seed: int = 0
     #: Probability of answering 503 Service Unavailable instead of handling a request.
-    error_rate: float = Field(0.0, ge=0, le=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
     #: Probability of closing the connection without an answer (after the request ran or not).
-    drop_rate: float = Field(0.0, ge=0, le=1)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
     #: Added latency per request, milliseconds.
-    latency_ms: float = Field(0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0)
 
 
 class MockSettings(BaseModel):
@@ -44,8 +44,8 @@ class MockSettings(BaseModel):
     token: str | None = None
     organization_name: str = "Contoso Coffee (mock)"
     version: str = "9.2.26113.155"
-    dop_hint: int = Field(4, ge=1)
-    max_page_size: int = Field(5000, ge=1, le=5000)
+    dop_hint: int = Field(default=4, ge=1)
+    max_page_size: int = Field(default=5000, ge=1, le=5000)
 
     # --- UNVERIFIED behaviours, as settings -----------------------------------------
     #: Create a Lead-to-Opportunity process instance when a lead is created through the API.

@@ -10,7 +10,7 @@ it for ``@odata.bind`` names and client-side validation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from d365lab.models import enums as e
 
@@ -26,7 +26,7 @@ STAGE_IDS: dict[str, str] = {
 TYPE_NAMESPACE = "Microsoft.Dynamics.CRM"
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     """Dataverse attribute types d365lab distinguishes."""
 
     GUID = "Uniqueidentifier"
@@ -49,6 +49,9 @@ class ColumnType(str, Enum):
     ENTITYNAME = "EntityName"
 
 
+#: An option-set enum class (kept as an alias: inside Column, ``type`` names a field).
+OptionSet = type[IntEnum]
+
 LOOKUP_TYPES = frozenset({ColumnType.LOOKUP, ColumnType.CUSTOMER, ColumnType.OWNER})
 
 
@@ -63,7 +66,7 @@ class Column:
     name: str
     type: ColumnType
     max_length: int | None = None
-    options: type[IntEnum] | None = None
+    options: OptionSet | None = None
     navigation: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
     valid_for_create: bool = True
