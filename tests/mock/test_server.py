@@ -189,3 +189,27 @@ def test_two_servers_on_one_file_never_reuse_a_version(tmp_path: Path) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def test_prefer_as_several_headers(server: RunningServer) -> None:
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server.base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    try:
+        connection.putrequest("POST", "/api/data/v9.2/leads?$select=leadsourcecode")
+        connection.putheader("Authorization", f"Bearer {server.token}")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Prefer", "return=representation")
+        connection.putheader("Prefer", 'odata.include-annotations="*"')
+        body = json.dumps({"leadsourcecode": 8}).encode()
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 201
+    assert payload["leadsourcecode@OData.Community.Display.V1.FormattedValue"] == "Web"
