@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from d365lab.mock.settings import MockSettings
 from d365lab.models.schema import Table
 
 Row = dict[str, Any]
@@ -46,6 +47,7 @@ class Tenant(Protocol):
     """Operations on one tenant's data, with validation, table rules and transactions."""
 
     caller: Caller
+    settings: MockSettings
 
     def table(self, name: str) -> Table:
         """A table by logical name or entity set; unknown names raise a 404 MockError."""

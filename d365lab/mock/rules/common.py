@@ -17,7 +17,6 @@ from typing import Any
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.tenant_api import Row, Tenant
 
-_DEFAULT_SETTINGS = MockSettings.model_validate({})
 _MESSAGES_IN_PROGRESS: ContextVar[frozenset[str]] = ContextVar("d365lab_mock_messages", default=frozenset())
 _SENT_COLUMNS: ContextVar[frozenset[str] | None] = ContextVar("d365lab_mock_sent_columns", default=None)
 
@@ -26,9 +25,8 @@ SYSTEM_COLUMNS = frozenset({"modifiedon", "modifiedby", "versionnumber", "create
 
 
 def settings_of(tenant: Tenant) -> MockSettings:
-    """The tenant's settings, or the defaults when the implementation exposes none."""
-    found = getattr(tenant, "settings", None)
-    return found if isinstance(found, MockSettings) else _DEFAULT_SETTINGS
+    """The tenant's settings."""
+    return tenant.settings
 
 
 def utc_now() -> str:
