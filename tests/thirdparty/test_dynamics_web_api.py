@@ -14,11 +14,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from thirdparty_mock import MockEndpoint
-from tls_mock import HttpsMock
+
+if TYPE_CHECKING:
+    from tls_mock import HttpsMock
 
 JS_DIR = Path(__file__).parent / "js"
 SCENARIOS = JS_DIR / "scenarios.js"

@@ -1,9 +1,11 @@
 """Microsoft's unmodified Python SDK (``powerplatform-dataverse-client`` 1.1.0) against the mock.
 
-The SDK refuses ``http://`` base URLs in its constructor, so each test constructs it with an
-https placeholder and points the (lazily created) internal OData client at the loopback mock
-by setting ``_base_url`` before the first call; nothing else in the SDK is touched. Outcomes
-are read back from the mock over plain HTTP, independently of the SDK's own parsing.
+The SDK refuses ``http://`` base URLs in its constructor, so most tests construct it with an
+https placeholder and point the (lazily created) internal OData client at the loopback mock
+by setting ``_base_url`` before the first call; nothing else in the SDK is touched.
+``test_https_with_self_signed_certificate`` takes the other route: the mock over TLS and no
+private attribute at all. Outcomes are read back from the mock over HTTP, independently of
+the SDK's own parsing.
 Skipped (with the reason) when the SDK is not installed: ``pip install -e ".[thirdparty]"``.
 """
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from thirdparty_mock import MockEndpoint
-from tls_mock import HttpsMock
+
+if TYPE_CHECKING:
+    from tls_mock import HttpsMock
 
 try:
     from azure.core.credentials import AccessToken
