@@ -42,6 +42,40 @@ def bar_chart(title: str, bars: list[tuple[str, float]], value_label: str, width
     return "".join(parts)
 
 
+def grouped_bar_chart(title: str, categories: list[str], series: list[tuple[str, list[float]]],
+                      width: int = 640) -> str:
+    """Horizontal bars, one group per category and one bar per series, with a legend (inline SVG)."""
+    bar, gap, label_width, top = 14, 10, 170, 50
+    group = bar * len(series) + gap
+    height = top + group * max(len(categories), 1) + 10
+    biggest = max((v for _, values in series for v in values), default=0) or 1
+    scale = (width - label_width - 120) / biggest
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
+             f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    for s_index, (name, _) in enumerate(series):
+        x = label_width + s_index * 140
+        parts.append(f'<rect x="{x}" y="28" width="12" height="12" fill="{_COLORS[s_index * 3 % len(_COLORS)]}"/>'
+                     f'<text x="{x + 16}" y="38" font-size="12">{escape(name)}</text>')
+    for c_index, category in enumerate(categories):
+        y0 = top + c_index * group
+        parts.append(f'<text x="{label_width - 8}" y="{y0 + bar * len(series) / 2 + 4:.0f}" font-size="13" '
+                     f'text-anchor="end">{escape(category)}</text>')
+        for s_index, (name, values) in enumerate(series):
+            value = values[c_index]
+            y = y0 + s_index * bar
+            length = max(value * scale, 1 if value else 0)
+            parts.append(f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar - 2}" '
+                         f'fill="{_COLORS[s_index * 3 % len(_COLORS)]}"><title>{escape(category)} - '
+                         f'{escape(name)}: {value:,.0f}</title></rect>')
+            parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + bar - 4}" font-size="11">'
+                         f'{value:,.0f}</text>')
+    if not categories:
+        parts.append(f'<text x="0" y="{top + 17}" font-size="13">no open opportunities</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _table(header: list[str], rows: list[list[str]], numeric_from: int = 1) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
@@ -59,15 +93,18 @@ def render_html(report: PipelineReport) -> str:
             f'<div class="kpi">Estimated revenue<b>{money(total.estimated_revenue)}</b></div>'
             f'<div class="kpi">Won this {escape(report.period)}<b>{money(won)}</b></div>'
             f'<div class="kpi">Leads<b>{report.total_leads}</b></div></div>')
-    stage_chart = bar_chart("Estimated revenue by stage",
-                            [(s.stage, s.estimated_revenue) for s in report.stages], "")
+    stage_counts = bar_chart("Open opportunities by stage", [(s.stage, s.count) for s in report.stages],
+                             "opportunities")
+    stage_values = grouped_bar_chart("Pipeline value by stage", [s.stage for s in report.stages],
+                                     [("Est. revenue", [s.estimated_revenue for s in report.stages]),
+                                      ("Budget", [s.budget for s in report.stages])])
     lead_chart = bar_chart("Leads by status", [(f"{r.state}: {r.reason}", r.count) for r in report.leads], "leads")
     sections = [
         f"<h1>Sales pipeline &mdash; {escape(report.organization)}</h1>",
         f"<p><small>Period: this {escape(report.period)} ({period}). "
         f"Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</small></p>",
         kpis,
-        "<h2>Open opportunities by process stage</h2>", stage_chart,
+        "<h2>Open opportunities by process stage</h2>", stage_counts, stage_values,
         _table(["Stage", "Opportunities", "Est. revenue", "Budget"],
                [[s.stage, str(s.count), money(s.estimated_revenue), money(s.budget)]
                 for s in [*report.stages, total]]),
