@@ -128,13 +128,7 @@ def test_status_outside_its_state_is_a_400(target: Target) -> None:
     assert (row["statecode"], row["statuscode"]) == (0, 1)
 
 
-def test_status_of_another_state_with_the_current_state_is_a_400(target: Target,
-                                                                  request: pytest.FixtureRequest) -> None:
-    if target.name == "mock":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "mock gap: PATCH {statecode:0, statuscode:4} on an open lead is taken as 'only statuscode sent' "
-            "(state inferred: the lead becomes Disqualified, 204) instead of 400 "
-            "'4 is not a valid status code for state code LeadState.Open ...'")))
+def test_status_of_another_state_with_the_current_state_is_a_400(target: Target) -> None:
     lead_id = target.create("lead", {"subject": target.tag, "lastname": "Status"})
     with pytest.raises(InvalidStateTransitionError) as info:
         _raw_patch(target, lead_id, {"statecode": 0, "statuscode": 4})
