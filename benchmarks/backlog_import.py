@@ -6,21 +6,26 @@ Prints, in the same run and on fresh in-memory tenants (after a small warm-up):
 * naive: one POST per lead with our client (on a sample, rate extrapolated);
 * Microsoft's Python SDK ``records.create("lead", list)`` when installed.
 
-Usage: ``python3 benchmarks/backlog_import.py [--leads 10000] [--naive-sample 2000] [--repeats 3]``
+Usage: ``python3 benchmarks/backlog_import.py [--leads 10000] [--naive-sample 2000] [--repeats 3]
+[--server thread|process]``
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from d365lab.auth import StaticTokenProvider  # noqa: E402
 from d365lab.backlog.importer import ImportOptions, prepare_import, run_import  # noqa: E402
@@ -28,6 +33,9 @@ from d365lab.client import DataverseClient  # noqa: E402
 from d365lab.mock.server import start_background  # noqa: E402
 from d365lab.mock.settings import MockSettings  # noqa: E402
 
+#: "thread": the mock serves from a thread of this process (shares the GIL with the client);
+#: "process": from a child process, like a remote tenant (default settings only).
+SERVER_MODE = "thread"
 HEADER = ["Topic", "First Name", "Last Name", "Company", "Job Title", "Email", "Business Phone", "Lead Source",
           "Rating", "Budget", "Purchase Timeframe", "City"]
 SOURCES = ["Trade Show", "Web", "Seminar", "Advertisement", "Partner"]
@@ -45,6 +53,43 @@ def write_leads_csv(path: Path, count: int) -> None:
                              RATINGS[i % 3], str(1000 + i % 50_000), "This Quarter", "Seattle"])
 
 
+class ProcessServer:
+    """``d365lab mock serve`` in a child process (a fresh in-memory tenant on its own core)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.token = "benchmark-token"
+        self.base_url = f"http://127.0.0.1:{port}"
+        code = "import sys; from d365lab.cli import main; sys.argv[0] = 'd365lab'; main()"
+        self.proc = subprocess.Popen([sys.executable, "-c", code, "mock", "serve", "--port", str(port),
+                                      "--db", ":memory:", "--token", self.token],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("mock server process did not start")
+
+    def stop(self) -> None:
+        """Terminate the child process."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start(settings: MockSettings) -> Any:
+    """A fresh tenant: a server thread in this process, or a child process with ``--server process``."""
+    if SERVER_MODE == "process":
+        return ProcessServer()
+    return start_background(":memory:", settings=settings)
+
+
 def client_for(running: Any) -> DataverseClient:
     """Our client on a running mock."""
     return DataverseClient(running.base_url, StaticTokenProvider(running.token))
@@ -52,7 +97,7 @@ def client_for(running: Any) -> DataverseClient:
 
 def bench_ours(path: Path, count: int, settings: MockSettings) -> tuple[float, int]:
     """Seconds and requests of our import, on a fresh tenant."""
-    running = start_background(":memory:", settings=settings)
+    running = start(settings)
     try:
         with client_for(running) as client:
             client.whoami()
@@ -71,7 +116,7 @@ def bench_naive(path: Path, sample: int, settings: MockSettings) -> tuple[float,
     """Seconds and count of a one-POST-per-lead import of the first ``sample`` rows."""
     prepared = prepare_import(path, ImportOptions())
     payloads = [row.payload() for _, row in prepared.valid[:sample]]
-    running = start_background(":memory:", settings=settings)
+    running = start(settings)
     try:
         with client_for(running) as client:
             client.whoami()
@@ -100,7 +145,7 @@ def bench_sdk(path: Path, count: int, settings: MockSettings) -> float | None:
 
     prepared = prepare_import(path, ImportOptions())
     payloads = [row.payload() for _, row in prepared.valid]
-    running = start_background(":memory:", settings=settings)
+    running = start(settings)
     try:
         sdk = SdkClient("https://org.crm.dynamics.com", Credential(running.token))
         sdk._base_url = running.base_url  # the constructor only accepts https
@@ -158,19 +203,24 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--naive-sample", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--server", choices=["thread", "process"], default="thread",
+                        help="mock in a thread of this process, or in a child process (default settings only)")
     args = parser.parse_args()
+    global SERVER_MODE
+    SERVER_MODE = args.server
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "leads.csv"
         write_leads_csv(path, args.leads)
         warm = Path(tmp) / "warm.csv"
         write_leads_csv(warm, 200)
         compare(warm, 200, 50, MockSettings(), "warm-up (imports, pydantic schemas, sockets)", 1)
-        print(f"leads: {args.leads:,} (mock tenant over loopback, server thread in this process)")
+        print(f"leads: {args.leads:,} (mock tenant over loopback, server in a {args.server})")
         compare(path, args.leads, args.naive_sample, MockSettings(),
                 "default mock: each created lead also gets a Lead-to-Opportunity process instance", args.repeats)
-        compare(path, args.leads, args.naive_sample, MockSettings(auto_create_process_flow=False),
-                "mock with auto_create_process_flow=False (less server work per lead; isolates client cost)",
-                args.repeats)
+        if args.server == "thread":
+            compare(path, args.leads, args.naive_sample, MockSettings(auto_create_process_flow=False),
+                    "mock with auto_create_process_flow=False (less server work per lead; isolates client cost)",
+                    args.repeats)
 
 
 if __name__ == "__main__":

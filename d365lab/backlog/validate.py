@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from d365lab.backlog.mapping import parse_option
 from d365lab.models.schema import LEAD
@@ -84,55 +84,52 @@ def _option(column: str) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
-Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
 Money = Annotated[float | None, BeforeValidator(_money)]
 Flag = Annotated[bool | None, BeforeValidator(_boolean)]
 DateOnly = Annotated[date | None, BeforeValidator(_date)]
 
 
+def _text(column: str, required: bool = False) -> Any:
+    """A text field limited to the lead column's max length (checked natively by pydantic-core)."""
+    return Field(... if required else None, max_length=LEAD.columns[column].max_length)
+
+
+def _amount(column: str) -> Any:
+    """A money field within the lead column's range."""
+    spec = LEAD.columns[column]
+    return Field(None, ge=spec.min_value, le=spec.max_value)
+
+
 class LeadImportRow(BaseModel):
-    """One lead to create, as validated from a CSV row (lead logical names)."""
+    """One lead to create, as validated from a CSV row (lead logical names; empty cells left out)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    subject: Annotated[str, BeforeValidator(_blank_to_none)]
-    lastname: Annotated[str, BeforeValidator(_blank_to_none)]
-    firstname: Text = None
-    companyname: Text = None
-    jobtitle: Text = None
-    emailaddress1: Text = None
-    telephone1: Text = None
-    mobilephone: Text = None
-    websiteurl: Text = None
-    description: Text = None
-    address1_line1: Text = None
-    address1_city: Text = None
-    address1_stateorprovince: Text = None
-    address1_postalcode: Text = None
-    address1_country: Text = None
+    subject: str = _text("subject", required=True)
+    lastname: str = _text("lastname", required=True)
+    firstname: str | None = _text("firstname")
+    companyname: str | None = _text("companyname")
+    jobtitle: str | None = _text("jobtitle")
+    emailaddress1: str | None = _text("emailaddress1")
+    telephone1: str | None = _text("telephone1")
+    mobilephone: str | None = _text("mobilephone")
+    websiteurl: str | None = _text("websiteurl")
+    description: str | None = _text("description")
+    address1_line1: str | None = _text("address1_line1")
+    address1_city: str | None = _text("address1_city")
+    address1_stateorprovince: str | None = _text("address1_stateorprovince")
+    address1_postalcode: str | None = _text("address1_postalcode")
+    address1_country: str | None = _text("address1_country")
     leadsourcecode: Annotated[int | None, _option("leadsourcecode")] = None
     leadqualitycode: Annotated[int | None, _option("leadqualitycode")] = None
     budgetstatus: Annotated[int | None, _option("budgetstatus")] = None
     purchasetimeframe: Annotated[int | None, _option("purchasetimeframe")] = None
     purchaseprocess: Annotated[int | None, _option("purchaseprocess")] = None
     need: Annotated[int | None, _option("need")] = None
-    estimatedamount: Money = None
-    budgetamount: Money = None
+    estimatedamount: Money = _amount("estimatedamount")
+    budgetamount: Money = _amount("budgetamount")
     decisionmaker: Flag = None
     estimatedclosedate: DateOnly = None
-
-    @field_validator("*")
-    @classmethod
-    def _fits_the_column(cls, value: Any, info: Any) -> Any:
-        """Enforce the lead table's max lengths and money range (from the shared schema)."""
-        column = LEAD.columns[info.field_name]
-        if isinstance(value, str) and column.max_length is not None and len(value) > column.max_length:
-            raise ValueError(f"longer than {column.max_length} characters ({len(value)})")
-        if isinstance(value, float) and column.min_value is not None and value < column.min_value:
-            raise ValueError(f"must be at least {column.min_value:g}")
-        if isinstance(value, float) and column.max_value is not None and value > column.max_value:
-            raise ValueError(f"must be at most {column.max_value:g}")
-        return value
 
     @field_validator("emailaddress1")
     @classmethod
@@ -150,15 +147,18 @@ class LeadImportRow(BaseModel):
 
 
 def validate_row(line: int, values: dict[str, str]) -> LeadImportRow | list[Rejection]:
-    """Validate one mapped row: the model, or one rejection per bad field."""
+    """Validate one mapped row: the model, or one rejection per bad field (empty cells count as absent)."""
     try:
-        return LeadImportRow.model_validate(values)
+        return LeadImportRow.model_validate({k: v for k, v in values.items() if v})
     except ValidationError as exc:
         rejections = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "row"
             reason = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] in ("missing", "string_type") and values.get(field, "") == "":
+            if err["type"] == "missing":
                 reason = "required value is empty"
+            elif err["type"] == "string_too_long":
+                limit = err.get("ctx", {}).get("max_length")
+                reason = f"longer than {limit} characters ({len(str(values.get(field, '')))})"
             rejections.append(Rejection(line, field, reason, str(values.get(field, ""))))
         return rejections
