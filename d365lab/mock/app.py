@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+import json
 import logging
 import pkgutil
 import re
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from d365lab.mock import errors
+from d365lab.mock.codec import annotation_wanted
 from d365lab.mock.errors import MockError
 from d365lab.mock.seed import CALLER, seed
 from d365lab.mock.settings import MockSettings
@@ -32,6 +34,7 @@ from d365lab.mock.wire import (
     Headers,
     MockRequest,
     MockResponse,
+    annotation_patterns,
     error_response,
     new_request_id,
 )
@@ -136,6 +139,8 @@ class MockApp:
         except Exception:
             _log.exception("mock tenant: unexpected error on %s %s", request.method, request.path)
             response = error_response(MockError(500, "0x80040216", "An unexpected error occurred."))
+        if response.status >= 400:
+            _annotate_error(request, response)
         self._decorate(response)
         return response
 
@@ -149,6 +154,37 @@ class MockApp:
     def close(self) -> None:
         """Close the database."""
         self.store.close()
+
+
+_HELP_LINK = "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a{code}&client=platform"
+
+
+def _signed_code(code: str) -> int:
+    """A hex error code as the signed 32-bit integer the SDK reports (0x80040217 -> -2147220969)."""
+    value = int(code, 16)
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _annotate_error(request: MockRequest, response: MockResponse) -> None:
+    """Add the ``@Microsoft.PowerApps.CDS.*`` error annotations a client asked for."""
+    patterns = annotation_patterns(request.prefer())
+    if not patterns or not response.headers.get("Content-Type", "").startswith("application/json"):
+        return
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not str(error.get("code", "")).startswith("0x"):
+        return
+    extra = {
+        "@Microsoft.PowerApps.CDS.ErrorDetails.OperationStatus": "0",
+        "@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode": str(_signed_code(error["code"])),
+        "@Microsoft.PowerApps.CDS.HelpLink": _HELP_LINK.format(code=error["code"]),
+        "@Microsoft.PowerApps.CDS.InnerError.Message": error.get("message", ""),
+    }
+    error.update({k: v for k, v in extra.items() if annotation_wanted(patterns, k[1:])})
+    response.body = json.dumps(body, separators=(",", ":")).encode()
 
 
 def create_app(db_path: str = ":memory:", settings: MockSettings | None = None) -> MockApp:

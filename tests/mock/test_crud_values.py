@@ -250,3 +250,15 @@ def test_older_api_versions_behave_like_v9_2(api: ServiceRootSession) -> None:
     assert response.status_code == 200
     assert "/api/data/v9.1/$metadata#" in response.json()["@odata.context"]
     assert api.get(SERVICE_ROOT.replace("v9.2", "v8.2") + "WhoAmI()").status_code == 404
+
+
+def test_error_annotations_on_request(api: ServiceRootSession) -> None:
+    missing = "00000000-0000-0000-0000-0000000000ab"
+    plain = api.get(f"leads({missing})").json()["error"]
+    assert set(plain) == {"code", "message"}
+    error = api.get(f"leads({missing})", headers=ALL_ANNOTATIONS).json()["error"]
+    assert error["code"] == "0x80040217"
+    assert error["@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode"] == "-2147220969"
+    assert error["@Microsoft.PowerApps.CDS.HelpLink"].endswith(
+        "error=Microsoft.Crm.CrmException%3a0x80040217&client=platform")
+    assert error["@Microsoft.PowerApps.CDS.InnerError.Message"] == error["message"]
