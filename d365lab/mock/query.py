@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
@@ -240,6 +240,10 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
         from d365lab.mock.query_fetch import fetch_response
 
         return fetch_response(tenant, request, table)
+    if "sql" in request.query and parent is None:
+        from d365lab.mock.query_sql import translate
+
+        request = replace(request, query=translate(table, request.query["sql"]))
     options = parse_options(request.query)
     patterns = annotation_patterns(request.prefer())
     columns = selected_columns(table, options.select)

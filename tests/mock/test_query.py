@@ -312,3 +312,52 @@ def test_fetch_xml_errors(api: ServiceRootSession, xml: str, fragment: str) -> N
 
 def test_unsupported_filter_functions_are_named(api: ServiceRootSession) -> None:
     assert "The function 'tolower' is not supported" in error_message(api, "$filter=tolower(subject) eq 'x'")
+
+
+# ---------------------------------------------------------------- ?sql=
+
+def sql(api: ServiceRootSession, statement: str) -> Any:
+    return api.get("leads", params={"sql": statement})
+
+
+def test_sql_select_where_order_top(api: ServiceRootSession, people: dict[str, str]) -> None:
+    response = sql(api, "SELECT subject, lastname FROM lead WHERE lastname = 'Doe' OR lastname = 'O''Brien' "
+                        "ORDER BY subject DESC")
+    assert response.status_code == 200, response.text
+    rows = response.json()["value"]
+    assert [r["subject"] for r in rows] == ["Ristretto", "Mocha 50%_off", "Latte"]
+    assert set(rows[0]) == {"@odata.etag", "leadid", "subject", "lastname"}
+    top = sql(api, "SELECT TOP 1 subject FROM lead ORDER BY subject").json()["value"]
+    assert [r["subject"] for r in top] == ["Espresso"]
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ("companyname LIKE 'Contoso%'", {"Espresso", "Mocha 50%_off"}),
+    ("companyname LIKE '%Coffee'", {"Mocha 50%_off"}),
+    ("companyname NOT LIKE '%oso%'", {"Latte"}),
+    ("companyname IS NULL", {"Ristretto"}),
+    ("companyname IS NOT NULL AND budgetamount >= 5000", {"Latte", "Mocha 50%_off"}),
+    ("leadsourcecode IN (1, 7)", {"Latte", "Ristretto"}),
+    ("NOT (leadsourcecode = 8)", {"Latte", "Ristretto"}),
+    ("decisionmaker = true", {"Espresso"}),
+])
+def test_sql_conditions(api: ServiceRootSession, people: dict[str, str], condition: str, expected: set[str]) -> None:
+    response = sql(api, f"SELECT subject FROM lead WHERE {condition}")
+    assert response.status_code == 200, response.text
+    assert {r["subject"] for r in response.json()["value"]} == expected
+
+
+@pytest.mark.parametrize(("statement", "fragment"), [
+    ("SELECT subject FROM account", "does not match"),
+    ("SELECT nope FROM lead", "Could not find a property named 'nope'"),
+    ("SELECT COUNT(leadid) FROM lead", "Could not find a property"),
+    ("SELECT subject FROM lead WHERE subject LIKE 'a%b'", "LIKE patterns"),
+    ("SELECT subject FROM lead GROUP BY subject", "expected SELECT"),
+    ("DELETE FROM lead", "expected SELECT"),
+    ("SELECT subject FROM lead WHERE subject = 'x'; DROP TABLE lead", "unexpected"),
+])
+def test_sql_errors(api: ServiceRootSession, people: dict[str, str], statement: str, fragment: str) -> None:
+    response = sql(api, statement)
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["error"]["message"]
+    assert len(subjects(api, "")) == 4
