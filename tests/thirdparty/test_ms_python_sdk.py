@@ -298,12 +298,6 @@ def test_https_with_self_signed_certificate(https_mock: HttpsMock) -> None:
     assert (stored["jobtitle"], stored["leadsourcecode"]) == ("Secure buyer", 8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock gap: GET /leads?sql=SELECT%20subject%20FROM%20lead%20WHERE%20subject%20%3D%20'SQL%20A' ignores the "
-    "sql parameter and answers every lead with every column; the service runs the SELECT (the SDK's query.sql, "
-    "which reads value[] and follows @odata.nextLink)",
-)
 def test_sql_query(sdk: DataverseClient) -> None:
     """``query.sql`` sends ``GET /leads?sql=<SELECT>``; only the matching row and column come back."""
     sdk.records.create("lead", [lead("SQL A"), lead("SQL B")])
