@@ -15,12 +15,7 @@ from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.tenant_api import Ref, Row, Tenant
-from d365lab.mock.validation import (
-    conversion_error,
-    normalize_date,
-    normalize_datetime,
-    normalize_guid,
-)
+from d365lab.mock.validation import coerce, conversion_error, normalize_guid
 from d365lab.models import schema
 from d365lab.models.enums import label_of
 from d365lab.models.schema import Column, ColumnType, Table
@@ -30,6 +25,8 @@ LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
 NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)")
 _BIND = "@odata.bind"
+_INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
+                            ColumnType.STATUS})
 
 
 def etag(row: Row) -> str:
@@ -87,7 +84,7 @@ def resolve_key(tenant: Tenant, table: Table, key: str) -> str:
         column = table.columns.get(name)
         if column is None or column.is_lookup:
             raise errors.bad_request(f"'{name}' is not a key attribute of {table.logical_name}.")
-        equals[name] = _key_literal(column, raw)
+        equals[name] = key_literal(column, raw)
     rows = tenant.find(table.logical_name, **equals)
     if not rows:
         raise errors.MockError(404, "0x80060891",
@@ -95,7 +92,8 @@ def resolve_key(tenant: Tenant, table: Table, key: str) -> str:
     return str(rows[0][table.primary_id])
 
 
-def _key_literal(column: Column, raw: str) -> Any:
+def key_literal(column: Column, raw: str) -> Any:
+    """An alternate-key value from a URL as the column's storage type."""
     if column.type in (ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST):
         try:
             return int(raw)
@@ -105,45 +103,19 @@ def _key_literal(column: Column, raw: str) -> Any:
 
 
 def decode_value(column: Column, value: Any) -> Any:
-    """A JSON value as the storage form of a non-lookup column (type errors are 400)."""
-    if value is None:
-        return None
-    kind = column.type
-    if kind is ColumnType.DATETIME:
-        normalized = normalize_datetime(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
-    if kind is ColumnType.DATEONLY:
-        normalized = normalize_date(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
-    if kind in (ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE):
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise conversion_error(value, column) from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise conversion_error(value, column)
-        return float(value)
-    if kind is ColumnType.GUID:
-        normalized = normalize_guid(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
-    if kind in (ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
-                ColumnType.STATUS):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise conversion_error(value, column)
-    if kind is ColumnType.BOOLEAN and not isinstance(value, bool):
-        raise conversion_error(value, column)
-    if kind in (ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME) and not isinstance(value, str):
-        raise conversion_error(value, column)
-    return value
+    """A JSON value as the storage form of a non-lookup column (type errors are 400).
+
+    JSON-level leniency first (money sent as a numeric string, integral floats for
+    integers), then the storage-form type check of :func:`~d365lab.mock.validation.coerce`.
+    """
+    if isinstance(value, str) and column.type in (ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE):
+        try:
+            value = float(value)
+        except ValueError:
+            raise conversion_error(value, column) from None
+    elif isinstance(value, float) and value.is_integer() and column.type in _INTEGER_TYPES:
+        value = int(value)
+    return coerce(column, value)
 
 
 def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> Row:

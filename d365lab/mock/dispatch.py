@@ -11,28 +11,15 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
-from d365lab.mock.errors import MockError
 from d365lab.mock.handlers import crud, registry
 from d365lab.mock.handlers.metadata import handle as metadata_handle
 from d365lab.mock.handlers.metadata import metadata_document, service_document
 from d365lab.mock.handlers.registry import OperationCall, OperationResult
 from d365lab.mock.routing import Route, RouteKind, bound_handler, function_parameters, parse_route
-from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
+from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response, no_resource
 
 if TYPE_CHECKING:
     from d365lab.mock.app import MockApp
-
-
-def no_resource(request: MockRequest) -> MockError:
-    """404 for a verb the resource does not answer."""
-    query = "&".join(f"{k}={v}" for k, v in request.query.items())
-    url = request.url + (f"?{query}" if query else "")
-    return MockError(404, "", f"No HTTP resource was found that matches the request URI '{url}'.")
-
-
-def not_allowed(method: str) -> MockError:
-    """405 for PATCH/DELETE on a collection and similar."""
-    return MockError(405, "0x80060888", f"The requested resource does not support http method '{method}'.")
 
 
 def dispatch(app: MockApp, request: MockRequest) -> MockResponse:

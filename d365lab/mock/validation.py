@@ -86,11 +86,41 @@ def validation_failed(message: str) -> MockError:
     return MockError(400, errors.MAX_LENGTH, f"A validation error occurred.  {message}")
 
 
-def check_value(table: Table, column: Column, value: Any) -> Any:
-    """Check a storage-form value for a column; return it normalised (lowercase GUIDs, floats)."""
+def coerce(column: Column, value: Any) -> Any:
+    """A storage-form value of a non-lookup column, type-checked and normalised.
+
+    Lowercase GUIDs, UTC ``…Z`` datetimes, ``YYYY-MM-DD`` dates, floats for money/double;
+    a value of the wrong type is the OData "Cannot convert the literal …" 400.
+    """
     if value is None:
         return None
     kind = column.type
+    if kind in (ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME):
+        ok = isinstance(value, str)
+    elif kind is ColumnType.BOOLEAN:
+        ok = isinstance(value, bool)
+    elif kind in _INT_TYPES:
+        ok = isinstance(value, int) and not isinstance(value, bool) and (
+            kind is ColumnType.BIGINT or _INT32[0] <= value <= _INT32[1])
+    elif kind in _NUMBER_TYPES:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        normalizer = {ColumnType.DATETIME: normalize_datetime, ColumnType.DATEONLY: normalize_date,
+                      ColumnType.GUID: normalize_guid}.get(kind)
+        if normalizer is None:
+            return value
+        normalized = normalizer(value) if isinstance(value, str) else None
+        ok, value = normalized is not None, normalized if normalized is not None else value
+    if not ok:
+        raise conversion_error(value, column)
+    return value
+
+
+def check_value(table: Table, column: Column, value: Any) -> Any:
+    """Check a storage-form value for a column (type, length, option set, range); return it normalised."""
+    if value is None:
+        return None
     if column.is_lookup:
         if not isinstance(value, Ref):
             raise conversion_error(value, column)
@@ -101,59 +131,28 @@ def check_value(table: Table, column: Column, value: Any) -> Any:
         if ident is None:
             raise errors.bad_request(f"'{value.id}' is not a valid record id for {column.name}.")
         return Ref(value.table, ident)
-    if kind in (ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME):
-        if not isinstance(value, str):
-            raise conversion_error(value, column)
-        if column.max_length is not None and len(value) > column.max_length:
-            raise validation_failed(
-                f"The length of the '{column.name}' attribute of the '{table.logical_name}' entity exceeded "
-                f"the maximum allowed length of '{column.max_length}'.")
-        return value
-    if kind is ColumnType.BOOLEAN:
-        if not isinstance(value, bool):
-            raise conversion_error(value, column)
-        return value
-    if kind in _INT_TYPES:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise conversion_error(value, column)
-        if kind is not ColumnType.BIGINT and not _INT32[0] <= value <= _INT32[1]:
-            raise conversion_error(value, column)
-        if column.options is not None and value not in {int(m) for m in column.options}:
-            accepted = ",".join(str(int(m)) for m in column.options)
-            raise validation_failed(
-                f"The value {value} of '{column.name}' on record of type '{table.logical_name}' is outside "
-                f"the valid range. Accepted Values: {accepted}")
-        _check_range(table, column, value)
-        return value
-    if kind in _NUMBER_TYPES:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise conversion_error(value, column)
+    value = coerce(column, value)
+    if isinstance(value, str) and column.max_length is not None and len(value) > column.max_length:
+        raise validation_failed(
+            f"The length of the '{column.name}' attribute of the '{table.logical_name}' entity exceeded "
+            f"the maximum allowed length of '{column.max_length}'.")
+    if column.options is not None and column.type in _INT_TYPES and value not in {int(m) for m in column.options}:
+        accepted = ",".join(str(int(m)) for m in column.options)
+        raise validation_failed(
+            f"The value {value} of '{column.name}' on record of type '{table.logical_name}' is outside "
+            f"the valid range. Accepted Values: {accepted}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
         _check_range(table, column, float(value))
-        return float(value)
-    if kind is ColumnType.DATETIME:
-        normalized = normalize_datetime(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
-    if kind is ColumnType.DATEONLY:
-        normalized = normalize_date(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
-    if kind is ColumnType.GUID:
-        normalized = normalize_guid(value) if isinstance(value, str) else None
-        if normalized is None:
-            raise conversion_error(value, column)
-        return normalized
     return value
 
 
 def _check_range(table: Table, column: Column, value: float) -> None:
     low, high = column.min_value, column.max_value
     if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{'-' if low is None else f'{low:g}'} to {'-' if high is None else f'{high:g}'}"
         raise validation_failed(
             f"The value {value:g} of '{column.name}' on record of type '{table.logical_name}' is outside "
-            f"the valid range ({low:g} to {high:g}).".replace("None", "-"))
+            f"the valid range ({bounds}).")
 
 
 def check_values(table: Table, values: Row, *, for_create: bool) -> Row:

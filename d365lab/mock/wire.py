@@ -164,3 +164,15 @@ def empty_response(status: int = 204, headers: Mapping[str, str] | None = None) 
 def new_request_id() -> str:
     """A fresh request id (``x-ms-service-request-id`` / ``REQ_ID``)."""
     return str(uuid.uuid4())
+
+
+def no_resource(request: MockRequest) -> MockError:
+    """404 for a verb the resource does not answer."""
+    query = "&".join(f"{k}={v}" for k, v in request.query.items())
+    url = request.url + (f"?{query}" if query else "")
+    return MockError(404, "", f"No HTTP resource was found that matches the request URI '{url}'.")
+
+
+def not_allowed(method: str) -> MockError:
+    """405 for PATCH/DELETE on a collection and similar."""
+    return MockError(405, "0x80060888", f"The requested resource does not support http method '{method}'.")

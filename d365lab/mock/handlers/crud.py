@@ -11,13 +11,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
-from d365lab.mock.codec import decode_body, decode_value, etag, parse_entity_reference, resolve_key
+from d365lab.mock.codec import (
+    decode_body,
+    decode_value,
+    etag,
+    key_literal,
+    parse_entity_reference,
+    parse_key_values,
+    resolve_key,
+)
 from d365lab.mock.errors import MockError
 from d365lab.mock.query import applied, collection_response, count_response, encode_single_value, entity_body
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.tenant_api import Ref, Row
-from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response
+from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response, no_resource, not_allowed
 from d365lab.models.schema import Table
 
 if TYPE_CHECKING:
@@ -28,8 +36,6 @@ CONCURRENCY_MESSAGE = "The version of the existing record doesn't match the RowV
 
 def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     """Answer a collection, entity, property, navigation or ``$ref`` route."""
-    from d365lab.mock.dispatch import no_resource, not_allowed
-
     table = route.table
     assert table is not None
     method = request.method
@@ -145,13 +151,10 @@ def upsert(app: MockApp, request: MockRequest, table: Table, key: str) -> MockRe
 
 
 def _alternate_values(table: Table, key: str) -> Row:
-    from d365lab.mock.codec import parse_key_values
-
     parsed = parse_key_values(key)
     if isinstance(parsed, str):
         return {}
-    return {name: decode_value(table.columns[name], raw) if table.columns[name].type.value != "String" else raw
-            for name, raw in parsed.items() if name in table.columns}
+    return {name: key_literal(table.columns[name], raw) for name, raw in parsed.items() if name in table.columns}
 
 
 def delete(app: MockApp, request: MockRequest, table: Table, key: str) -> MockResponse:
@@ -164,8 +167,6 @@ def delete(app: MockApp, request: MockRequest, table: Table, key: str) -> MockRe
 
 
 def _property(app: MockApp, request: MockRequest, table: Table, record_id: str, name: str) -> MockResponse:
-    from d365lab.mock.dispatch import not_allowed
-
     column = table.columns.get(name)
     navigation = table.navigation_properties().get(name)
     if column is None and navigation is not None:
@@ -205,8 +206,6 @@ def _related(app: MockApp, request: MockRequest, ref: Any, target: str) -> MockR
 
 
 def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
-    from d365lab.mock.dispatch import not_allowed
-
     column, target = table.navigation_properties()[nav]
     app.tenant.require(table.logical_name, record_id)
     if request.method == "DELETE":
@@ -224,8 +223,6 @@ def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: 
 
 def _collection_ref(app: MockApp, request: MockRequest, table: Table, record_id: str, route: Route) -> MockResponse:
     """Associate (POST) or disassociate (DELETE) a row through a collection-valued navigation."""
-    from d365lab.mock.dispatch import not_allowed
-
     relation = one_to_many(table)[route.name or ""]
     target = app.tenant.table(relation.target)
     app.tenant.require(table.logical_name, record_id)
