@@ -170,6 +170,26 @@ const scenarios = {
     return { toQualify, results: describeOutcome(results) };
   },
 
+  async batch_continue_on_error(api) {
+    const missingId = "00000000-0000-0000-0000-00000000beef";
+    api.startBatch();
+    api.create({ collection: "leads", data: leadData("JS continue 1"), inChangeSet: false });
+    api.update({ collection: "leads", key: missingId, data: { jobtitle: "Nobody" }, inChangeSet: false });
+    api.create({ collection: "leads", data: leadData("JS continue 2"), inChangeSet: false });
+    api.retrieveMultiple({ collection: "leads", select: ["subject"], filter: "startswith(subject,'JS continue')" });
+    const results = await api.executeBatch({ continueOnError: true });
+    return { results: describeOutcome(results) };
+  },
+
+  async batch_spaced_orderby(api) {
+    await api.create({ collection: "leads", data: leadData("JS order A") });
+    await api.create({ collection: "leads", data: leadData("JS order B") });
+    api.startBatch();
+    api.retrieveMultiple({ collection: "leads", select: ["subject"], orderBy: ["subject desc"] });
+    const [listed] = await api.executeBatch();
+    return { subjects: listed.value.map((r) => r.subject) };
+  },
+
   async batch_rollback(api) {
     const missingId = "00000000-0000-0000-0000-00000000beef";
     api.startBatch();
