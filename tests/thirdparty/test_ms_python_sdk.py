@@ -25,6 +25,7 @@ try:
     from azure.core.credentials import AccessToken
     from PowerPlatform.Dataverse import QueryResult, col
     from PowerPlatform.Dataverse.client import DataverseClient
+    from PowerPlatform.Dataverse.core.errors import HttpError
 except ImportError:
     pytest.skip(
         "powerplatform-dataverse-client is not installed: pip install -e '.[thirdparty]'", allow_module_level=True,
@@ -346,3 +347,29 @@ def test_sql_query(sdk: DataverseClient) -> None:
     rows = sdk.query.sql("SELECT subject FROM lead WHERE subject = 'SQL A'")
     assert [r["subject"] for r in rows] == ["SQL A"]
     assert "lastname" not in rows[0]
+
+
+def test_service_protection_429_reaches_the_sdk() -> None:
+    """With the mock's request limit on (5 per window), the SDK's sixth request fails with the
+    service's 429: transient, integer Retry-After, the 0x80072322 code and the service's message."""
+    from d365lab.mock.server import start_background
+    from d365lab.mock.settings import MockSettings
+
+    settings = MockSettings.model_validate({"throttle": {"enabled": True, "requests_per_window": 5}})
+    running = start_background(":memory:", settings)
+    try:
+        endpoint = MockEndpoint(base_url=running.base_url, token=running.token)
+        with sdk_client(endpoint, StaticTokenCredential(endpoint.token)) as client:
+            created = []
+            with pytest.raises(HttpError) as throttled:
+                for n in range(10):  # EntityDefinitions + picklist metadata + 3 creates = 5 requests
+                    created.append(client.records.create("lead", lead(f"SDK throttled {n}")))
+    finally:
+        running.stop()
+
+    error = throttled.value
+    assert len(created) == 3
+    assert (error.status_code, error.is_transient) == (429, True)
+    assert error.details["service_error_code"] == "0x80072322"
+    assert isinstance(error.details["retry_after"], int) and error.details["retry_after"] >= 1
+    assert "Number of requests exceeded the limit of 5 over time window of 300 seconds" in error.message
