@@ -44,15 +44,15 @@ class DuplicateIndex:
                 self.owners.setdefault(key, str(row[owner_column]))
         return count
 
-    def find(self, values: dict[str, Any]) -> tuple[str, str] | None:
-        """``(key kind, owner)`` of the first key of ``values`` already known, else None."""
-        for key in duplicate_keys(values):
+    def find(self, keys: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """``(key kind, owner)`` of the first of ``keys`` (from :func:`duplicate_keys`) already known, else None."""
+        for key in keys:
             owner = self.owners.get(key)
             if owner is not None:
                 return key[0], owner
         return None
 
-    def add(self, values: dict[str, Any], owner: str) -> None:
-        """Index one more lead."""
-        for key in duplicate_keys(values):
+    def add(self, keys: list[tuple[str, str]], owner: str) -> None:
+        """Index one more lead by its keys."""
+        for key in keys:
             self.owners.setdefault(key, owner)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from d365lab.backlog.csvio import CsvTable, read_csv, write_csv
-from d365lab.backlog.dedupe import KEY_COLUMNS, DuplicateIndex
+from d365lab.backlog.dedupe import KEY_COLUMNS, DuplicateIndex, duplicate_keys
 from d365lab.backlog.mapping import ColumnMapping, MappingFile, load_mapping_file
 from d365lab.backlog.validate import LeadImportRow, Rejection, validate_row
 from d365lab.backlog.writer import LeadWriter
@@ -122,7 +122,8 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
         if options.on_duplicate is OnDuplicate.CREATE:
             to_create[line] = payload
             continue
-        hit = tenant.find(payload)
+        keys = duplicate_keys(payload)
+        hit = tenant.find(keys)
         if hit is not None:
             report.duplicates_in_tenant += 1
             kind, leadid = hit
@@ -133,7 +134,7 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
                 report.rejections.append(Rejection(line, _KIND_FIELD[kind],
                                                    f"duplicate of existing lead {leadid} (same {kind}); skipped"))
             continue
-        earlier = in_file.find(payload)
+        earlier = in_file.find(keys)
         if earlier is not None:
             report.duplicates_in_file += 1
             kind, first_line = earlier
@@ -143,7 +144,7 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
                 report.rejections.append(Rejection(line, _KIND_FIELD[kind],
                                                    f"duplicate of line {first_line} (same {kind}); skipped"))
             continue
-        in_file.add(payload, str(line))
+        in_file.add(keys, str(line))
         to_create[line] = payload
 
     if options.dry_run:
