@@ -84,7 +84,7 @@ def import_command(
                                                   "create: create anyway.")] = OnDuplicate.SKIP,
     mapping: Annotated[Path | None, typer.Option("--mapping",
                                                  help="YAML mapping file (columns/defaults/ignore).")] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", help="Rejects CSV (default: FILE.rejects.csv).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="Rejects CSV (default: ./FILE.rejects.csv).")] = None,
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
 ) -> None:
@@ -93,7 +93,7 @@ def import_command(
 
     options = ImportOptions(dry_run=dry_run, batch_size=batch_size, on_duplicate=on_duplicate,
                             mapping_file=mapping, encoding=encoding)
-    rejects_path = rejects or file.with_name(file.stem + ".rejects.csv")
+    rejects_path = rejects or Path(file.stem + ".rejects.csv")   # the current directory: inputs may be read-only
     try:
         with connect() as client:
             report = run_import(client, file, options)
