@@ -29,6 +29,8 @@ _TEXT_NOCASE = frozenset({ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYN
 OPTIMIZE_EVERY = 1000
 #: Sort keys commonly used by clients, indexed although the schema does not flag them.
 _EXTRA_INDEXED = ("createdon", "modifiedon")
+#: Ids bound in one ``IN (...)`` query (SQLite's default limit is far higher; this keeps statements small).
+_IDS_PER_QUERY = 500
 
 
 def quote(name: str) -> str:
@@ -56,6 +58,7 @@ class SqlTable:
         self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in sql_columns)
                            + f" WHERE {pk}=?")
         self.get_sql = f"{self.select_sql} WHERE {pk}=?"
+        self.exists_sql = f"SELECT 1 FROM {self.name} WHERE {pk}=?"
         #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
         self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
             (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in _REAL_TYPES)
@@ -110,6 +113,11 @@ class Store:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._depth = 0
         self._version_dirty = False
+        #: Primary keys known to exist, per table, valid until the outermost transaction ends
+        #: (it holds the write lock, so no other connection can delete them meanwhile).
+        self._known: dict[str, set[str]] = {}
+        #: Bumped by every change to an existing row (update, delete, raw statement).
+        self.modifications = 0
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -175,6 +183,9 @@ class Store:
                 yield
             except BaseException:
                 self._depth -= 1
+                # Rows inserted inside the rolled-back scope are gone again.
+                self._known.clear()
+                self.modifications += 1
                 if depth == 0:
                     self._conn.execute("ROLLBACK")
                     self._version_dirty = False
@@ -185,6 +196,7 @@ class Store:
             else:
                 self._depth -= 1
                 if depth == 0:
+                    self._known.clear()
                     if self._version_dirty:
                         self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
                         self._version_dirty = False
@@ -238,6 +250,26 @@ class Store:
             i += 1
         return row
 
+    def stored_form(self, table: Table, row: Row) -> Row:
+        """The row :meth:`get` would read back right after :meth:`insert` of ``row``, without the read.
+
+        Only the layout's columns, booleans as ``bool``, money/double as ``float``, and a
+        lookup held as a bare id (no :class:`Ref`) as SQL returns it (a Ref without table).
+        """
+        out: Row = {}
+        for name, two_columns, boolean, real in self.tables[table.logical_name].layout:
+            value = row.get(name)
+            if value is not None:
+                if two_columns:
+                    if not isinstance(value, Ref):
+                        value = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
+                elif boolean:
+                    value = bool(value)
+                elif real:
+                    value = float(value)
+            out[name] = value
+        return out
+
     def _values_for(self, table: Table, row: Row) -> list[Any]:
         out: list[Any] = []
         for name, two_columns, boolean, _ in self.tables[table.logical_name].layout:
@@ -260,6 +292,8 @@ class Store:
         with self.lock:
             self._conn.execute(self.tables[table.logical_name].insert_sql, self._values_for(table, row))
             self._writes += 1
+            if self._depth:
+                self._known.setdefault(table.logical_name, set()).add(row[table.primary_id])
 
     def replace(self, table: Table, row: Row) -> None:
         """Overwrite every column of an existing row (matched by primary key)."""
@@ -267,18 +301,49 @@ class Store:
             self._conn.execute(self.tables[table.logical_name].update_sql,
                                [*self._values_for(table, row), row[table.primary_id]])
             self._writes += 1
+            self.modifications += 1
 
     def delete(self, table: Table, record_id: str) -> None:
         """Delete a row by primary key."""
         with self.lock:
             self._conn.execute(f"DELETE FROM {quote(table.logical_name)} WHERE {quote(table.primary_id)}=?",
                                (record_id,))
+            self._known.get(table.logical_name, set()).discard(record_id)
+            self.modifications += 1
 
     def get(self, table: Table, record_id: str) -> Row | None:
         """A row by primary key, or None."""
         with self.lock:
             found = self._conn.execute(self.tables[table.logical_name].get_sql, (record_id,)).fetchone()
         return None if found is None else self.row_from_sql(table, found)
+
+    def exists(self, table: Table, record_id: str) -> bool:
+        """True when a row with this primary key exists (no row is read or converted).
+
+        Inside a transaction the answer is remembered until the transaction ends, so the
+        lookup targets a bulk create checks again and again (the seeded stage, the rows
+        it has just inserted) cost one query at most.
+        """
+        with self.lock:
+            known = self._known.get(table.logical_name)
+            if known is not None and record_id in known:
+                return True
+            found = self._conn.execute(self.tables[table.logical_name].exists_sql, (record_id,)).fetchone()
+            if found is not None and self._depth:
+                self._known.setdefault(table.logical_name, set()).add(record_id)
+            return found is not None
+
+    def existing_ids(self, table: Table, record_ids: Sequence[str]) -> set[str]:
+        """Which of ``record_ids`` exist as primary keys (a few queries for any number of ids)."""
+        found: set[str] = set()
+        pk, name = quote(table.primary_id), self.tables[table.logical_name].name
+        with self.lock:
+            for start in range(0, len(record_ids), _IDS_PER_QUERY):
+                chunk = list(record_ids[start:start + _IDS_PER_QUERY])
+                marks = ",".join("?" * len(chunk))
+                cursor = self._conn.execute(f"SELECT {pk} FROM {name} WHERE {pk} IN ({marks})", chunk)
+                found.update(r[0] for r in cursor)
+        return found
 
     def select(self, table: Table, where: str = "", params: Sequence[Any] = (),
                order_by: str = "", limit: int | None = None) -> list[Row]:
@@ -303,11 +368,16 @@ class Store:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a write statement; return the number of rows changed."""
         with self.lock:
+            # Any row may have changed or gone: forget what is known to exist.
+            self._known.clear()
+            self.modifications += 1
             return self._conn.execute(sql, list(params)).rowcount
 
     def clear(self) -> None:
         """Delete every row of every table (the version counter keeps growing)."""
         with self.transaction():
+            self._known.clear()
+            self.modifications += 1
             for st in self.tables.values():
                 self._conn.execute(f"DELETE FROM {st.name}")
 

@@ -9,7 +9,6 @@ everything a failed request wrote.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -21,7 +20,7 @@ from d365lab.mock.rules.common import sending
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store, quote, target_column, to_sql
 from d365lab.mock.tenant_api import Caller, Ref, Row
-from d365lab.mock.validation import check_values, lookup_targets, utc_now
+from d365lab.mock.validation import check_values, lookup_targets, new_guid, normalize_guid, utc_now
 from d365lab.models import schema
 from d365lab.models.schema import TABLES, ColumnType, Table
 
@@ -106,15 +105,21 @@ class SqliteTenant:
         """Create many rows in one transaction (all or nothing)."""
         t = self.table(table)
         with self.store.transaction():
-            return [self._create(t, values) for values in rows]
+            supplied = [v[t.primary_id] for v in rows if isinstance(v.get(t.primary_id), str)]
+            # One query for every client-supplied key instead of one per row; ids this batch
+            # inserts join the set, so a key repeated inside the batch is a duplicate too.
+            taken = self.store.existing_ids(t, [normalize_guid(i) or i for i in supplied]) if supplied else set()
+            return [self._create(t, values, taken=taken) for values in rows]
 
-    def _create(self, t: Table, values: Row) -> Row:
+    def _create(self, t: Table, values: Row, *, taken: set[str] | None = None) -> Row:
+        """Create one row. ``taken`` (bulk creates): keys known to exist, maintained here."""
         checked = check_values(t, values, for_create=True)
         children = {name: checked.pop(name) for name in list(checked) if name in t.collections}
         now = utc_now()
-        new: Row = {name: None for name in t.columns}
+        new: Row = dict.fromkeys(t.columns)
         new.update(checked)
-        new[t.primary_id] = checked.get(t.primary_id) or str(uuid.uuid4())
+        supplied_id = checked.get(t.primary_id)
+        new[t.primary_id] = supplied_id or new_guid()
         new["createdon"] = new["modifiedon"] = now
         new["createdby"] = new["modifiedby"] = Ref("systemuser", self.caller.user_id)
         if "ownerid" in t.columns and new.get("ownerid") is None:
@@ -122,8 +127,8 @@ class SqliteTenant:
         self._default_state(t, new)
         self._default_currency(t, new)
         self._check_targets(t, checked)
-        if self.store.get(t, new[t.primary_id]) is not None:
-            raise duplicate_key()
+        if supplied_id and self._key_taken(t, supplied_id, taken):
+            raise duplicate_key()  # a generated key is new; the PK constraint backs both cases up
         with sending(checked):  # the rules see which columns the caller sent, not just the merged row
             for rule in rules_for(t.logical_name):
                 rule.before_write(self, None, new)
@@ -133,10 +138,21 @@ class SqliteTenant:
             self.store.insert(t, new)
         except sqlite3.IntegrityError:
             raise duplicate_key() from None
+        if taken is not None:
+            taken.add(new[t.primary_id])
+        modifications = self.store.modifications
         for rule in rules_for(t.logical_name):
             rule.after_write(self, None, new)
         self._create_children(t, new, children)
-        return self.store.get(t, new[t.primary_id]) or new
+        if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
+            return self.store.get(t, new[t.primary_id]) or new
+        return self.store.stored_form(t, new)
+
+    def _key_taken(self, t: Table, record_id: str, taken: set[str] | None) -> bool:
+        if taken is None:
+            return self.store.exists(t, record_id)
+        # The set may be stale only towards "taken" (a rule deleted the row): confirm then.
+        return record_id in taken and self.store.exists(t, record_id)
 
     def _create_children(self, t: Table, parent: Row, children: dict[str, Any]) -> None:
         for name, items in children.items():
@@ -204,7 +220,7 @@ class SqliteTenant:
 
     def _check_targets(self, t: Table, values: Row) -> None:
         for ref in lookup_targets(t, values):
-            if self.store.get(TABLES[ref.table], ref.id) is None:
+            if not self.store.exists(TABLES[ref.table], ref.id):
                 raise errors.not_found(ref.table, ref.id)
 
     def _default_currency(self, t: Table, new: Row) -> None:
