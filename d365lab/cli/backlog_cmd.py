@@ -84,7 +84,8 @@ def import_command(
                                                   "create: create anyway.")] = OnDuplicate.SKIP,
     mapping: Annotated[Path | None, typer.Option("--mapping",
                                                  help="YAML mapping file (columns/defaults/ignore).")] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects", help="Rejects CSV (default: ./FILE.rejects.csv).")] = None,
+    rejects: Annotated[Path | None, typer.Option("--rejects",
+                                                 help="Rejects CSV (default: ./FILE.rejects.csv).")] = None,
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
 ) -> None:
