@@ -250,25 +250,33 @@ class Store:
             i += 1
         return row
 
-    def stored_form(self, table: Table, row: Row) -> Row:
-        """The row :meth:`get` would read back right after :meth:`insert` of ``row``, without the read.
+    def _values_and_form(self, table: Table, row: Row) -> tuple[list[Any], Row]:
+        """The SQL values of ``row`` (as :meth:`_values_for`) and the row :meth:`get` would read back.
 
-        Only the layout's columns, booleans as ``bool``, money/double as ``float``, and a
-        lookup held as a bare id (no :class:`Ref`) as SQL returns it (a Ref without table).
+        The second saves reading a row just inserted: only the layout's columns, booleans as
+        ``bool``, money/double as ``float``, a lookup held as a bare id as a Ref without table.
         """
-        out: Row = {}
+        values: list[Any] = []
+        stored: Row = {}
         for name, two_columns, boolean, real in self.tables[table.logical_name].layout:
             value = row.get(name)
-            if value is not None:
-                if two_columns:
-                    if not isinstance(value, Ref):
-                        value = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
-                elif boolean:
-                    value = bool(value)
-                elif real:
+            if value is None:
+                values += (None, None) if two_columns else (None,)
+            elif two_columns:
+                if isinstance(value, Ref):
+                    values += (value.id, value.table)
+                else:
+                    values += (str(value), None)
+                    value = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
+            elif boolean:
+                value = bool(value)
+                values.append(1 if value else 0)
+            else:
+                values.append(value)
+                if real:
                     value = float(value)
-            out[name] = value
-        return out
+            stored[name] = value
+        return values, stored
 
     def _values_for(self, table: Table, row: Row) -> list[Any]:
         out: list[Any] = []
@@ -287,13 +295,18 @@ class Store:
                 out.append(value)
         return out
 
-    def insert(self, table: Table, row: Row) -> None:
-        """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key."""
+    def insert(self, table: Table, row: Row) -> Row:
+        """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key.
+
+        Returns the row as :meth:`get` would read it back now (built without reading it).
+        """
+        values, stored = self._values_and_form(table, row)
         with self.lock:
-            self._conn.execute(self.tables[table.logical_name].insert_sql, self._values_for(table, row))
+            self._conn.execute(self.tables[table.logical_name].insert_sql, values)
             self._writes += 1
             if self._depth:
                 self._known.setdefault(table.logical_name, set()).add(row[table.primary_id])
+        return stored
 
     def replace(self, table: Table, row: Row) -> None:
         """Overwrite every column of an existing row (matched by primary key)."""

@@ -30,6 +30,18 @@ def duplicate_key() -> MockError:
     return MockError(412, errors.DUPLICATE_KEY, "A record with matching key values already exists.")
 
 
+_MONEY_COLUMNS: dict[int, tuple[Table, tuple[str, ...]]] = {}
+
+
+def _money_columns(t: Table) -> tuple[str, ...]:
+    """The money columns of a table, listed once per table (every create asks)."""
+    cached = _MONEY_COLUMNS.get(id(t))
+    if cached is None or cached[0] is not t:
+        cached = (t, tuple(c.name for c in t.columns.values() if c.type is ColumnType.MONEY))
+        _MONEY_COLUMNS[id(t)] = cached
+    return cached[1]
+
+
 class SqliteTenant:
     """One tenant's data: validation, rules and transactions over a :class:`Store`.
 
@@ -43,6 +55,7 @@ class SqliteTenant:
         self.caller = caller
         self.settings = settings if settings is not None else MockSettings.model_validate({})
         self._base_currency: Ref | None = None
+        self._caller_user: Ref | None = None
 
     # ------------------------------------------------------------------ lookup
 
@@ -121,9 +134,9 @@ class SqliteTenant:
         supplied_id = checked.get(t.primary_id)
         new[t.primary_id] = supplied_id or new_guid()
         new["createdon"] = new["modifiedon"] = now
-        new["createdby"] = new["modifiedby"] = Ref("systemuser", self.caller.user_id)
+        new["createdby"] = new["modifiedby"] = self._caller_ref()
         if "ownerid" in t.columns and new.get("ownerid") is None:
-            new["ownerid"] = Ref("systemuser", self.caller.user_id)
+            new["ownerid"] = self._caller_ref()
         self._default_state(t, new)
         self._default_currency(t, new)
         self._check_targets(t, checked)
@@ -135,7 +148,7 @@ class SqliteTenant:
         self._infer_state(t, new)
         new["versionnumber"] = self.store.next_version()
         try:
-            self.store.insert(t, new)
+            stored = self.store.insert(t, new)
         except sqlite3.IntegrityError:
             raise duplicate_key() from None
         if taken is not None:
@@ -146,7 +159,13 @@ class SqliteTenant:
         self._create_children(t, new, children)
         if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
             return self.store.get(t, new[t.primary_id]) or new
-        return self.store.stored_form(t, new)
+        return stored
+
+    def _caller_ref(self) -> Ref:
+        """The calling user as a lookup value (one shared immutable Ref per caller)."""
+        if self._caller_user is None or self._caller_user.id != self.caller.user_id:
+            self._caller_user = Ref("systemuser", self.caller.user_id)
+        return self._caller_user
 
     def _key_taken(self, t: Table, record_id: str, taken: set[str] | None) -> bool:
         if taken is None:
@@ -227,7 +246,7 @@ class SqliteTenant:
         """A row with a money value and no currency gets the organization's base currency."""
         if "transactioncurrencyid" not in t.columns or new.get("transactioncurrencyid") is not None:
             return
-        if not any(new.get(c.name) is not None for c in t.columns.values() if c.type is ColumnType.MONEY):
+        if all(new.get(name) is None for name in _money_columns(t)):
             return
         if self._base_currency is None:
             organizations = self.store.select(TABLES["organization"], limit=1)

@@ -149,13 +149,13 @@ def check_value(table: Table, column: Column, value: Any) -> Any:
         ident = normalize_guid(value.id)
         if ident is None:
             raise errors.bad_request(f"'{value.id}' is not a valid record id for {column.name}.")
-        return Ref(value.table, ident)
+        return value if ident == value.id else Ref(value.table, ident)
     value = coerce(column, value)
     if isinstance(value, str) and column.max_length is not None and len(value) > column.max_length:
         raise validation_failed(
             f"The length of the '{column.name}' attribute of the '{table.logical_name}' entity exceeded "
             f"the maximum allowed length of '{column.max_length}'.")
-    if column.options is not None and column.type in _INT_TYPES and value not in {int(m) for m in column.options}:
+    if column.options is not None and column.type in _INT_TYPES and value not in _option_values(column):
         accepted = ",".join(str(int(m)) for m in column.options)
         raise validation_failed(
             f"The value {value} of '{column.name}' on record of type '{table.logical_name}' is outside "
@@ -163,6 +163,28 @@ def check_value(table: Table, column: Column, value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         _check_range(table, column, float(value))
     return value
+
+
+_OPTION_VALUES: dict[int, tuple[Column, frozenset[int]]] = {}
+_LOOKUP_NAMES: dict[int, tuple[Table, frozenset[str]]] = {}
+
+
+def _option_values(column: Column) -> frozenset[int]:
+    """The values of a column's option set, computed once per column (checked for every row)."""
+    cached = _OPTION_VALUES.get(id(column))
+    if cached is None or cached[0] is not column:
+        cached = (column, frozenset(int(m) for m in column.options or ()))
+        _OPTION_VALUES[id(column)] = cached
+    return cached[1]
+
+
+def _lookup_names(table: Table) -> frozenset[str]:
+    """The lookup columns of a table, computed once per table."""
+    cached = _LOOKUP_NAMES.get(id(table))
+    if cached is None or cached[0] is not table:
+        cached = (table, frozenset(c.name for c in table.columns.values() if c.is_lookup))
+        _LOOKUP_NAMES[id(table)] = cached
+    return cached[1]
 
 
 def _check_range(table: Table, column: Column, value: float) -> None:
@@ -203,9 +225,6 @@ def check_values(table: Table, values: Row, *, for_create: bool) -> Row:
 
 def lookup_targets(table: Table, row: Row) -> list[Ref]:
     """The lookups of a row whose target table the tenant stores (those can be checked)."""
-    refs: list[Ref] = []
-    for name, value in row.items():
-        column = table.columns.get(name)
-        if column is not None and column.is_lookup and isinstance(value, Ref) and value.table in TABLES:
-            refs.append(value)
-    return refs
+    lookups = _lookup_names(table)
+    return [value for name, value in row.items()
+            if name in lookups and isinstance(value, Ref) and value.table in TABLES]

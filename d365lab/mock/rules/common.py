@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from d365lab.mock import validation
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.tenant_api import Row, Tenant
 
@@ -31,7 +32,7 @@ def settings_of(tenant: Tenant) -> MockSettings:
 
 def utc_now() -> str:
     """Current UTC time in the storage form ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return validation.utc_now()
 
 
 def utc_today() -> str:
