@@ -53,16 +53,25 @@ class SqlTable:
         self.select_list = ", ".join(quote(c) for c in sql_columns)
         pk = quote(table.primary_id)
         self.select_sql = f"SELECT {self.select_list} FROM {self.name}"
-        self.insert_sql = (f"INSERT INTO {self.name} ({self.select_list}) VALUES ("
-                           + ", ".join("?" for _ in sql_columns) + ")")
         self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in sql_columns)
                            + f" WHERE {pk}=?")
         self.get_sql = f"{self.select_sql} WHERE {pk}=?"
-        self.exists_sql = f"SELECT 1 FROM {self.name} WHERE {pk}=?"
         #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
         self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
             (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in _REAL_TYPES)
             for c in table.columns.values())
+        # Inserts bind columns grouped by conversion (plain, boolean, lookup pairs), so most values
+        # go through one list comprehension instead of a per-column branch.
+        self.column_names = tuple(name for name, *_ in self.layout)
+        self.plain_names = tuple(name for name, lookup, boolean, _ in self.layout if not (lookup or boolean))
+        self.real_names = tuple(name for name, _, _, real in self.layout if real)
+        self.boolean_names = tuple(name for name, _, boolean, _ in self.layout if boolean)
+        self.lookup_names = tuple(name for name, lookup, _, _ in self.layout if lookup)
+        insert_columns = [*self.plain_names, *self.boolean_names,
+                          *(c for name in self.lookup_names for c in (name, target_column(name)))]
+        self.insert_sql = (f"INSERT INTO {self.name} (" + ", ".join(quote(c) for c in insert_columns)
+                           + ") VALUES (" + ", ".join("?" for _ in insert_columns) + ")")
+        self.exists_sql = f"SELECT 1 FROM {self.name} WHERE {pk}=?"
 
 
 def _sql_type(column: Column) -> str:
@@ -251,31 +260,35 @@ class Store:
         return row
 
     def _values_and_form(self, table: Table, row: Row) -> tuple[list[Any], Row]:
-        """The SQL values of ``row`` (as :meth:`_values_for`) and the row :meth:`get` would read back.
+        """The values :attr:`SqlTable.insert_sql` binds for ``row``, and the row :meth:`get` would read back.
 
         The second saves reading a row just inserted: only the layout's columns, booleans as
         ``bool``, money/double as ``float``, a lookup held as a bare id as a Ref without table.
         """
-        values: list[Any] = []
-        stored: Row = {}
-        for name, two_columns, boolean, real in self.tables[table.logical_name].layout:
-            value = row.get(name)
+        st = self.tables[table.logical_name]
+        get = row.get
+        stored: Row = {name: get(name) for name in st.column_names}
+        values = [stored[name] for name in st.plain_names]
+        for name in st.real_names:
+            value = stored[name]
+            if value is not None:
+                stored[name] = float(value)
+        for name in st.boolean_names:
+            value = stored[name]
             if value is None:
-                values += (None, None) if two_columns else (None,)
-            elif two_columns:
-                if isinstance(value, Ref):
-                    values += (value.id, value.table)
-                else:
-                    values += (str(value), None)
-                    value = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
-            elif boolean:
-                value = bool(value)
-                values.append(1 if value else 0)
+                values.append(None)
             else:
-                values.append(value)
-                if real:
-                    value = float(value)
-            stored[name] = value
+                stored[name] = bool(value)
+                values.append(1 if value else 0)
+        for name in st.lookup_names:
+            value = stored[name]
+            if value is None:
+                values += (None, None)
+            elif isinstance(value, Ref):
+                values += (value.id, value.table)
+            else:
+                values += (str(value), None)
+                stored[name] = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
         return values, stored
 
     def _values_for(self, table: Table, row: Row) -> list[Any]:
