@@ -9,8 +9,8 @@ not (WinOpportunity closing an opportunity, QualifyLead qualifying a lead) say s
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,8 +66,25 @@ def is_blank(value: Any) -> bool:
     return value is None or value == ""
 
 
-@contextmanager
-def sending(columns: Iterable[str]) -> Iterator[None]:
+class _SentColumnsScope:
+    """The context manager :func:`sending` returns (a class: it runs once per row of a bulk create)."""
+
+    __slots__ = ("_columns", "_token")
+
+    def __init__(self, columns: frozenset[str]) -> None:
+        self._columns = columns
+        self._token: Token[frozenset[str] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _SENT_COLUMNS.set(self._columns)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _SENT_COLUMNS.reset(self._token)
+            self._token = None
+
+
+def sending(columns: Iterable[str]) -> AbstractContextManager[None]:
     """Tell the rules which columns the caller sent for the write about to run.
 
     The tenant wraps a write's ``before_write`` hooks in this, so a rule can tell
@@ -75,11 +92,7 @@ def sending(columns: Iterable[str]) -> Iterator[None]:
     with the stored row, which hides that). Without it the rules fall back to comparing
     ``new`` with ``old``.
     """
-    token = _SENT_COLUMNS.set(frozenset(columns))
-    try:
-        yield
-    finally:
-        _SENT_COLUMNS.reset(token)
+    return _SentColumnsScope(frozenset(columns))
 
 
 def sent_columns() -> frozenset[str] | None:
