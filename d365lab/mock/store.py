@@ -53,8 +53,6 @@ class SqlTable:
         self.select_list = ", ".join(quote(c) for c in sql_columns)
         pk = quote(table.primary_id)
         self.select_sql = f"SELECT {self.select_list} FROM {self.name}"
-        self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in sql_columns)
-                           + f" WHERE {pk}=?")
         self.get_sql = f"{self.select_sql} WHERE {pk}=?"
         #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
         self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
@@ -71,6 +69,8 @@ class SqlTable:
                           *(c for name in self.lookup_names for c in (name, target_column(name)))]
         self.insert_sql = (f"INSERT INTO {self.name} (" + ", ".join(quote(c) for c in insert_columns)
                            + ") VALUES (" + ", ".join("?" for _ in insert_columns) + ")")
+        self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in insert_columns)
+                           + f" WHERE {pk}=?")
         self.exists_sql = f"SELECT 1 FROM {self.name} WHERE {pk}=?"
 
 
@@ -260,9 +260,9 @@ class Store:
         return row
 
     def _values_and_form(self, table: Table, row: Row) -> tuple[list[Any], Row]:
-        """The values :attr:`SqlTable.insert_sql` binds for ``row``, and the row :meth:`get` would read back.
+        """The values ``insert_sql``/``update_sql`` bind for ``row``, and the row :meth:`get` would read back.
 
-        The second saves reading a row just inserted: only the layout's columns, booleans as
+        The second saves reading a row just written: only the layout's columns, booleans as
         ``bool``, money/double as ``float``, a lookup held as a bare id as a Ref without table.
         """
         st = self.tables[table.logical_name]
@@ -291,23 +291,6 @@ class Store:
                 stored[name] = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
         return values, stored
 
-    def _values_for(self, table: Table, row: Row) -> list[Any]:
-        out: list[Any] = []
-        for name, two_columns, boolean, _ in self.tables[table.logical_name].layout:
-            value = row.get(name)
-            if two_columns:
-                if value is None:
-                    out += [None, None]
-                elif isinstance(value, Ref):
-                    out += [value.id, value.table]
-                else:
-                    out += [str(value), None]
-            elif boolean and value is not None:
-                out.append(1 if value else 0)
-            else:
-                out.append(value)
-        return out
-
     def insert(self, table: Table, row: Row) -> Row:
         """Insert a complete row; raises ``sqlite3.IntegrityError`` on a duplicate primary key.
 
@@ -321,13 +304,18 @@ class Store:
                 self._known.setdefault(table.logical_name, set()).add(row[table.primary_id])
         return stored
 
-    def replace(self, table: Table, row: Row) -> None:
-        """Overwrite every column of an existing row (matched by primary key)."""
+    def replace(self, table: Table, row: Row) -> Row:
+        """Overwrite every column of an existing row (matched by primary key).
+
+        Returns the row as :meth:`get` would read it back now (built without reading it).
+        """
+        values, stored = self._values_and_form(table, row)
+        values.append(row[table.primary_id])
         with self.lock:
-            self._conn.execute(self.tables[table.logical_name].update_sql,
-                               [*self._values_for(table, row), row[table.primary_id]])
+            self._conn.execute(self.tables[table.logical_name].update_sql, values)
             self._writes += 1
             self.modifications += 1
+        return stored
 
     def delete(self, table: Table, record_id: str) -> None:
         """Delete a row by primary key."""

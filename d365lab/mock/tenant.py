@@ -201,11 +201,14 @@ class SqliteTenant:
                 for rule in rules_for(t.logical_name):
                     rule.before_write(self, old, new)
             new["versionnumber"] = self.store.next_version()
-            self.store.replace(t, new)
+            stored = self.store.replace(t, new)
+            modifications = self.store.modifications
             for rule in rules_for(t.logical_name):
                 rule.after_write(self, old, new)
             self._create_children(t, new, children)
-            return self.store.get(t, old[t.primary_id]) or new
+            if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
+                return self.store.get(t, old[t.primary_id]) or new
+            return stored
 
     def delete(self, table: str, record_id: str) -> None:
         """Delete a row (rules run; child rows of collections go too; lookups to it are cleared)."""
