@@ -199,6 +199,19 @@ def test_formatted_values_expand_and_count(mock_endpoint: MockEndpoint) -> None:
     assert (out["filteredCount"], out["plainCount"]) == (1, 1), "$count=true with a filter, and /leads/$count"
 
 
+def test_lookup_annotations_with_include_annotations_star(mock_endpoint: MockEndpoint) -> None:
+    """``includeAnnotations: "*"`` on a polymorphic lookup: the library's ``_LogicalName``,
+    ``_NavigationProperty`` and ``_Formatted`` keys, and a formatted money value."""
+    out = run_scenario(mock_endpoint, "lookup_annotations")
+    row = out["row"]
+
+    assert row["_customerid_value"] == out["accountId"]
+    assert row["_customerid_value_LogicalName"] == "account"
+    assert row["_customerid_value_NavigationProperty"] == "customerid_account"
+    assert row["_customerid_value_Formatted"] == "Contoso Coffee"
+    assert (row["budgetamount"], row["budgetamount_Formatted"]) == (1234.5, "$1,234.50")
+
+
 def test_etag_concurrency_state_changes_and_functions(mock_endpoint: MockEndpoint) -> None:
     """If-Match with a stale etag (the library turns the 412 into ``false``), an invalid state/status
     pair, a disqualifying PATCH, unbound LoseOpportunity and the WhoAmI function."""

@@ -219,6 +219,18 @@ const scenarios = {
     return { leadId, accountId, annotated, expanded, filteredCount, plainCount };
   },
 
+  async lookup_annotations(api) {
+    const annotated = connect({ includeAnnotations: "*" });
+    const accountId = await annotated.create({ collection: "accounts", data: { name: "Contoso Coffee" } });
+    const opportunityId = await annotated.create({ collection: "opportunities", data: {
+      name: "JS annotated opportunity", budgetamount: 1234.5, "customerid_account@odata.bind": `accounts(${accountId})`,
+    } });
+    const row = await annotated.retrieve({
+      collection: "opportunities", key: opportunityId, select: ["_customerid_value", "budgetamount"],
+    });
+    return { accountId, row };
+  },
+
   async etag_and_states(api) {
     const leadId = await api.create({ collection: "leads", data: leadData("JS etag lead") });
     const first = await api.retrieve({ collection: "leads", key: leadId, select: ["subject"] });
