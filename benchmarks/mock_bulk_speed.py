@@ -6,12 +6,14 @@ it asserts nothing. Run from the repository root::
     python3 benchmarks/mock_bulk_speed.py [--rows 10000] [--repeat 3] [--no-process-flow]
 
 ``--no-process-flow`` switches off the automatic Lead-to-Opportunity instance per lead,
-to show its share of the time.
+to show its share of the time. The load averages are printed with the figures: this is a
+shared 2-core machine, and other processes move the timings a lot.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -32,6 +34,11 @@ def _targets(rows: int, run: int) -> list[dict[str, object]]:
     } for i in range(rows)]
 
 
+def _load() -> str:
+    """The 1/5/15-minute load averages, as ``uptime`` shows them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -40,6 +47,7 @@ def main() -> None:
     parser.add_argument("--no-process-flow", action="store_true")
     args = parser.parse_args()
     settings = MockSettings.model_validate({"auto_create_process_flow": not args.no_process_flow})
+    print(f"load average before: {_load()}")
     running = start_background(db_path=":memory:", settings=settings)
     try:
         session = requests.Session()
@@ -62,6 +70,7 @@ def main() -> None:
         print(f"best {best:.3f} s, median {median:.3f} s; target {TARGET_SECONDS:.1f} s "
               f"-> median/target = {median / TARGET_SECONDS:.2f} "
               f"(process flow per lead: {'off' if args.no_process_flow else 'on'})")
+        print(f"load average after: {_load()}")
     finally:
         running.stop()
 
