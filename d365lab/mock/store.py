@@ -339,8 +339,7 @@ class Store:
         it has just inserted) cost one query at most.
         """
         with self.lock:
-            known = self._known.get(table.logical_name)
-            if known is not None and record_id in known:
+            if record_id in self._known.get(table.logical_name, ()):
                 return True
             found = self._conn.execute(self.tables[table.logical_name].exists_sql, (record_id,)).fetchone()
             if found is not None and self._depth:
