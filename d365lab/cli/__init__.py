@@ -7,6 +7,9 @@ Each command family lives in its own module (``whoami.py``, ``mock_cmd.py``,
 from __future__ import annotations
 
 import importlib
+import os
+import sqlite3
+import sys
 
 import typer
 
@@ -17,6 +20,7 @@ app = typer.Typer(
     help="Dynamics 365 Sales automation: labs, grading, backlogs, and a local mock tenant.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -46,6 +50,39 @@ for _name in _COMMAND_MODULES:
     _module.register(app)
 
 
+#: Exit code for "could not do it" (configuration, connection, files), as ``lab check`` documents.
+EXIT_COULD_NOT = 2
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Commands report the errors they expect themselves. Anything that still escapes (a file
+    that cannot be written, a database that cannot be opened, a failure nobody foresaw)
+    becomes one ``error:`` line and exit code 2 instead of a traceback, because callers such
+    as lab platforms read exit code 1 as "the student's work failed the check".
+    ``D365LAB_DEBUG=1`` shows the traceback.
+    """
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except (OSError, sqlite3.Error) as exc:
+        if os.environ.get("D365LAB_DEBUG"):
+            raise
+        print(f"error: {_describe(exc)}", file=sys.stderr)
+        raise SystemExit(EXIT_COULD_NOT) from None
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+        if os.environ.get("D365LAB_DEBUG"):
+            raise
+        print(f"error: {_describe(exc)} (unexpected; set D365LAB_DEBUG=1 to see the traceback)", file=sys.stderr)
+        raise SystemExit(EXIT_COULD_NOT) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``, with the file name for OS errors that carry one."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    text = str(exc) or type(exc).__name__
+    return text if type(exc).__module__.startswith("d365lab") else f"{type(exc).__name__}: {text}"
