@@ -14,7 +14,15 @@ from rich.console import Console
 from d365lab.errors import DataverseError
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
+from d365lab.labs.journal import JournalError
 from d365lab.labs.loader import DEFAULT_LAB, load_lab
+from d365lab.labs.outputs import (
+    OutputError,
+    check_writable_file,
+    choose_format,
+    ensure_writable_dir,
+    terminal_console,
+)
 from d365lab.labs.reports import FORMATS, render_json, render_junit, render_markdown, render_table
 from d365lab.labs.results import LabReport
 from d365lab.labs.runner import run_lab
@@ -34,8 +42,11 @@ _LANG = typer.Option(None, "--lang", help="Lab language: fr (default) or en.")
 _PREFIX = typer.Option("", "--prefix", help="Prefix of the lab's lead topics on a shared tenant.")
 _TZ = typer.Option(None, "--timezone", help="IANA time zone of the lab user (env D365LAB_TIMEZONE).")
 _LAB = typer.Option(DEFAULT_LAB, "--lab", help="Lab key or YAML file.", hidden=True)
-_FORMAT = typer.Option("table", "--format", help="table | json | junit | markdown.")
-_OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal.")
+_FORMAT = typer.Option(None, "--format",
+                       help="table | json | junit | markdown (default: from the --output suffix, else table).")
+_OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal "
+                                              "(.json, .xml, .md, .txt pick the format).")
+_QUIET = typer.Option(False, "--quiet", "-q", help="Do not print progress lines.")
 _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row per student (see docs/labs.md).")
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 
@@ -46,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return terminal_console(stderr=True)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
@@ -68,6 +79,17 @@ def _setup(lab_name: str, lang: str | None, fmt: str | None = None) -> tuple[Lab
     raise _fail(f"unknown language {chosen!r}; choose one of {', '.join(LANGUAGES)}")
 
 
+def _report_target(fmt: str | None, output: Path | None) -> str:
+    """The report format (inferred from ``--output``), with the output file checked before any request."""
+    try:
+        chosen = choose_format(fmt, output)
+        if output is not None:
+            check_writable_file(output)
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
+    return chosen
+
+
 def _connect() -> DataverseClient:
     from d365lab.connect import connect
 
@@ -81,7 +103,7 @@ def emit_report(report: LabReport, fmt: str, output: Path | None) -> None:
             with output.open("w", encoding="utf-8") as handle:
                 render_table(report, Console(file=handle, width=120, color_system=None))
             return
-        render_table(report, Console(highlight=False))
+        render_table(report, terminal_console())
         return
     text = {"json": render_json, "junit": render_junit, "markdown": render_markdown}[fmt](report)
     if output is not None:
@@ -104,9 +126,12 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 
 def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, time_zone: str | None,
-           check: bool, fmt: str, output: Path | None, quiet: bool, upto: str | None = None) -> int:
+           check: bool, fmt: str | None, output: Path | None, quiet: bool, upto: str | None = None) -> int:
     """Run (part of) a lab, then optionally check it; return the exit code."""
     lab, language = _setup(lab_name, lang, fmt)
+    if not check and (fmt is not None or output is not None):
+        raise _fail("--format and --output describe the check's report: add --check (or use 'lab check')")
+    chosen_format = _report_target(fmt, output)
     try:
         lab.select_exercises(exercise)
         resolve_time_zone(lab, language, time_zone)  # a bad name fails before any request
@@ -127,11 +152,11 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             last = upto or (lab.select_exercises(exercise)[-1].tasks[-1].id if exercise not in (None, "all") else None)
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=last)
-    except LabRunError as exc:
+    except (LabRunError, JournalError) as exc:
         raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
-    emit_report(report, fmt, output)
+    emit_report(report, chosen_format, output)
     return report.exit_code
 
 
@@ -140,7 +165,7 @@ def run_command(
     exercise: str = typer.Option("all", "--exercise", help="1 | 2 | 3 | all."),
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
     check: bool = typer.Option(False, "--check", help="Check the lab afterwards and print the score table."),
-    fmt: str = _FORMAT, output: Path | None = _OUTPUT,
+    fmt: str | None = _FORMAT, output: Path | None = _OUTPUT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step."),
     lab_name: str = _LAB,
 ) -> None:
@@ -153,11 +178,12 @@ def check_command(
     exercise: str = typer.Option("all", "--exercise", help="Report only this exercise: 1 | 2 | 3 | all."),
     upto: str | None = typer.Option(None, "--upto", help="Grade the state right after this task (e.g. ex2.t3)."),
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
-    fmt: str = _FORMAT, output: Path | None = _OUTPUT,
+    fmt: str | None = _FORMAT, output: Path | None = _OUTPUT,
     roster: Path | None = _ROSTER,
     parallel: int = typer.Option(4, "--parallel", min=1, help="Tenants graded at a time (--roster)."),
     reports_dir: Path = _REPORTS_DIR,
     no_journal: bool = typer.Option(False, "--no-journal", help="Ignore the local run journal."),
+    quiet: bool = _QUIET,
     lab_name: str = _LAB,
 ) -> None:
     """Grade the tenant: every expectation, with points, evidence and hints. Exit 0 / 1 / 2."""
@@ -165,38 +191,52 @@ def check_command(
     try:
         lab.resolve_upto(upto)
         lab.select_exercises(exercise)
-        if time_zone is not None:
-            resolve_time_zone(lab, language, time_zone)
+        resolve_time_zone(lab, language, time_zone)  # --timezone or D365LAB_TIMEZONE, before any request
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if roster is not None:
-        from d365lab.labs.roster_report import grade_roster
-
-        raise typer.Exit(grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt,
-                                      output=output, parallel=parallel, reports_dir=reports_dir))
+        raise typer.Exit(_grade_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
+                                       output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet))
+    chosen_format = _report_target(fmt, output)
     try:
         with _connect() as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal)
+    except JournalError as exc:
+        raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         report = lab_checker.error_report(lab, language, "configured tenant", f"{type(exc).__name__}: {exc}",
                                           prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
-        if fmt == "table":
+        if chosen_format == "table":
             raise typer.Exit(EXIT_ERROR) from None
     _only_exercise(lab, report, exercise)
-    emit_report(report, fmt, output)
+    emit_report(report, chosen_format, output)
     raise typer.Exit(report.exit_code)
+
+
+def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,
+                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool) -> int:
+    from d365lab.labs.roster_report import grade_roster
+
+    try:  # both checked before any tenant is asked anything
+        if output is not None:
+            check_writable_file(output)
+        ensure_writable_dir(reports_dir)
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
+    return grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt, output=output,
+                        parallel=parallel, reports_dir=reports_dir, quiet=quiet)
 
 
 @lab_app.command("seed")
 def seed_command(
     upto: str = typer.Option(..., "--upto", help="Leave the tenant right after this task or exercise (ex2, ex2.t3)."),
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
-    quiet: bool = typer.Option(False, "--quiet", "-q"), lab_name: str = _LAB,
+    quiet: bool = _QUIET, lab_name: str = _LAB,
 ) -> None:
     """Put a tenant in the state right after a task, so a class can start mid-lab."""
-    raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, "table", None, quiet, upto=upto))
+    raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, None, None, quiet, upto=upto))
 
 
 @lab_app.command("cleanup")
@@ -207,6 +247,8 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: s
     try:
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
+    except JournalError as exc:
+        raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     log(f"deleted {len(summary.deleted)} record(s), {len(summary.already_gone)} already gone")
@@ -224,6 +266,6 @@ def exercise_script(number: str) -> None:
     def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
              check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
              quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
-        raise typer.Exit(do_run(DEFAULT_LAB, number, lang, prefix, time_zone, check, "table", None, quiet))
+        raise typer.Exit(do_run(DEFAULT_LAB, number, lang, prefix, time_zone, check, None, None, quiet))
 
     script()

@@ -33,7 +33,7 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     last = lab.resolve_upto(upto)
     org = str(client.whoami().organization_id)
     journal_file = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
-    journal = Journal.load(journal_file) if use_journal else None
+    journal = Journal.load(journal_file, prefix=prefix) if use_journal else None
     snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
     if journal is not None and journal_is_stale(journal, lab, snapshot):
         # the journal describes records this tenant no longer has: grade as if there were none

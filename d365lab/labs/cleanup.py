@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d365lab.errors import NotFoundError
-from d365lab.labs.journal import Journal, journal_path
+from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.spec import LabSpec, Language
 
 if TYPE_CHECKING:
@@ -39,11 +40,20 @@ class CleanupSummary:
 
 def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "",
                 log: Callable[[str], None] = lambda _msg: None) -> CleanupSummary:
-    """Delete every record the journal of this tenant/language/prefix tracks, then the journal."""
+    """Delete every record the journal of this tenant/language/prefix tracks, then the journal.
+
+    Raises :class:`~d365lab.labs.journal.JournalError` for an unreadable journal or one
+    whose stored prefix is not ``prefix`` (never delete another student's records).
+    """
     org = str(client.whoami().organization_id)
     path = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
+    with scope_lock(path):
+        return _cleanup_locked(client, path, prefix, log)
+
+
+def _cleanup_locked(client: DataverseClient, path: Path, prefix: str, log: Callable[[str], None]) -> CleanupSummary:
     summary = CleanupSummary(journal_path=str(path))
-    journal = Journal.load(path)
+    journal = Journal.load(path, prefix=prefix)
     if journal is None:
         log(f"no run journal at {path}: nothing tracked, nothing deleted")
         return summary

@@ -11,11 +11,15 @@ The checker works without it too (a student who did the lab by hand has no journ
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,15 @@ from pydantic import BaseModel, Field
 from d365lab.labs import timeutil
 
 STATE_ENV = "D365LAB_LAB_STATE"
+#: Seconds a run waits for another run of the same scope to finish before refusing.
+LOCK_WAIT_ENV = "D365LAB_LAB_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 10.0
+#: Readable part of a journal's file name; the prefix's hash keeps names unique and short.
+_SLUG_LENGTH = 32
+
+
+class JournalError(Exception):
+    """A run journal cannot be used (corrupt, another scope's, locked); the message says what to do."""
 
 
 def state_dir() -> Path:
@@ -74,9 +87,49 @@ def journal_path(lab_key: str, organization_id: str, language: str, prefix: str,
     ``tenant`` (the client's tenant label: the environment URL, or the embedded mock's
     database file) tells apart tenants sharing an organization id, as mock tenants do.
     """
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-") or "noprefix"
     where = hashlib.sha256(tenant.encode("utf-8")).hexdigest()[:8]
-    return state_dir() / f"{lab_key}.{organization_id}.{where}.{language}.{slug}.json"
+    return state_dir() / f"{lab_key}.{organization_id}.{where}.{language}.{prefix_part(prefix)}.json"
+
+
+def prefix_part(prefix: str) -> str:
+    """The prefix in a journal file name: a readable slug plus a hash of the exact prefix.
+
+    Prefixes that slug alike (``[QA1]`` and ``QA1``, ``Élève 1`` and ``Eleve-1``) must
+    never share a journal, and a 300-character prefix must still make a legal file name.
+    """
+    if not prefix:
+        return "noprefix"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", prefix).strip("-")[:_SLUG_LENGTH].strip("-") or "p"
+    return f"{slug}-{hashlib.sha256(prefix.encode('utf-8')).hexdigest()[:12]}"
+
+
+@contextmanager
+def scope_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on one journal scope (``<journal>.lock``) while a run changes it.
+
+    A second run of the same scope waits up to ``$D365LAB_LAB_LOCK_WAIT`` seconds (10 by
+    default), then raises :class:`JournalError`: two runs at once would each create a full
+    set of lab records and the journal would track only one of them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    wait = float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT)
+    deadline = time.monotonic() + wait
+    with lock_path.open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise JournalError(
+                        f"another run of this lab scope is in progress (lock {lock_path} held for more than "
+                        f"{wait:g} s); wait for it to finish and run again") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class Journal:
@@ -87,20 +140,32 @@ class Journal:
         self.data = data
 
     @classmethod
-    def load(cls, path: Path) -> Journal | None:
-        """The journal stored at ``path``, or None when there is none (or it is unreadable)."""
+    def load(cls, path: Path, prefix: str | None = None) -> Journal | None:
+        """The journal stored at ``path``, or None when there is none.
+
+        Raises :class:`JournalError` when the file is unreadable (never silently replaced:
+        it is the only list of what cleanup may delete) or, with ``prefix``, when it
+        belongs to another prefix.
+        """
         if not path.is_file():
             return None
         try:
             data = JournalData.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError:
-            return None
+        except (ValueError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise JournalError(
+                f"run journal {path} is unreadable ({first}). It lists the records this lab created "
+                f"(what cleanup deletes): repair it, or move it aside to start afresh (the records it "
+                f"tracked then stay in the tenant); 'lab check --no-journal' grades without it") from None
+        if prefix is not None and data.prefix != prefix:
+            raise JournalError(f"run journal {path} belongs to prefix {data.prefix!r}, not {prefix!r}; "
+                               f"refusing to use it (move it aside if it is left over)")
         return cls(path, data)
 
     @classmethod
     def open_or_start(cls, path: Path, **fields: Any) -> Journal:
         """Load the journal at ``path`` or start a new one with ``fields`` (run start = now)."""
-        existing = cls.load(path)
+        existing = cls.load(path, prefix=fields.get("prefix", ""))
         if existing is not None:
             return existing
         data = JournalData(run_started_at=timeutil.to_wire(timeutil.now_utc()), **fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,17 +16,29 @@ DEFAULT_LAB = "lab-2.1"
 LABS_DIR_ENV = "D365LAB_LABS_DIR"
 
 
-def labs_dir() -> Path:
-    """The folder holding lab YAML files: ``$D365LAB_LABS_DIR`` or the repository's ``fixtures/labs``."""
+def labs_dirs() -> list[Path]:
+    """Folders searched for lab YAML files, in order.
+
+    ``$D365LAB_LABS_DIR`` alone when set; else the source checkout's ``fixtures/labs``
+    (also an editable install), then ``<sys.prefix>/share/d365lab/labs`` where
+    ``pip install .`` puts the lab files as data files.
+    """
     override = os.environ.get(LABS_DIR_ENV)
     if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "fixtures" / "labs"
+        return [Path(override)]
+    return [Path(__file__).resolve().parents[2] / "fixtures" / "labs",
+            Path(sys.prefix) / "share" / "d365lab" / "labs"]
+
+
+def labs_dir() -> Path:
+    """The first folder of :func:`labs_dirs` that exists (the first one when none does)."""
+    folders = labs_dirs()
+    return next((d for d in folders if d.is_dir()), folders[0])
 
 
 def available_labs() -> list[str]:
-    """Keys of the labs found in :func:`labs_dir`."""
-    return sorted(p.stem for p in labs_dir().glob("*.yaml"))
+    """Keys of the labs found in :func:`labs_dirs`."""
+    return sorted({p.stem for d in labs_dirs() for p in d.glob("*.yaml")})
 
 
 def load_lab(name: str = DEFAULT_LAB) -> LabSpec:
@@ -36,10 +49,15 @@ def load_lab(name: str = DEFAULT_LAB) -> LabSpec:
     """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
-        path = labs_dir() / f"{name}.yaml"
+        looked = [d / f"{name}.yaml" for d in labs_dirs()]
+        path = next((p for p in looked if p.is_file()), looked[0])
+    else:
+        looked = [path]
     if not path.is_file():
-        raise FileNotFoundError(f"lab {name!r} not found (looked for {path}); labs available: "
-                                f"{', '.join(available_labs()) or 'none'}")
+        raise FileNotFoundError(
+            f"lab {name!r} not found (looked for {', '.join(str(p) for p in looked)}); labs available: "
+            f"{', '.join(available_labs()) or 'none'}; set {LABS_DIR_ENV} to the folder holding the lab "
+            f"YAML files (fixtures/labs in the source)")
     return _load_path(str(path.resolve()), path.stat().st_mtime)
 
 

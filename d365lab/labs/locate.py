@@ -81,8 +81,11 @@ class Locator:
     """Finds the lab's records for one run scope (language, prefix, optional journal)."""
 
     def __init__(self, client: DataverseClient, lab: LabSpec, lang: Language, prefix: str = "",
-                 journal: Journal | None = None, *, lenient: bool = True) -> None:
+                 journal: Journal | None = None, *, lenient: bool = True, only_tracked: bool = False) -> None:
         self.client = client
+        #: the runner's view: a lead counts only if this run's journal tracks it, so every
+        #: record linked to it (opportunity, phone call, flow) is this run's too
+        self.only_tracked = only_tracked
         #: also find leads whose topic differs only in case, spacing or a final period (one more query)
         self.lenient = lenient
         self.lab = lab
@@ -175,6 +178,12 @@ class Locator:
         pk = table(entity).primary_id
         located = snap.records[alias]
         located.candidates = len(matches)
+        if self.only_tracked and self.lab.records[alias].find.link is None:
+            tracked = self.journal.record_id(alias) if self.journal else None
+            matches = [r for r in matches if str(r[pk]).lower() == tracked]
+            if not matches:
+                located.how = f"not created by this run ({how}; the run journal tracks no such record)"
+                return
         if not matches:
             located.how = f"not found ({how})"
             return

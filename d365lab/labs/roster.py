@@ -24,6 +24,7 @@ import requests
 
 from d365lab.errors import DataverseError
 from d365lab.labs.checker import check_lab, error_report
+from d365lab.labs.journal import JournalError
 from d365lab.labs.reports.common import points
 from d365lab.labs.results import LabReport
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language
@@ -44,6 +45,8 @@ class Student:
     language: Language | None = None
     env_file: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    #: why this row cannot be graded (missing env file, unknown column): an error entry, exit 2
+    error: str | None = None
 
     @property
     def shares_default_tenant(self) -> bool:
@@ -55,35 +58,82 @@ class RosterError(ValueError):
     """The roster file is unusable; the message names the row and column."""
 
 
+def settings_columns() -> set[str]:
+    """Roster columns naming a tenant setting: the field names and variable names of ``Settings``."""
+    from d365lab.config import Settings
+
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        names.add(name)
+        alias = info.validation_alias
+        choices = getattr(alias, "choices", [alias] if isinstance(alias, str) else [])
+        names.update(c for c in choices if isinstance(c, str))
+    return names
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise RosterError(f"{path} is not UTF-8 text; in Excel use Save As > 'CSV UTF-8 (comma delimited)'") from None
+
+
+def _delimiter(header: str) -> str:
+    """``,`` unless the header is clearly separated otherwise (French Excel writes ``;``)."""
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
 def read_roster(path: Path) -> list[Student]:
-    """Parse a roster CSV (UTF-8, with or without BOM)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "student" not in reader.fieldnames:
-            raise RosterError(f"{path}: the header must have a 'student' column")
-        students = []
-        for line, row in enumerate(reader, start=2):
-            name = (row.get("student") or "").strip()
-            if not name:
-                raise RosterError(f"{path}:{line}: empty student name")
-            lang_text = (row.get("language") or "").strip()
-            lang: Language | None = None
-            for known in LANGUAGES:
-                if lang_text == known:
-                    lang = known
-            if lang_text and lang is None:
-                raise RosterError(f"{path}:{line}: language must be one of {', '.join(LANGUAGES)}")
-            env_file = (row.get("env_file") or "").strip() or None
-            if env_file and not Path(env_file).is_absolute():
-                env_file = str(path.parent / env_file)
-            settings = {k: v.strip() for k, v in row.items() if k and k not in _RESERVED and v and v.strip()}
-            students.append(Student(name=name, prefix=(row.get("prefix") or "").strip(),
-                                    language=lang, env_file=env_file, settings=settings))
+    """Parse a roster CSV (UTF-8, with or without BOM; ``,``, ``;`` or tab separated).
+
+    Raises :class:`RosterError` for an unusable file (encoding, header, no rows, duplicate
+    or empty names, bad language). A row whose ``env_file`` is missing or that fills an
+    unknown column comes back with :attr:`Student.error` set (graded as an error entry).
+    """
+    text = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
+    if not reader.fieldnames or "student" not in reader.fieldnames:
+        raise RosterError(f"{path}: the header must have a 'student' column (found: "
+                          f"{', '.join(reader.fieldnames or []) or 'nothing'})")
+    known = _RESERVED | settings_columns()
+    unknown = [c for c in reader.fieldnames if c and c not in known]
+    students = [_student(path, line, row, unknown) for line, row in enumerate(reader, start=2)]
+    if not students:
+        raise RosterError(f"{path}: no student rows under the header")
     names = [s.name for s in students]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise RosterError(f"{path}: duplicate student names: {', '.join(sorted(duplicates))}")
     return students
+
+
+def _student(path: Path, line: int, row: dict[str, str | None], unknown: list[str]) -> Student:
+    name = (row.get("student") or "").strip()
+    if not name:
+        raise RosterError(f"{path}:{line}: empty student name")
+    if None in row:  # csv puts extra fields under the key None
+        raise RosterError(f"{path}:{line}: more fields than header columns")
+    lang_text = (row.get("language") or "").strip()
+    lang: Language | None = None
+    for known in LANGUAGES:
+        if lang_text == known:
+            lang = known
+    if lang_text and lang is None:
+        raise RosterError(f"{path}:{line}: language must be one of {', '.join(LANGUAGES)}")
+    problems = [f"unknown column {c!r} (known: student, prefix, language, env_file or a setting such as "
+                f"dataverse_url)" for c in unknown if (row.get(c) or "").strip()]
+    env_file = (row.get("env_file") or "").strip() or None
+    if env_file:
+        resolved = Path(env_file) if Path(env_file).is_absolute() else path.parent / env_file
+        if not resolved.is_file():
+            problems.append(f"env_file {env_file} not found (looked for {resolved})")
+        env_file = str(resolved)
+    settings = {k: v.strip() for k, v in row.items()
+                if k and k not in _RESERVED and k not in unknown and v and v.strip()}
+    return Student(name=name, prefix=(row.get("prefix") or "").strip(), language=lang, env_file=env_file,
+                   settings=settings, error=f"{path}:{line}: " + "; ".join(problems) if problems else None)
 
 
 def default_connector(options: dict[str, Any]) -> DataverseClient:
@@ -119,21 +169,25 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
 
     def grade(student: Student, client: DataverseClient | None) -> None:
         student_lang = student.language or lang
-        try:
-            with _client_for(student, client, connector) as live:
-                report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
-                                   time_zone=time_zone, upto=upto)
-        except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
-            report = error_report(lab, student_lang, _tenant_of(student), _describe(exc),
+        if student.error is not None:  # never fall back to another tenant than the row names
+            report = error_report(lab, student_lang, _tenant_of(student), student.error,
                                   prefix=student.prefix, upto=upto)
+        else:
+            try:
+                with _client_for(student, client, connector) as live:
+                    report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
+                                       time_zone=time_zone, upto=upto)
+            except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
+                report = error_report(lab, student_lang, _tenant_of(student), _describe(exc),
+                                      prefix=student.prefix, upto=upto)
         report.student = student.name
         with lock:
             results[student.name] = report
             if on_report is not None:
                 on_report(student, report)
 
-    shared = [s for s in students if s.shares_default_tenant]
-    own = [s for s in students if not s.shares_default_tenant]
+    shared = [s for s in students if s.shares_default_tenant and s.error is None]
+    own = [s for s in students if not (s.shares_default_tenant and s.error is None)]
 
     def grade_shared() -> None:
         if not shared:

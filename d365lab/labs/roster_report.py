@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from d365lab.labs.outputs import terminal_console
 from d365lab.labs.reports import render_json, render_junit, render_markdown, render_table
 from d365lab.labs.results import LabReport
 from d365lab.labs.roster import (
@@ -29,10 +30,28 @@ def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name).strip("-") or "student"
 
 
-def write_student_report(report: LabReport, fmt: str, folder: Path) -> Path:
-    """Write one student's report into ``folder`` in ``fmt``; return its path."""
+def report_file_names(students: list[Student], fmt: str) -> dict[str, str]:
+    """Student name -> report file name, unique even when names slug alike ("A/B", "A B").
+
+    Compared case-insensitively (some file systems are): the second "a-b" becomes "a-b-2".
+    """
+    taken: set[str] = set()
+    names: dict[str, str] = {}
+    for student in students:
+        base = _slug(student.name)
+        candidate, n = base, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        taken.add(candidate.lower())
+        names[student.name] = f"{candidate}.{_EXTENSIONS[fmt]}"
+    return names
+
+
+def write_student_report(report: LabReport, fmt: str, folder: Path, file_name: str | None = None) -> Path:
+    """Write one student's report into ``folder`` in ``fmt`` (as ``file_name``); return its path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_slug(report.student or 'student')}.{_EXTENSIONS[fmt]}"
+    path = folder / (file_name or f"{_slug(report.student or 'student')}.{_EXTENSIONS[fmt]}")
     if fmt == "table":
         with path.open("w", encoding="utf-8") as handle:
             render_table(report, Console(file=handle, width=120, color_system=None))
@@ -55,19 +74,26 @@ def print_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], console
 
 
 def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None, time_zone: str | None,
-                 fmt: str, output: Path | None, parallel: int, reports_dir: Path) -> int:
+                 fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool = False) -> int:
     """``lab check --roster``: grade, write one report per student, print/write the summary; exit code."""
-    console = Console(highlight=False)
+    console = terminal_console()
     try:
         students = read_roster(roster)
     except (OSError, RosterError) as exc:
-        Console(stderr=True).print(f"error: {exc}", markup=False)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f"{roster}: " if isinstance(exc, OSError) else ""
+        terminal_console(stderr=True).print(f"error: {where}{reason}", markup=False)
         return 2
+    file_names = report_file_names(students, fmt)
+    for student in students:
+        if student.error:
+            terminal_console(stderr=True).print(f"error: {student.name}: {student.error}", markup=False)
 
     def progress(student: Student, report: LabReport) -> None:
-        path = write_student_report(report, fmt, reports_dir)
+        path = write_student_report(report, fmt, reports_dir, file_names[student.name])
         state = "could not check" if report.error else f"{report.score:g}/{report.max_score:g}"
-        console.print(f"{student.name}: {state} -> {path}", markup=False)
+        if not quiet:
+            console.print(f"{student.name}: {state} -> {path}", markup=False)
 
     graded = grade_class(lab, students, lang=lang, upto=upto, time_zone=time_zone, parallel=parallel,
                          on_report=progress)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
-from d365lab.labs.journal import Journal, journal_path
+from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.spec import LabSpec, Language, TaskSpec
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
@@ -51,12 +52,10 @@ class RunSummary:
         return sum(1 for s in self.steps if not s.performed)
 
 
-def open_journal(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str) -> Journal:
-    """The run journal of this tenant + language + prefix (started now if there is none)."""
-    org = client.whoami().organization_id
-    path = journal_path(lab.lab.key, str(org), lang, prefix, client.tenant_label)
-    return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=str(org), tenant=client.tenant_label,
-                                 language=lang, prefix=prefix, time_zone=tz)
+def scope_journal_path(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str) -> tuple[Path, str]:
+    """Where the run journal of this tenant + language + prefix lives, and the organization id."""
+    org = str(client.whoami().organization_id)
+    return journal_path(lab.lab.key, org, lang, prefix, client.tenant_label), org
 
 
 def tasks_to_run(lab: LabSpec, exercise: str | None = None, upto: str | None = None) -> list[TaskSpec]:
@@ -76,17 +75,35 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     ``time_zone`` is ``--timezone``; without it the environment's, then the journal's, then
     the lab default for ``lang`` is used.
 
+    Only records this run's journal tracks (and those linked to them) are used: leads with
+    the same topic from elsewhere are left alone, and a later exercise without the earlier
+    one's records stops with a message saying what to run first.
+
     Raises :class:`~d365lab.labs.steps.LabRunError` when a task needs a record an earlier
-    exercise creates and it is not there.
+    exercise creates and it is not there, and :class:`~d365lab.labs.journal.JournalError`
+    when the journal is unreadable or another run of the scope holds it.
     """
-    tasks = tasks_to_run(lab, exercise, upto)
     tz = timeutil.resolve_time_zone(lab, lang, time_zone)
-    journal = open_journal(client, lab, lang, prefix, tz)
-    snapshot = Locator(client, lab, lang, prefix, journal, lenient=False).snapshot()
+    path, org = scope_journal_path(client, lab, lang, prefix)
+
+    def open_journal() -> Journal:
+        return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=org, tenant=client.tenant_label,
+                                     language=lang, prefix=prefix, time_zone=tz)
+
+    with scope_lock(path):
+        return _run_locked(client, lab, lang, prefix, tz, time_zone, tasks_to_run(lab, exercise, upto), log,
+                           open_journal)
+
+
+def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str, time_zone: str | None,
+                tasks: list[TaskSpec], log: Callable[[str], None], open_journal: Callable[[], Journal]) -> RunSummary:
+    journal = open_journal()
+    snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
     if journal_is_stale(journal, lab, snapshot):
         log("the run journal names records this tenant no longer has; starting a new journal")
         journal.delete()
-        journal = open_journal(client, lab, lang, prefix, tz)
+        journal = open_journal()
+        snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
     if journal.data.tasks:  # keep the zone the earlier steps were done in
         tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone)
     ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,

@@ -52,9 +52,22 @@ class RunContext:
         """The located record ``alias``, or a :class:`LabRunError` saying which task creates it."""
         located = self.snapshot.records[alias]
         if located.id is None:
-            raise LabRunError(f"{task.id} needs {alias} ({located.entity}), which was not found: {located.how}. "
-                              f"Run the earlier exercises first (d365lab lab run --exercise all).")
+            first = self.creating_exercise(alias)
+            todo = (f"run exercise {first} first (d365lab lab run --exercise {first})" if first
+                    else "run the earlier exercises first (d365lab lab run --exercise all)")
+            raise LabRunError(f"{task.id} needs {alias} ({located.entity}), which is not among this run's records "
+                              f"({located.how}; records this run did not create are never used): {todo}.")
         return located
+
+    def creating_exercise(self, alias: str) -> str | None:
+        """The number of the exercise whose steps create ``alias`` (``"1"``), if any."""
+        for exercise in self.lab.exercises:
+            for task in exercise.tasks:
+                for step in task.steps:
+                    creates = step.arg("creates") or {}
+                    if (step.kind.startswith("create_") and step.record == alias) or alias in creates.values():
+                        return exercise.id.removeprefix("ex")
+        return None
 
     def remember(self, alias: str, record_id: str, row: Row, *, task: TaskSpec, how: str = "created by the runner",
                  track: bool = True) -> None:

@@ -1,0 +1,68 @@
+"""Where lab commands write: terminal consoles, output files checked before any request.
+
+A lab platform reads exit code 1 as "the student failed", so a report that cannot be
+written must be found out before the tenant is touched (exit 2), never after.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+#: ``--output`` suffix -> report format, when ``--format`` is not given.
+FORMAT_BY_SUFFIX = {".json": "json", ".xml": "junit", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
+#: Width of report tables when the output is not a terminal (a log, a CI capture).
+NON_TTY_WIDTH = 160
+
+
+class OutputError(ValueError):
+    """An output path cannot be written; the message names it and why."""
+
+
+def terminal_console(*, stderr: bool = False) -> Console:
+    """A console that never hard-wraps when it is not a terminal (paths and ids stay whole)."""
+    stream = Console(stderr=stderr)
+    if stream.is_terminal:
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=NON_TTY_WIDTH)
+
+
+def check_writable_file(path: Path, option: str = "--output") -> None:
+    """Raise :class:`OutputError` unless ``path`` can be created or overwritten."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"cannot write {option} {path}: it is a folder")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {option} {path}: folder {folder} does not exist")
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise OutputError(f"cannot write {option} {path}: permission denied")
+
+
+def ensure_writable_dir(path: Path, option: str = "--reports-dir") -> None:
+    """Create ``path`` if needed; raise :class:`OutputError` unless files can be written in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {option} {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {option} {path}: permission denied")
+
+
+def choose_format(fmt: str | None, output: Path | None) -> str:
+    """``--format`` if given, else inferred from the ``--output`` suffix, else ``table``.
+
+    Raises :class:`OutputError` for an output suffix that names no format.
+    """
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return "table"
+    inferred = FORMAT_BY_SUFFIX.get(output.suffix.lower())
+    if inferred is None:
+        known = ", ".join(sorted(FORMAT_BY_SUFFIX))
+        raise OutputError(f"cannot tell the report format of --output {output} (suffix {output.suffix or 'none'}; "
+                          f"known: {known}); pass --format")
+    return inferred
