@@ -15,7 +15,7 @@ from typing import Any
 
 from d365lab.auth import TokenProvider, provider_from_settings
 from d365lab.batch import Batch
-from d365lab.config import Settings, normalize_url
+from d365lab.config import ConfigurationError, Settings, normalize_url
 from d365lab.errors import TransportError
 from d365lab.operations import Actions, Functions
 from d365lab.records import Records
@@ -71,10 +71,16 @@ class DataverseClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> DataverseClient:
-        """A client for the real tenant described by checked settings (msal or static token)."""
+        """A client for the real tenant described by checked settings (msal or static token).
+
+        Raises :class:`ConfigurationError` (``DATAVERSE_URL``) when no tenant is configured, and
+        for a tenant id the sign-in service does not know; :class:`AuthenticationError` when the
+        sign-in service cannot be reached. Nothing is sent to the environment itself.
+        """
         settings = settings.checked()
         if settings.is_mock:
-            raise TransportError("no DATAVERSE_URL configured; use d365lab.connect.connect() for the mock tenant")
+            raise ConfigurationError("DATAVERSE_URL", "not set, so there is no real tenant to connect to; set it, "
+                                     "or use d365lab.connect.connect() for the embedded mock tenant")
         read = settings.read_timeout
         return cls(settings.base_url, provider_from_settings(settings), timeout=(10.0, read), **kwargs)
 

@@ -146,6 +146,30 @@ class Settings(BaseSettings):
         return self
 
 
+#: Settings that only matter for a real tenant (their variable names, in display order).
+_CREDENTIAL_VARIABLES = (
+    ("tenant_id", "AZURE_TENANT_ID"), ("client_id", "AZURE_CLIENT_ID"), ("client_secret", "AZURE_CLIENT_SECRET"),
+    ("client_certificate_path", "AZURE_CLIENT_CERTIFICATE_PATH"),
+    ("client_certificate_password", "AZURE_CLIENT_CERTIFICATE_PASSWORD"), ("token", "DATAVERSE_TOKEN"),
+)
+
+
+def ignored_credentials(settings: Settings) -> list[str]:
+    """Names of the credential variables that are set while ``DATAVERSE_URL`` is empty (so unused).
+
+    Only names: values (secrets among them) are never returned.
+    """
+    if not settings.is_mock:
+        return []
+    names = []
+    for field, variable in _CREDENTIAL_VARIABLES:
+        value = getattr(settings, field)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if (text or "").strip():
+            names.append(variable)
+    return names
+
+
 def _require(value: str | None, variable: str, mode: AuthMode) -> None:
     if not (value or "").strip():
         raise ConfigurationError(variable, f"required when D365LAB_AUTH={mode.value}")

@@ -53,7 +53,8 @@ class DataverseError(Exception):
     error code, ``message`` the service message, ``request_id`` / ``correlation_id`` the
     service's ids and ``client_request_id`` the id d365lab sent. ``ambiguous_retry`` is True
     when the error came back on a retry after an attempt whose outcome is unknown (the
-    first attempt may have been applied).
+    first attempt may have been applied). ``hint`` replaces the class's advice when the
+    caller knows what to fix (the 401 hint depends on the authentication mode).
     """
 
     hint = ""
@@ -71,7 +72,10 @@ class DataverseError(Exception):
         client_request_id: str | None = None,
         retry_after: float | None = None,
         ambiguous_retry: bool = False,
+        hint: str | None = None,
     ) -> None:
+        if hint is not None:
+            self.hint = hint  # a caller knows better than the class default (e.g. which credential to fix)
         self.message = message
         self.status = status
         self.code = code
@@ -239,8 +243,9 @@ def error_from_response(
     url: str | None = None,
     client_request_id: str | None = None,
     ambiguous_retry: bool = False,
+    hint: str | None = None,
 ) -> DataverseError:
-    """Build the typed error for a failed HTTP response."""
+    """Build the typed error for a failed HTTP response (``hint`` overrides the class's advice)."""
     code, message = parse_error_body(body)
     if not message:
         message = {401: "the request was not authenticated", 403: "access denied",
@@ -257,4 +262,5 @@ def error_from_response(
         client_request_id=client_request_id,
         retry_after=parse_retry_after(_header(headers, "Retry-After")),
         ambiguous_retry=ambiguous_retry,
+        hint=hint,
     )

@@ -255,8 +255,9 @@ class Transport:
                 log.info("%s %s -> 401; refreshing the token and retrying once", method, url)
                 self.tokens.invalidate()
                 continue
+            hint = getattr(self.tokens, "rejected_hint", None) if status == 401 else None
             error = error_from_response(status, response.content, response.headers, method=method, url=url,
-                                        client_request_id=client_request_id)
+                                        client_request_id=client_request_id, hint=hint)
             if status == 429:
                 delay = error.retry_after if error.retry_after is not None else policy.backoff(attempt)
                 # the limit is per user: other threads must hold off even if this call gives up

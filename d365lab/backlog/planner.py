@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from d365lab.backlog.journal import PlannedItem
-from d365lab.backlog.rules import SELECTED_COLUMNS, Action, Rule, RuleSet, matches
+from d365lab.backlog.rules import SELECTED_COLUMNS, Action, Rule, RuleSet, RulesError, matches
+from d365lab.errors import DataverseError
 
 #: The rule name recorded for leads no rule matched.
 NO_RULE = "(no rule)"
@@ -67,13 +68,19 @@ def build_plan(records: RecordReader, rules: RuleSet, page_size: int = 5000) -> 
     """Read every open lead (and the ids each OData-filter rule selects) and decide per lead.
 
     Requests: one paged listing of open leads plus one paged listing per rule with a filter.
+    A filter the tenant refuses (HTTP 400) is a :class:`RulesError` naming the rule and filter.
     """
     filtered: dict[str, set[str]] = {}
     for rule in rules.rules:
         if rule.when.filter is not None:
-            ids = records.list("lead", filter=f"statecode eq 0 and ({rule.when.filter})",
-                               select=["leadid"], page_size=page_size)
-            filtered[rule.name] = {str(row["leadid"]) for row in ids}
+            try:
+                ids = records.list("lead", filter=f"statecode eq 0 and ({rule.when.filter})",
+                                   select=["leadid"], page_size=page_size)
+                filtered[rule.name] = {str(row["leadid"]) for row in ids}
+            except DataverseError as exc:
+                if exc.status != 400:
+                    raise
+                raise RulesError(f"rule {rule.name!r}: invalid filter {rule.when.filter!r}: {exc.message}") from None
     plan = Plan()
     leads = records.list("lead", filter="statecode eq 0", select=list(SELECTED_COLUMNS),
                          page_size=page_size)

@@ -141,6 +141,12 @@ def load_rules(path: Path) -> RuleSet:
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (OSError, yaml.YAMLError) as exc:
         raise RulesError(f"cannot read rules file {path}: {exc}") from None
+    if data is None:
+        raise RulesError(f"rules file {path} is empty; expected a mapping with 'rules:' (a list of rules, "
+                         "each with name, when and action; see docs/backlog.md)")
+    if not isinstance(data, dict):
+        raise RulesError(f"rules file {path} holds a {type(data).__name__}; expected a mapping with 'rules:' "
+                         "(a list of rules, each with name, when and action; see docs/backlog.md)")
     try:
         return RuleSet.model_validate(data)
     except ValidationError as exc:

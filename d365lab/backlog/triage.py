@@ -16,7 +16,7 @@ from d365lab.backlog.csvio import write_csv
 from d365lab.backlog.executor import ExecutorSettings, LeadOutcome, TriageExecutor
 from d365lab.backlog.journal import DONE, FAILED, Journal, JournalError, JournalItem
 from d365lab.backlog.planner import Plan, build_plan
-from d365lab.backlog.rules import load_rules
+from d365lab.backlog.rules import RulesError, load_rules
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -26,8 +26,15 @@ RESULT_COLUMNS = ["run_id", "seq", "leadid", "name", "rule", "action", "state", 
 
 
 def plan_triage(client: DataverseClient, rules_path: Path) -> Plan:
-    """Load the rules and build the plan against the tenant (reads only)."""
-    return build_plan(client.records, load_rules(rules_path))
+    """Load the rules and build the plan against the tenant (reads only).
+
+    A rule the tenant refuses (a bad OData filter) is a :class:`RulesError` naming this file.
+    """
+    rules = load_rules(rules_path)
+    try:
+        return build_plan(client.records, rules)
+    except RulesError as exc:
+        raise RulesError(f"rules file {rules_path}, {exc}") from None
 
 
 def start_run(journal: Journal, client: DataverseClient, rules_path: Path, plan: Plan) -> str:

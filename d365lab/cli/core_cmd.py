@@ -5,19 +5,41 @@ Exit code 2 with a one-line message on configuration or connection errors.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+#: Line width when output goes to a file or a pipe: wide enough that paths and ids never break.
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console that wraps at the terminal's width, and not at all when not on a terminal.
+
+    Logs captured by a lab platform or CI must keep paths, ids and messages on one line, so a
+    console writing to a file or a pipe neither wraps text (``soft_wrap``) nor narrows tables.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        on_terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        on_terminal = False
+    if on_terminal:
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=UNWRAPPED_WIDTH)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def whoami() -> None:
     """Connect (the configured tenant, or the embedded mock) and show the calling user."""
     from d365lab.config import ConfigurationError
     from d365lab.connect import connect
-    from d365lab.errors import DataverseError
+    from d365lab.errors import DataverseError, TransportError
 
     try:
         with connect() as client:
@@ -35,14 +57,17 @@ def whoami() -> None:
     except ConfigurationError as exc:
         err_console.print(f"[red]configuration error[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except TransportError as exc:
+        err_console.print(f"[red]error:[/red] cannot reach the tenant: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     except DataverseError as exc:
-        err_console.print(f"[red]cannot reach the tenant[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
 
 
 def config() -> None:
     """Show the connection settings in force (secrets only as "set"), without connecting."""
-    from d365lab.config import ConfigurationError, load_settings
+    from d365lab.config import ConfigurationError, ignored_credentials, load_settings
 
     try:
         settings = load_settings()
@@ -54,6 +79,9 @@ def config() -> None:
     table.add_column("")
     if settings.is_mock:
         table.add_row("Tenant", "embedded mock tenant (DATAVERSE_URL is not set)")
+        ignored = ignored_credentials(settings)
+        if ignored:
+            table.add_row("Ignored", ", ".join(ignored) + " (set, but unused while DATAVERSE_URL is empty)")
     else:
         table.add_row("DATAVERSE_URL", settings.base_url)
         table.add_row("Authentication", settings.auth_mode.value)

@@ -10,7 +10,7 @@ mock_app = typer.Typer(name="mock", help="Run or reset the local mock Dataverse 
 @mock_app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
-    port: int = typer.Option(8765, "--port", help="TCP port."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port (1-65535)."),
     db: str | None = typer.Option(None, "--db", help="SQLite file or :memory: (default: the embedded tenant's file)."),
     token: str | None = typer.Option(None, "--token", envvar="D365LAB_MOCK_TOKEN",
                                      help="Bearer token to require (default: accept any token)."),
@@ -18,15 +18,20 @@ def serve_command(
                                       help="Allow a non-loopback --host (requires --token)."),
 ) -> None:
     """Serve the mock tenant's Web API at http://HOST:PORT/api/data/v9.2/ until Ctrl+C."""
-    from d365lab.mock.server import serve
+    from d365lab.mock.server import MockDatabaseError, PortInUseError, serve
     from d365lab.mock.settings import MockSettings
 
     settings = MockSettings.model_validate({"token": token})
     try:
         serve(host=host, port=port, db_path=db, settings=settings, allow_remote=allow_remote)
+    except MockDatabaseError as exc:
+        raise _fail(_database_problem(exc, db)) from None
+    except PortInUseError as exc:
+        raise _fail(exc.strerror or f"port {port} is already in use") from None
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
 
 
 @mock_app.command("reset")
@@ -34,11 +39,13 @@ def reset_command(
     db: str | None = typer.Option(None, "--db", help="SQLite file (default: the embedded tenant's file)."),
 ) -> None:
     """Empty the tenant's database and seed it again (user, currency, sales process)."""
-    from d365lab.mock.app import create_app
-    from d365lab.mock.server import default_db_path
+    from d365lab.mock.server import MockDatabaseError, default_db_path, open_app
 
     path = db or default_db_path()
-    app = create_app(path)
+    try:
+        app = open_app(path)
+    except MockDatabaseError as exc:
+        raise _fail(_database_problem(exc, db)) from None
     try:
         app.store.clear()
         from d365lab.mock.seed import seed
@@ -47,6 +54,20 @@ def reset_command(
     finally:
         app.close()
     typer.echo(f"mock tenant reset: {path}")
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print one ``error:`` line; exit 2 (nothing was done)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _database_problem(exc: Exception, db_option: str | None) -> str:
+    """Name where the unusable path came from: ``--db``, or ``D365LAB_MOCK_DB`` / the default."""
+    from d365lab.mock.server import DB_ENV
+
+    source = "--db" if db_option else DB_ENV
+    return f"{source}: {exc}"
 
 
 def register(app: typer.Typer) -> None:

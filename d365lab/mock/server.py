@@ -12,10 +12,12 @@ random bearer token unless the settings name one.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,27 @@ def default_db_path() -> str:
     folder = Path(platformdirs.user_data_dir("d365lab"))
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / "mock-tenant.sqlite")
+
+
+class MockDatabaseError(Exception):
+    """The mock tenant's SQLite file cannot be used (missing folder, not a database, no permission)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot open database {path} ({reason})")
+
+
+class PortInUseError(OSError):
+    """Another program already listens on the port ``serve`` was asked to use."""
+
+
+def open_app(db_path: str, settings: MockSettings | None = None) -> MockApp:
+    """:func:`create_app`, with an unusable database file reported as :class:`MockDatabaseError`."""
+    try:
+        return create_app(db_path, settings)
+    except (OSError, sqlite3.Error) as exc:
+        raise MockDatabaseError(db_path, str(exc) or type(exc).__name__) from None
 
 
 def is_loopback(host: str) -> bool:
@@ -116,15 +139,20 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
                      host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve a tenant on a free loopback port from a daemon thread.
 
-    When ``settings.token`` is None a random token is generated and required.
+    When ``settings.token`` is None a random token is generated and required. Raises
+    :class:`MockDatabaseError` when ``db_path`` cannot be used.
     """
     base = settings if settings is not None else MockSettings.model_validate({})
     token = base.token or secrets.token_urlsafe(24)
     # A shallow copy: nested throttle/fault settings stay shared, so a caller can still tune them.
     effective = base.model_copy(update={"token": token})
     check_bind(host, allow_remote=False, token=token)
-    app = create_app(db_path, effective)
-    server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    app = open_app(db_path, effective)
+    try:
+        server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    except BaseException:
+        app.close()
+        raise
     thread = threading.Thread(target=_run_quietly, args=(server,), name="d365lab-mock-server", daemon=True)
     thread.start()
     actual_port = server.effective_port
@@ -133,16 +161,28 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, db_path: str | None = None,
           settings: MockSettings | None = None, *, allow_remote: bool = False) -> None:
-    """Serve a tenant in the foreground until interrupted."""
+    """Serve a tenant in the foreground until interrupted.
+
+    The database is opened and the port bound before anything is announced, so a failure
+    (:class:`MockDatabaseError`, :class:`PortInUseError`, ``ValueError`` for a refused
+    host) never follows a "serving at" line.
+    """
     effective = settings if settings is not None else MockSettings.model_validate({})
     check_bind(host, allow_remote, effective.token)
     path = db_path or default_db_path()
-    app = create_app(path, effective)
-    print(f"d365lab mock tenant: http://{host}:{port}/api/data/v9.2/  (database: {path})", flush=True)
+    app = open_app(path, effective)
+    try:
+        server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    except OSError as exc:
+        app.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(exc.errno, f"port {port} is already in use") from None
+        raise
+    print(f"d365lab mock tenant: http://{host}:{server.effective_port}/api/data/v9.2/  (database: {path})",
+          flush=True)
     if effective.token is None:
         print("WARNING: no token configured -- ANY bearer token is accepted. Use --token to require one.",
               flush=True)
-    server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
     try:
         server.run()
     except KeyboardInterrupt:
