@@ -39,7 +39,7 @@ def cold_run(lang: str) -> tuple[float, int, str]:
         elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"lab run --check exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    requests = int(re.findall(r"HTTP requests: (\d+)", done.stdout)[-1])
+    requests = int(re.findall(r"(?:HTTP requests|Requêtes HTTP) ?: (\d+)", done.stdout)[-1])
     score = next((line for line in done.stdout.splitlines() if "Score" in line), "")
     return elapsed, requests, " ".join(score.replace("│", " ").split())
 

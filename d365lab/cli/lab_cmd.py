@@ -29,6 +29,7 @@ from d365lab.labs.runner import run_lab
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language
 from d365lab.labs.steps import LabRunError
 from d365lab.labs.timeutil import resolve_time_zone
+from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -144,9 +145,10 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
         with _connect() as client:
             summary = run_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone, exercise=exercise,
                               upto=upto, log=log)
-            log(f"{summary.performed} step(s) done, {summary.skipped} already done; journal {summary.journal_path}")
+            log(say(language, "steps_done", performed=summary.performed, skipped=summary.skipped,
+                    journal=summary.journal_path))
             if not check:
-                log(f"HTTP requests: {client.request_count}")
+                log(say(language, "http_requests", count=client.request_count))
                 return 0
             # after exercise N alone, grade the lab as it stands right after exercise N
             last = upto or (lab.select_exercises(exercise)[-1].tasks[-1].id if exercise not in (None, "all") else None)

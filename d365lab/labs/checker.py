@@ -14,6 +14,7 @@ from d365lab.labs.journal import Journal, journal_path
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
+from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -53,7 +54,7 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     )
     for task in lab.tasks_upto(last):
         report.tasks.append(grade_task(ctx, lab, task, last, journal))
-    settle_task_done(lab, report)
+    settle_task_done(lab, report, journal)
     finish_report(report)
     report.http_requests = client.request_count
     return report
@@ -72,23 +73,27 @@ def grade_task(ctx: EvalContext, lab: LabSpec, task: TaskSpec, last: str, journa
             later_tasks.add(later)
             outcome.status = "superseded"
             outcome.hint = None
-            outcome.message = f"task {later} changes this state later; graded only by checking --upto {task.id}"
+            outcome.message = say(ctx.lang, "superseded", later=later, task=task.id)
     title = str(localize(task.title, ctx.lang))
     exercise = lab.exercise_of(task.id).id
-    counted = [c for c in checks if c.strict and c.status in ("pass", "fail")]
     superseded = [c for c in checks if c.strict and c.status == "superseded"]
     result = TaskResult(id=task.id, exercise=exercise, title=title, status="failed", passed=False,
                         points=0, max_points=task.points, checks=checks)
-    if not counted and superseded:
+    if superseded and not any(c.strict and c.status in ("pass", "fail") for c in checks):
         _transient(ctx, task, result, superseded, sorted(later_tasks), journal)
         return result
+    score_task(result, task, ctx.lang)
+    return result
+
+
+def score_task(result: TaskResult, task: TaskSpec, lang: Language) -> None:
+    """Passed when every counted strict check passed; points in proportion (partial credit)."""
+    counted = [c for c in result.checks if c.strict and c.status in ("pass", "fail")]
     passed = [c for c in counted if c.passed]
     result.passed = len(passed) == len(counted)
     result.status = "passed" if result.passed else "failed"
     result.points = task.points if result.passed else round(task.points * len(passed) / max(len(counted), 1), 2)
-    if not result.passed:
-        result.hint = str(localize(task.hint, ctx.lang))
-    return result
+    result.hint = None if result.passed else str(localize(task.hint, lang))
 
 
 def _transient(ctx: EvalContext, task: TaskSpec, result: TaskResult, superseded: list[CheckResult],
@@ -99,20 +104,19 @@ def _transient(ctx: EvalContext, task: TaskSpec, result: TaskResult, superseded:
         check.status = "not_observable"
     if done is not None:
         result.status, result.passed, result.points = "passed", True, task.points
-        result.how_known = (f"not observable in the tenant any more (undone by {', '.join(later)}); "
-                            f"the run journal records it done at {done.done_at}")
+        result.how_known = say(ctx.lang, "known_from_journal", later=", ".join(later), done_at=done.done_at)
         return
     result.status = "not_observable"
-    result.how_known = (f"not observable: {', '.join(later)} undoes this state and no run journal or audit "
-                        f"records it; check with --upto {task.id} right after the task")
+    result.how_known = say(ctx.lang, "not_observable", later=", ".join(later), task=task.id)
     result.hint = _NOT_OBSERVABLE_HINT[ctx.lang].format(later=", ".join(later), task=task.id)
 
 
-def settle_task_done(lab: LabSpec, report: LabReport) -> None:
+def settle_task_done(lab: LabSpec, report: LabReport, journal: Journal | None = None) -> None:
     """Judge ``task_done`` checks now that every task has a status.
 
     A reactivated lead looks exactly like a lead never disqualified; when the disqualify
-    cannot be shown, the reactivation is only warned about, never silently credited.
+    cannot be shown, the reactivation is only warned about, never silently credited, and
+    it fails (strictly) when the run journal shows the earlier task was never done.
     """
     status = {t.id: t for t in report.tasks}
     for task in lab.tasks:
@@ -125,11 +129,22 @@ def settle_task_done(lab: LabSpec, report: LabReport) -> None:
             other = status.get(check.task_done)
             outcome.actual = other.status if other else "not checked"
             outcome.passed = other is not None and other.passed
-            if not outcome.passed:
-                outcome.status = "fail" if check.strict else "warn"
-                outcome.message = (f"{check.task_done} is {outcome.actual}: this state cannot be told apart "
-                                   f"from one where {check.task_done} never happened")
-                outcome.hint = other.hint if other else None
+            if outcome.passed:
+                continue
+            never_done = journal is not None and not journal.is_done(check.task_done)
+            outcome.strict = check.strict or never_done
+            outcome.status = "fail" if outcome.strict else "warn"
+            outcome.message = (say(report.language, "task_never_done", task=check.task_done) if never_done else
+                               say(report.language, "task_done_unknown", task=check.task_done,
+                                   status=outcome.actual))
+            outcome.hint = other.hint if other else None
+            if never_done:
+                score_task(result, task, result_lang(report))
+
+
+def result_lang(report: LabReport) -> Language:
+    """The report's language as a lab language (English for anything else)."""
+    return "fr" if report.language == "fr" else "en"
 
 
 def finish_report(report: LabReport) -> None:

@@ -25,6 +25,7 @@ from d365lab.labs.values import (
     same_value,
     show,
 )
+from d365lab.labs.wording import say
 
 
 @dataclass
@@ -124,7 +125,8 @@ def evaluate_check(ctx: EvalContext, task: TaskSpec, check: Expectation) -> Chec
     description = f"{check.record}.{check.field} {operator.replace('_', ' ')}"
     if located.row is None:
         out.hint_kind = "missing"
-        out.message = f"{check.record} ({entity}) not found: {located.how}"
+        out.message = say(ctx.lang, "not_found", alias=check.record, entity=entity, how=located.how)
+        _expected_of_missing(out, operator)
         return out.result(description)
     assert check.field is not None
     row = located.row
@@ -153,7 +155,7 @@ def _equals(out: _Outcome, task: TaskSpec, operator: str) -> None:
         alias, column = check.equals_field.split(".", 1)
         other = ctx.snapshot.row(alias)
         if other is None:
-            out.message = f"cannot compare: {alias} not found"
+            out.message = say(ctx.lang, "cannot_compare", alias=alias)
             return
         out.expected = read_value(other, ctx.snapshot.records[alias].entity, column)
     else:
@@ -190,7 +192,7 @@ def _ref(out: _Outcome, row: dict[str, Any], entity: str) -> None:
     out.expected_label = ctx.record_label(check.ref)
     out.actual_label = lookup_label(row, entity, check.field)
     if target.id is None:
-        out.message = f"{check.ref} not found, so the link cannot be right"
+        out.message = say(ctx.lang, "ref_target_missing", alias=check.ref)
         return
     out.passed = out.actual is not None and str(out.actual).lower() == target.id.lower()
     if not out.passed:
@@ -201,14 +203,16 @@ def _anchor_day(out: _Outcome, task: TaskSpec, spec: RelativeDate) -> tuple[date
     """The day of the step: journal first, then the anchor timestamps; never the grader's clock."""
     ctx = out.ctx
     if task.id in ctx.step_days:
-        return ctx.step_days[task.id], f"day of step {task.id} from the run journal"
+        day = ctx.step_days[task.id]
+        return day, say(ctx.lang, "day_from_journal", task=task.id, day=day.isoformat())
     for anchor in spec.anchors:
         alias, column = anchor.split(".", 1)
         row = ctx.snapshot.row(alias)
         stamp = row.get(column) if row else None
         if isinstance(stamp, str):
-            return timeutil.local_date(stamp, ctx.tz), f"day of the step taken from {anchor}"
-    return None, "no run journal and no timestamp to date the step"
+            day = timeutil.local_date(stamp, ctx.tz)
+            return day, say(ctx.lang, "day_from_anchor", anchor=anchor, day=day.isoformat())
+    return None, say(ctx.lang, "no_day")
 
 
 def _relative(out: _Outcome, task: TaskSpec, entity: str) -> None:
@@ -233,8 +237,30 @@ def _relative(out: _Outcome, task: TaskSpec, entity: str) -> None:
             actual = timeutil.parse_timestamp(out.actual)
             out.actual_label = timeutil.describe_local(out.actual, ctx.tz)
             out.passed = actual.replace(second=0, microsecond=0) == moment.replace(second=0, microsecond=0)
-    out.message = f"{source}: {target_day.isoformat()}" + ("" if out.passed else
-                                                            f"; found {out.actual_label or '(empty)'}")
+    # the evidence names the step's day (where "today" / "tomorrow" count from), then the target
+    expected = out.expected_label or target_day.isoformat()
+    sep = say(ctx.lang, "sep")
+    out.message = f"{source}{sep}{say(ctx.lang, 'expected_day', expected=expected)}" + (
+        "" if out.passed else f"{sep}{say(ctx.lang, 'found', actual=out.actual_label or say(ctx.lang, 'empty'))}")
+
+
+def _expected_of_missing(out: _Outcome, operator: str) -> None:
+    """What a missing record should have held, so the evidence still says what was expected."""
+    ctx, check = out.ctx, out.check
+    if operator == "equals_find" and check.record:
+        out.expected = ctx.expected_find_value(check.record)
+    elif operator == "equals":
+        out.expected = localize(check.equals, ctx.lang)
+        entity = ctx.snapshot.records[check.record or ""].entity
+        out.expected_label = option_label(ctx.lab, ctx.lang, entity, check.field or "", out.expected)
+    elif operator == "is_null":
+        out.expected = None if check.is_null else "(any value)"
+    elif operator == "ref" and check.ref:
+        out.expected = ctx.snapshot.id_of(check.ref)
+        out.expected_label = ctx.record_label(check.ref)
+    elif operator in ("contains_stages", "equals_stage"):
+        names = check.contains_stages or [check.equals_stage or ""]
+        out.expected_label = ", ".join(_stage_label(ctx, n) for n in names)
 
 
 def _as_day(value: Any, entity: str, column: str, tz: str) -> str | None:
@@ -260,13 +286,13 @@ def _stages(out: _Outcome, operator: str) -> None:
         out.passed = all(w in visited for w in wanted)
         missing = [n for n, w in zip(names, wanted, strict=True) if w not in visited]
         if missing:
-            out.message = f"stages not visited: {', '.join(missing)}"
+            out.message = say(ctx.lang, "stages_not_visited", stages=", ".join(_stage_label(ctx, n) for n in missing))
     else:
         actual = str(out.actual or "").lower()
         out.actual_label = _stage_label(ctx, snap.stage_name(actual)) if actual else "(none)"
         out.passed = actual == wanted[0]
         if not out.passed:
-            out.message = f"active stage is {out.actual_label}"
+            out.message = say(ctx.lang, "active_stage", stage=out.actual_label)
 
 
 def _stage_label(ctx: EvalContext, name: str) -> str:
@@ -288,7 +314,7 @@ def _none_exists(out: _Outcome) -> CheckResult:
     description = f"no {spec.entity} with {spec.link} = {spec.to}"
     if target_id is None:
         out.hint_kind = "missing"
-        out.message = f"{spec.to} not found, so this cannot be checked"
+        out.message = say(ctx.lang, "link_target_missing", alias=spec.to)
     elif rows:
         out.message = f"found {len(rows)} {spec.entity} linked to {spec.to}"
     result = out.result(description)

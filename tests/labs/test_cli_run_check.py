@@ -20,7 +20,7 @@ def test_run_then_check_scores_full_marks_in_french(lab_env: Path) -> None:
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "15/15" in result.stdout
     assert "réussie" in result.stdout
-    assert "HTTP requests:" in result.stdout
+    assert "Requêtes HTTP :" in result.stdout  # the French lab reports in French
     check = cli("lab", "check", "--format", "json")
     assert check.exit_code == 0
     doc = check.json()
@@ -51,7 +51,7 @@ def test_rerun_is_idempotent_and_skips_finished_steps(lab_env: Path) -> None:
     assert cli("lab", "run", "-q").exit_code == 0
     again = cli("lab", "run")
     assert again.exit_code == 0
-    assert "0 step(s) done" in again.stderr
+    assert "0 étape(s) faite(s)" in again.stderr
     leads = rows("lead", select=("subject",))
     assert sorted(r["subject"] for r in leads) == sorted(
         ["Prospect machine à café sans société", "Prospect machine à café avec société",
@@ -181,7 +181,7 @@ def test_check_upto_a_task_the_lab_undid_later_uses_the_journal(lab_env: Path) -
     assert cli("lab", "run", "-q").exit_code == 0
     doc = cli("lab", "check", "--upto", "ex2.t3", "--format", "json").json()
     task = doc["tasks"][3]
-    assert task["id"] == "ex2.t3" and task["passed"] and "run journal" in task["how_known"]
+    assert task["id"] == "ex2.t3" and task["passed"] and "journal d'exécution" in task["how_known"]
     without = cli("lab", "check", "--upto", "ex2.t3", "--format", "json", "--no-journal")
     assert without.exit_code == 1
     assert without.json()["tasks"][3]["status"] == "failed"

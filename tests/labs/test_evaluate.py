@@ -38,14 +38,15 @@ def test_tomorrow_is_judged_against_the_day_of_the_step_not_the_graders_clock() 
     snap = snapshot(opp_b={"estimatedclosedate": "2025-03-12"}, call_jon={"createdon": "2025-03-10T23:30:00Z"})
     result = evaluate_check(ctx(snap), TASKS["ex3.t1.a"], check("ex3.t1.a", "c05"))
     assert result.passed and result.expected == "2025-03-12"
-    assert "call_jon.createdon" in result.message
+    assert "call_jon.createdon : 2025-03-11" in result.message  # the step day, not the expected day
+    assert "attendu 2025-03-12" in result.message
 
 
 def test_the_journal_day_wins_over_record_timestamps() -> None:
     snap = snapshot(opp_b={"estimatedclosedate": "2025-03-12"}, call_jon={"createdon": "2025-06-01T10:00:00Z"})
     journal_days = {"ex3.t1.a": date(2025, 3, 11)}
     result = evaluate_check(ctx(snap, journal_days), TASKS["ex3.t1.a"], check("ex3.t1.a", "c05"))
-    assert result.passed and "run journal" in result.message
+    assert result.passed and "journal d'exécution : 2025-03-11" in result.message  # the step day
 
 
 def test_phone_call_due_1630_local_time_to_the_minute() -> None:

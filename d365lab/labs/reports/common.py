@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from d365lab.labs.results import CheckResult, TaskResult
+from d365lab.labs.wording import say
 
 STATUS_WORDS = {
     "en": {"passed": "passed", "failed": "FAILED", "not_observable": "not observable"},
@@ -20,23 +21,31 @@ def points(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.2f}"
 
 
-def check_line(check: CheckResult) -> str:
-    """One line of evidence for a check: record, field, expected vs actual, message."""
+CHECK_STATUS_WORDS = {
+    "fr": {"pass": "réussi", "fail": "échec", "warn": "avertissement", "superseded": "remplacé",
+           "not_observable": "non observable"},
+}
+
+
+def check_line(check: CheckResult, lang: str = "en") -> str:
+    """One line of evidence for a check: record, field, expected vs actual, message (in ``lang``)."""
     where = check.record or check.entity or ""
     if check.field:
         where += f".{check.field}"
     if check.record_id:
         where += f" [{check.record_id}]"
-    expected = _value(check.expected, check.expected_label)
-    actual = _value(check.actual, check.actual_label)
-    line = f"{check.id} {check.status}: {where} expected {expected}, actual {actual}"
+    expected = _value(check.expected, check.expected_label, lang)
+    actual = _value(check.actual, check.actual_label, lang)
+    status = CHECK_STATUS_WORDS.get(lang, {}).get(check.status, check.status)
+    line = (f"{check.id} {status}: {where} {say(lang, 'expected')} {expected}, "
+            f"{say(lang, 'actual')} {actual}")
     if check.message:
         line += f" — {check.message}"
     return line
 
 
-def _value(value: object, label: str | None) -> str:
-    shown = "(empty)" if value is None else repr(value) if isinstance(value, str) else str(value)
+def _value(value: object, label: str | None, lang: str) -> str:
+    shown = say(lang, "empty") if value is None else repr(value) if isinstance(value, str) else str(value)
     if label and label not in (shown, str(value)):
         return f"{shown} ({label})"
     return shown

@@ -33,7 +33,7 @@ def _suite(report: LabReport) -> ET.Element:
     for task in report.tasks:
         case = ET.SubElement(suite, "testcase", classname=f"{report.lab_id}.{task.exercise}",
                              name=f"{task.id} {task.title}", time="0")
-        evidence = "\n".join(check_line(c) for c in task.checks)
+        evidence = "\n".join(check_line(c, report.language) for c in task.checks)
         if task.status == "failed":
             failures += 1
             failed = [c for c in task.checks if c.status == "fail"]

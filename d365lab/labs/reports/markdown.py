@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from d365lab.labs.reports.common import check_line, notable_checks, points, status_word
 from d365lab.labs.results import LabReport
+from d365lab.labs.wording import say
 
 
 def _cell(text: str) -> str:
@@ -15,32 +16,33 @@ def render_markdown(report: LabReport) -> str:
     lang = report.language
     lines = [f"# {report.lab_title}", ""]
     if report.student:
-        lines.append(f"- Student: {report.student}")
-    lines += [f"- Tenant: {report.tenant}", f"- Language: {report.language}",
-              f"- Checked at: {report.checked_at} (time zone {report.time_zone or '-'})"]
+        lines.append(f"- {say(lang, 'student')}: {report.student}")
+    lines += [f"- {say(lang, 'tenant')}: {report.tenant}", f"- {say(lang, 'language')}: {report.language}",
+              f"- {say(lang, 'checked_at')}: {report.checked_at} ({say(lang, 'time_zone')} {report.time_zone or '-'})"]
     if report.prefix:
-        lines.append(f"- Prefix: {report.prefix}")
+        lines.append(f"- {say(lang, 'prefix')}: {report.prefix}")
     if report.error:
-        lines += ["", f"**Could not check:** {report.error}", ""]
+        lines += ["", f"**{say(lang, 'could_not_check')}:** {report.error}", ""]
         return "\n".join(lines)
-    lines += [f"- **Score: {points(report.score)} / {points(report.max_score)}** "
-              f"({'passed' if report.passed else 'failed'})", "",
-              "| Task | Title | Result | Points |", "|---|---|---|---:|"]
+    verdict = say(lang, "passed" if report.passed else "failed")
+    lines += [f"- **{say(lang, 'score')}: {points(report.score)} / {points(report.max_score)}** ({verdict})", "",
+              f"| {say(lang, 'task')} | {say(lang, 'title')} | {say(lang, 'result')} | {say(lang, 'points')} |",
+              "|---|---|---|---:|"]
     for task in report.tasks:
         lines.append(f"| {task.id} | {_cell(task.title)} | {status_word(task, lang)} | "
                      f"{points(task.points)}/{points(task.max_points)} |")
     details = [t for t in report.tasks if notable_checks(t) or t.how_known]
     if details:
-        lines += ["", "## Details", ""]
+        lines += ["", f"## {say(lang, 'details')}", ""]
     for task in details:
         lines.append(f"### {task.id} {task.title}")
         lines.append("")
         if task.how_known:
             lines.append(f"- {task.how_known}")
         for check in notable_checks(task):
-            lines.append(f"- `{_cell(check_line(check))}`")
+            lines.append(f"- `{_cell(check_line(check, lang))}`")
             if check.hint:
-                lines.append(f"  - hint: {check.hint}")
+                lines.append(f"  - {say(lang, 'hint')}: {check.hint}")
         if task.hint and task.status != "passed":
             lines.append(f"- **{task.hint}**")
         lines.append("")

@@ -1,0 +1,77 @@
+"""The fixed sentences of lab reports and runs, in each lab language.
+
+Hints and titles come from the lab YAML; the sentences the engine itself writes (evidence,
+report headers, run summary) live here so a French report is French from top to bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "not_found": "{alias} ({entity}) not found: {how}",
+        "cannot_compare": "cannot compare: {alias} not found",
+        "ref_target_missing": "{alias} not found, so the link cannot be right",
+        "link_target_missing": "{alias} not found, so this cannot be checked",
+        "stages_not_visited": "stages not visited: {stages}",
+        "active_stage": "active stage is {stage}",
+        "day_from_journal": "day of step {task} from the run journal: {day}",
+        "day_from_anchor": "day of the step taken from {anchor}: {day}",
+        "no_day": "no run journal and no timestamp to date the step",
+        "expected_day": "expected {expected}",
+        "found": "found {actual}",
+        "superseded": "task {later} changes this state later; graded only by checking --upto {task}",
+        "known_from_journal": ("not observable in the tenant any more (undone by {later}); "
+                               "the run journal records it done at {done_at}"),
+        "not_observable": ("not observable: {later} undoes this state and no run journal or audit records it; "
+                           "check with --upto {task} right after the task"),
+        "task_done_unknown": ("{task} is {status}: this state cannot be told apart from one where {task} "
+                              "never happened"),
+        "task_never_done": "the run journal shows {task} was never done",
+        "tenant": "Tenant", "language": "Language", "checked_at": "Checked at", "time_zone": "time zone",
+        "student": "Student", "prefix": "Prefix", "score": "Score", "passed": "passed", "failed": "failed",
+        "could_not_check": "Could not check", "details": "Details", "hint": "hint",
+        "task": "Task", "title": "Title", "result": "Result", "points": "Points",
+        "expected": "expected", "actual": "actual", "empty": "(empty)",
+        "steps_done": "{performed} step(s) done, {skipped} already done; journal {journal}",
+        "http_requests": "HTTP requests: {count}",
+        "sep": "; ",
+    },
+    "fr": {
+        "not_found": "{alias} ({entity}) introuvable : {how}",
+        "cannot_compare": "comparaison impossible : {alias} introuvable",
+        "ref_target_missing": "{alias} introuvable : le lien ne peut pas être juste",
+        "link_target_missing": "{alias} introuvable : vérification impossible",
+        "stages_not_visited": "phases non parcourues : {stages}",
+        "active_stage": "la phase active est {stage}",
+        "day_from_journal": "jour de l'étape {task} d'après le journal d'exécution : {day}",
+        "day_from_anchor": "jour de l'étape d'après {anchor} : {day}",
+        "no_day": "ni journal d'exécution ni horodatage pour dater l'étape",
+        "expected_day": "attendu {expected}",
+        "found": "trouvé {actual}",
+        "superseded": ("la tâche {later} modifie cet état ensuite ; noté seulement en vérifiant avec "
+                       "--upto {task}"),
+        "known_from_journal": ("n'est plus observable dans le tenant (annulée par {later}) ; "
+                               "le journal d'exécution l'enregistre comme faite le {done_at}"),
+        "not_observable": ("non observable : {later} annule cet état et aucun journal d'exécution ni audit ne "
+                           "l'enregistre ; vérifiez avec --upto {task} juste après la tâche"),
+        "task_done_unknown": ("{task} est {status} : cet état ne se distingue pas de celui où {task} n'a "
+                              "jamais été faite"),
+        "task_never_done": "le journal d'exécution montre que {task} n'a jamais été faite",
+        "tenant": "Tenant", "language": "Langue", "checked_at": "Vérifié le", "time_zone": "fuseau horaire",
+        "student": "Stagiaire", "prefix": "Préfixe", "score": "Score", "passed": "réussi", "failed": "échec",
+        "could_not_check": "Vérification impossible", "details": "Détails", "hint": "conseil",
+        "task": "Tâche", "title": "Intitulé", "result": "Résultat", "points": "Points",
+        "expected": "attendu", "actual": "obtenu", "empty": "(vide)",
+        "steps_done": "{performed} étape(s) faite(s), {skipped} déjà faite(s) ; journal {journal}",
+        "http_requests": "Requêtes HTTP : {count}",
+        "sep": " ; ",
+    },
+}
+
+
+def say(lang: str, key: str, **values: Any) -> str:
+    """The sentence ``key`` in ``lang`` (English when the language has none), filled with ``values``."""
+    text = _TEXT.get(lang, _TEXT["en"]).get(key) or _TEXT["en"][key]
+    return text.format(**values)
