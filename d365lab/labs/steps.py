@@ -52,7 +52,10 @@ class RunContext:
         """The located record ``alias``, or a :class:`LabRunError` saying which task creates it."""
         located = self.snapshot.records[alias]
         if located.id is None:
-            first = self.creating_exercise(alias)
+            root = alias  # the first missing record of the chain decides what to run first
+            while (parent := self.lab.records[root].find.to) and self.snapshot.id_of(parent) is None:
+                root = parent
+            first = self.creating_exercise(root)
             todo = (f"run exercise {first} first (d365lab lab run --exercise {first})" if first
                     else "run the earlier exercises first (d365lab lab run --exercise all)")
             raise LabRunError(f"{task.id} needs {alias} ({located.entity}), which is not among this run's records "

@@ -90,14 +90,15 @@ def test_roster_grades_a_class_and_survives_an_unreachable_tenant(lab_env: Path)
     assert sorted(p.name for p in (lab_env / "md").iterdir()) == ["Alice.txt", "Bob.txt"]
 
 
-def test_example_roster_parses() -> None:
-    from d365lab.labs.roster import read_roster
-
-    students = read_roster(ROOT / "fixtures" / "roster-example.csv")
-    assert [s.name for s in students] == ["Alice Martin", "Bob Smith", "Chloé Dubois"]
-    assert students[0].shares_default_tenant and not students[2].shares_default_tenant
-    assert students[1].language == "en"
-    assert students[2].env_file is not None and students[2].env_file.endswith("tenants/chloe.env")
+def test_example_roster_grades_as_shipped(lab_env: Path) -> None:
+    assert cli("lab", "run", "--prefix", "[alice]", "-q").exit_code == 0
+    result = cli("lab", "check", "--roster", str(ROOT / "fixtures" / "roster-example.csv"), "--format", "json",
+                 "--reports-dir", str(lab_env / "reports"))
+    assert result.exit_code == 1, result.stdout + result.stderr  # Bob and Chloé have not done the lab
+    reports = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (lab_env / "reports").iterdir()}
+    assert sorted(reports) == ["Alice-Martin", "Bob-Smith", "Chloé-Dubois"]
+    assert all(r["error"] is None for r in reports.values())
+    assert reports["Alice-Martin"]["score"] == 15 and reports["Bob-Smith"]["language"] == "en"
 
 
 def test_roster_students_with_their_own_tenants(lab_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
