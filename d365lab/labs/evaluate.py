@@ -274,7 +274,8 @@ def _as_day(value: Any, entity: str, column: str, tz: str) -> str | None:
 def _stages(out: _Outcome, operator: str) -> None:
     ctx, check = out.ctx, out.check
     snap = ctx.snapshot
-    out.hint_kind = "stage"
+    # the hint names what the check read: every stage visited, or the active stage only
+    out.hint_kind = "stage" if operator == "contains_stages" else "active_stage"
     names = check.contains_stages if operator == "contains_stages" else [check.equals_stage or ""]
     assert names is not None
     wanted = [snap.stage_ids.get(name, name).lower() for name in names]

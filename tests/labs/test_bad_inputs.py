@@ -174,3 +174,12 @@ def test_lab_files_are_found_under_sys_prefix_and_the_error_names_the_variable(
     missing = cli("lab", "check")
     assert missing.exit_code == 2
     _one_error_line(missing.stderr, "D365LAB_LABS_DIR", "not found")
+
+
+def test_an_active_stage_hint_names_the_active_stage_not_the_visited_ones(lab_env: Path) -> None:
+    assert cli("lab", "seed", "--upto", "ex3.t1.d", "-q").exit_code == 0
+    doc = cli("lab", "check", "--format", "json").json()
+    close = next(t for t in doc["tasks"] if t["id"] == "ex3.t1.f")
+    active = next(c for c in close["checks"] if c["id"] == "c06")
+    assert active["status"] == "fail" and active["actual_label"] == "Proposer"
+    assert "phase active : Proposer" in active["hint"] and "parcourues" not in active["hint"]
