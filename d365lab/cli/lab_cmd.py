@@ -204,11 +204,9 @@ def check_command(
         with _connect() as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal)
-    except JournalError as exc:
-        raise _fail(str(exc)) from None
-    except (DataverseError, requests.RequestException, OSError) as exc:
-        report = lab_checker.error_report(lab, language, "configured tenant", f"{type(exc).__name__}: {exc}",
-                                          prefix=prefix, upto=upto)
+    except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
+        reason = str(exc) if isinstance(exc, JournalError) else f"{type(exc).__name__}: {exc}"
+        report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
             raise typer.Exit(EXIT_ERROR) from None

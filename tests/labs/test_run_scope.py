@@ -64,6 +64,8 @@ def test_a_corrupt_journal_is_reported_and_never_overwritten(lab_env: Path) -> N
         result = cli(*command)
         assert result.exit_code == 2, command
         assert str(journal) in result.stderr and "move it aside" in result.stderr
+    as_json = cli("lab", "check", "--format", "json")  # a platform reading JSON gets an error document
+    assert as_json.exit_code == 2 and str(journal) in as_json.json()["error"]
     assert journal.read_text(encoding="utf-8") == "{ not json"
     assert len(rows("lead", select=("subject",))) == 3  # the run did nothing
     assert cli("lab", "check", "--no-journal", "--format", "json").exit_code == 1  # still gradable without it
