@@ -257,7 +257,11 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: s
 
 def exercise_script(number: str) -> None:
     """Entry point of ``scripts/exN_*.py``: run one exercise with ``--lang`` / ``--prefix`` / ``--timezone``."""
-    lab = load_lab(DEFAULT_LAB)
+    try:
+        lab = load_lab(DEFAULT_LAB)
+    except (FileNotFoundError, ValueError) as exc:
+        _err_console().print(f"error: {exc}", markup=False)
+        raise SystemExit(EXIT_ERROR) from None
     exercise = lab.select_exercises(number)[0]
     script = typer.Typer(add_completion=False)
 

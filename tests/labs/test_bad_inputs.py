@@ -183,3 +183,14 @@ def test_an_active_stage_hint_names_the_active_stage_not_the_visited_ones(lab_en
     active = next(c for c in close["checks"] if c["id"] == "c06")
     assert active["status"] == "fail" and active["actual_label"] == "Proposer"
     assert "phase active : Proposer" in active["hint"] and "parcourues" not in active["hint"]
+
+
+def test_an_exercise_script_without_lab_files_says_where_it_looked(lab_env: Path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "D365LAB_LABS_DIR": str(lab_env / "empty"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "ex1_manage_leads.py"), "--help"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    _one_error_line(done.stderr, "D365LAB_LABS_DIR")
