@@ -171,3 +171,56 @@ def test_bulk_delete_unsupported_condition_is_400(api: ServiceRootSession, creat
         "AttributeName": "subject", "Operator": "Like", "Values": [{"Value": "a%", "Type": "System.String"}]}]))
     assert response.status_code == 400
     assert count(api, "leads") == 1
+
+
+def test_create_multiple_refuses_an_id_repeated_in_the_batch(api: ServiceRootSession) -> None:
+    lead_id = "0d365a00-0000-4000-8000-00000000a001"
+    targets = [{"@odata.type": LEAD_TYPE, "leadid": lead_id, "subject": s, "lastname": "X"} for s in ("a", "b")]
+    before = count(api, "leads")
+    response = bulk(api, "leads", "CreateMultiple", targets)
+    assert response.status_code == 412, response.text
+    assert response.json()["error"]["code"] == "0x80040237"
+    assert count(api, "leads") == before
+
+
+def test_create_multiple_refuses_an_id_that_already_exists(api: ServiceRootSession, create: Create) -> None:
+    existing = create("leads", {"subject": "already here", "lastname": "X"})
+    targets = [
+        {"@odata.type": LEAD_TYPE, "subject": "new one", "lastname": "Y"},
+        {"@odata.type": LEAD_TYPE, "leadid": existing, "subject": "clash", "lastname": "Z"},
+    ]
+    before = count(api, "leads")
+    response = bulk(api, "leads", "CreateMultiple", targets)
+    assert response.status_code == 412, response.text
+    assert count(api, "leads") == before
+    assert api.get(f"leads({existing})?$select=subject").json()["subject"] == "already here"
+
+
+def test_ids_of_a_rolled_back_bulk_are_free_again(api: ServiceRootSession) -> None:
+    lead_id = "0d365a00-0000-4000-8000-00000000a002"
+    failing = [
+        {"@odata.type": LEAD_TYPE, "leadid": lead_id, "subject": "first try", "lastname": "X"},
+        {"@odata.type": LEAD_TYPE, "subject": "bad status", "lastname": "Y", "statuscode": 99},
+    ]
+    assert bulk(api, "leads", "CreateMultiple", failing).status_code == 400
+    assert api.get(f"leads({lead_id})").status_code == 404
+    retry = [{"@odata.type": LEAD_TYPE, "leadid": lead_id, "subject": "second try", "lastname": "X"}]
+    response = bulk(api, "leads", "CreateMultiple", retry)
+    assert response.status_code == 200, response.text
+    assert response.json()["Ids"] == [lead_id]
+    assert api.get(f"leads({lead_id})?$select=subject").json()["subject"] == "second try"
+
+
+def test_a_bind_to_a_row_of_a_rolled_back_bulk_is_refused(api: ServiceRootSession) -> None:
+    account_id = "0d365a00-0000-4000-8000-00000000a003"
+    account_type = "Microsoft.Dynamics.CRM.account"
+    failing = [
+        {"@odata.type": account_type, "accountid": account_id, "name": "Ghost Inc."},
+        {"@odata.type": account_type, "name": "x" * 200},
+    ]
+    assert bulk(api, "accounts", "CreateMultiple", failing).status_code == 400
+    response = api.post("leads", json={"subject": "s", "lastname": "L",
+                                       "parentaccountid@odata.bind": f"/accounts({account_id})"})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "0x80040217"
+    assert count(api, "leads") == 0
