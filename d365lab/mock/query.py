@@ -1,7 +1,9 @@
 """Collection queries: ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$count``, ``$expand``, paging.
 
 Paging is keyset-based: the ``$skiptoken`` carries the last row's sort values and
-primary key, so page *n* costs the same as page 1 (no OFFSET scan).
+primary key, so page *n* costs the same as page 1 (no OFFSET scan). Text columns sort by
+their folded form (case- and accent-insensitive, :mod:`d365lab.mock.collation`), and the
+token carries that form.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import urlencode
 
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
+from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.relationships import one_to_many
@@ -132,7 +135,7 @@ def _sort_columns(table: Table, options: QueryOptions) -> list[tuple[Column, boo
 
 
 def _order_sql(keys: list[tuple[Column, bool]]) -> str:
-    return ", ".join(f"{quote(c.name)}{' DESC' if desc else ''}" for c, desc in keys)
+    return ", ".join(f"{comparison_sql(c)}{' DESC' if desc else ''}" for c, desc in keys)
 
 
 def _keyset_condition(keys: list[tuple[Column, bool]], last: list[Any]) -> tuple[str, list[Any]]:
@@ -142,11 +145,12 @@ def _keyset_condition(keys: list[tuple[Column, bool]], last: list[Any]) -> tuple
     equal_prefix: list[str] = []
     equal_params: list[Any] = []
     for (column, desc), value in zip(keys, last, strict=True):
-        name = quote(column.name)
+        name = comparison_sql(column)
         if value is None:
-            after = "0" if desc else f"{name} IS NOT NULL"
+            present = presence_sql(column)
+            after = "0" if desc else f"{present} IS NOT NULL"
             after_params: list[Any] = []
-            equal, eq_params = f"{name} IS NULL", []
+            equal, eq_params = f"{present} IS NULL", []
         else:
             after = f"({name} < ? OR {name} IS NULL)" if desc else f"{name} > ?"
             after_params = [value]
@@ -279,12 +283,13 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
 
 
 def _sort_value(row: Row, column: Column) -> Any:
+    """The value ``ORDER BY`` sorted ``row`` by (the folded form of text)."""
     value = row.get(column.name)
     if isinstance(value, Ref):
         return value.id
     if isinstance(value, bool):
         return int(value)
-    return value
+    return comparison_value(column, value)
 
 
 def count_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> MockResponse:

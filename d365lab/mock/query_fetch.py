@@ -5,16 +5,18 @@ type="and|or">`` with ``<condition>`` operators ``eq ne gt ge lt le like not-lik
 begins-with not-begin-with ends-with not-end-with null not-null in not-in eq-userid
 ne-userid``, ``<order attribute descending>``, and ``top``/``count``/``page`` on ``<fetch>``
 (with ``@Microsoft.Dynamics.CRM.morerecords``). ``<link-entity>`` and aggregates are 400.
+Text conditions and orders are case- and accent-insensitive, like ``$filter``
+(:mod:`d365lab.mock.collation`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from xml.etree import ElementTree
 
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
+from d365lab.mock.collation import comparison_sql, comparison_value, like_escape, presence_sql
 from d365lab.mock.errors import MockError
 from d365lab.mock.store import quote
 from d365lab.mock.tenant import SqliteTenant
@@ -82,7 +84,7 @@ class FetchCompiler:
         for item in self.entity.findall("order"):
             column = self.column(item.get("attribute"))
             descending = item.get("descending", "false").lower() == "true"
-            terms.append(f"{quote(column.name)}{' DESC' if descending else ''}")
+            terms.append(f"{comparison_sql(column)}{' DESC' if descending else ''}")
         terms.append(quote(self.table.primary_id))
         return ", ".join(terms)
 
@@ -121,11 +123,11 @@ class FetchCompiler:
                 return normalized
         except ValueError:
             raise fetch_error(f"'{raw}' is not a valid value for '{column.name}'") from None
-        return raw
+        return comparison_value(column, raw)
 
     def _condition(self, element: ElementTree.Element) -> str:
         column = self.column(element.get("attribute"))
-        sql = quote(column.name)
+        sql = comparison_sql(column)
         operator = (element.get("operator") or "").lower()
         if operator in _COMPARE:
             self.params.append(self._value(column, element.get("value")))
@@ -134,14 +136,14 @@ class FetchCompiler:
             return f"({sql} {_COMPARE[operator]} ?)"
         if operator in _LIKE:
             prefix, suffix = _LIKE[operator]
-            value = element.get("value") or ""
+            value = comparison_value(column, element.get("value") or "")
             if operator not in ("like", "not-like"):
-                value = re.sub(r"([\\%_])", r"\\\1", value)
+                value = like_escape(value)
             self.params.append(f"{prefix}{value}{suffix}")
             negate = "NOT " if operator.startswith("not-") else ""
             return f"({sql} {negate}LIKE ? ESCAPE '\\')"
         if operator in ("null", "not-null"):
-            return f"({sql} IS {'NOT ' if operator == 'not-null' else ''}NULL)"
+            return f"({presence_sql(column)} IS {'NOT ' if operator == 'not-null' else ''}NULL)"
         if operator in ("in", "not-in"):
             values = [self._value(column, v.text) for v in element.findall("value")]
             if not values:

@@ -7,20 +7,23 @@ lookups and ``nav/pk`` paths, GUID/number/boolean/date literals, ``@p`` aliases,
 Dataverse query functions ``In``/``NotIn``/``Between``/``NotBetween``/``Null``/``NotNull``/
 ``EqualUserId``/``LastXDays``/``LastXHours``/``NextXDays``/``OlderThanXDays``/``Today``/
 ``Yesterday``. Values are never spliced into SQL.
+
+Text columns compare case- and accent-insensitively (:mod:`d365lab.mock.collation`): the
+column side is its folded form (an indexed shadow column, or ``d365_fold(col)``) and the
+literal is folded in Python before it is bound.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from d365lab.mock import errors
+from d365lab.mock.collation import comparison_sql, comparison_value, is_text, like_escape, prefix_range, presence_sql
 from d365lab.mock.errors import MockError
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
-from d365lab.mock.store import quote
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
 from d365lab.models.schema import Column, ColumnType, Table
 
@@ -33,10 +36,15 @@ _QUERY_FUNCTION_PREFIX = "Microsoft.Dynamics.CRM."
 
 @dataclass(frozen=True)
 class Operand:
-    """A column (``column`` set, ``sql`` its expression) or a literal (``value``, ``kind``)."""
+    """A column or a literal (``value``, ``kind``).
+
+    For a column, ``sql`` is the expression comparisons and LIKE use (folded for text)
+    and ``presence`` the one ``IS [NOT] NULL`` tests use.
+    """
 
     column: Column | None = None
     sql: str = ""
+    presence: str = ""
     value: Any = None
     kind: str = ""
 
@@ -192,7 +200,7 @@ class FilterCompiler:
             column = candidate if candidate is not None and not candidate.is_lookup else None
         if column is None:
             raise errors.unknown_property(name, self.table.logical_name)
-        return Operand(column=column, sql=quote(column.name))
+        return Operand(column=column, sql=comparison_sql(column), presence=presence_sql(column))
 
     def _coerce(self, column: Column, literal: Operand) -> Any:
         """A literal as the SQL value of a column (400 when the types cannot meet)."""
@@ -225,10 +233,8 @@ class FilterCompiler:
             if normalize_date(text) is None:
                 raise self._type_error(column, value)
             return text
-        if kind in ("string", "guid", "datetime", "date"):
-            return str(value)
-        if kind == "number":
-            return str(value)
+        if kind in ("string", "guid", "datetime", "date", "number"):
+            return comparison_value(column, str(value))
         raise self._type_error(column, value)
 
     def _type_error(self, column: Column, value: Any) -> MockError:
@@ -248,9 +254,9 @@ class FilterCompiler:
         value = self._coerce(left.column, right)
         if value is None:
             if op == "=":
-                return f"({left.sql} IS NULL)"
+                return f"({left.presence} IS NULL)"
             if op == "<>":
-                return f"({left.sql} IS NOT NULL)"
+                return f"({left.presence} IS NOT NULL)"
             return "(0)"
         self.params.append(value)
         if op == "<>":
@@ -266,7 +272,17 @@ class FilterCompiler:
         self._next(")")
         if column.column is None or literal.kind != "string":
             raise errors.bad_request(f"{function}() takes a string property and a string value.")
-        escaped = re.sub(r"([\\%_])", r"\\\1", str(literal.value))
+        text = comparison_value(column.column, str(literal.value))
+        if function == "startswith" and is_text(column.column):
+            # A range on the folded value, which the shadow column's BINARY index serves.
+            low, high = prefix_range(text)
+            self.params.append(low)
+            if high is None:
+                return f"({column.sql} >= ?)"
+            self.params.append(high)
+            return f"({column.sql} >= ? AND {column.sql} < ?)"
+        # Escaped after folding: folding turns a fullwidth ％ or ＿ into a wildcard character.
+        escaped = like_escape(text)
         pattern = {"contains": f"%{escaped}%", "startswith": f"{escaped}%", "endswith": f"%{escaped}"}[function]
         self.params.append(pattern)
         return f"({column.sql} LIKE ? ESCAPE '\\')"
@@ -281,7 +297,7 @@ class FilterCompiler:
         column_operand = self._property(Token("name", str(prop.value), token.pos))
         column = column_operand.column
         assert column is not None
-        sql = column_operand.sql
+        sql, presence = column_operand.sql, column_operand.presence
         if name in ("In", "NotIn", "Between", "NotBetween"):
             values = args.get("PropertyValues")
             if not isinstance(values, list) or not values:
@@ -295,7 +311,7 @@ class FilterCompiler:
             marks = ", ".join("?" for _ in coerced)
             return f"({sql} {'NOT IN' if name == 'NotIn' else 'IN'} ({marks}))"
         if name in ("Null", "NotNull"):
-            return f"({sql} IS {'NOT ' if name == 'NotNull' else ''}NULL)"
+            return f"({presence} IS {'NOT ' if name == 'NotNull' else ''}NULL)"
         if name in ("EqualUserId", "NotEqualUserId"):
             self.params.append(self.user_id)
             return f"({sql} {'=' if name == 'EqualUserId' else '<>'} ?)"

@@ -1,9 +1,8 @@
 """SQLite storage of a mock tenant: one real SQL table per schema table.
 
-Each schema column is one SQL column, except lookups, which take two: ``<name>`` (the
-target row id) and ``<name>__t`` (the target table's logical name). Text columns use
-``COLLATE NOCASE`` because Dataverse compares and sorts strings case-insensitively, and
-the same collation lets the indexes serve ``eq`` and ``startswith`` filters.
+The SQL layout (columns, lookups as two columns, folded shadow columns of indexed text,
+indexes, upgrades of older files) is in :mod:`d365lab.mock.store_schema`; text
+comparisons are case- and accent-insensitive (:mod:`d365lab.mock.collation`).
 
 The store knows nothing of validation or rules (see :mod:`d365lab.mock.tenant`); it
 converts rows between storage form (:mod:`d365lab.mock.tenant_api`) and SQL values,
@@ -18,83 +17,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from d365lab.mock.collation import fold_value
+from d365lab.mock.store_schema import SqlTable, create_schema, quote, register_functions, target_column
 from d365lab.mock.tenant_api import Ref, Row
-from d365lab.models.schema import TABLES, Column, ColumnType, Table
+from d365lab.models.schema import Column, ColumnType, Table
 
-_INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST,
-                            ColumnType.STATE, ColumnType.STATUS, ColumnType.BOOLEAN})
-_REAL_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
-_TEXT_NOCASE = frozenset({ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME})
+__all__ = ["OPTIMIZE_EVERY", "SqlTable", "Store", "quote", "target_column", "to_sql"]
+
 #: Committed row writes between two ``ANALYZE`` runs (planner statistics).
 OPTIMIZE_EVERY = 1000
-#: Sort keys commonly used by clients, indexed although the schema does not flag them.
-_EXTRA_INDEXED = ("createdon", "modifiedon")
 #: Ids bound in one ``IN (...)`` query (SQLite's default limit is far higher; this keeps statements small).
 _IDS_PER_QUERY = 500
-
-
-def quote(name: str) -> str:
-    """Quote an SQL identifier (schema names are plain identifiers; quoting keeps keywords safe)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def target_column(column: str) -> str:
-    """The SQL column holding a lookup's target table name."""
-    return f"{column}__t"
-
-
-class SqlTable:
-    """How one schema table maps onto SQL: names, the ordered SQL columns, prepared statements."""
-
-    def __init__(self, table: Table, sql_columns: tuple[str, ...]) -> None:
-        self.table = table
-        self.sql_columns = sql_columns
-        self.name = quote(table.logical_name)
-        self.select_list = ", ".join(quote(c) for c in sql_columns)
-        pk = quote(table.primary_id)
-        self.select_sql = f"SELECT {self.select_list} FROM {self.name}"
-        self.get_sql = f"{self.select_sql} WHERE {pk}=?"
-        #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
-        self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
-            (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in _REAL_TYPES)
-            for c in table.columns.values())
-        # Inserts bind columns grouped by conversion (plain, boolean, lookup pairs), so most values
-        # go through one list comprehension instead of a per-column branch.
-        self.column_names = tuple(name for name, *_ in self.layout)
-        self.plain_names = tuple(name for name, lookup, boolean, _ in self.layout if not (lookup or boolean))
-        self.real_names = tuple(name for name, _, _, real in self.layout if real)
-        self.boolean_names = tuple(name for name, _, boolean, _ in self.layout if boolean)
-        self.lookup_names = tuple(name for name, lookup, _, _ in self.layout if lookup)
-        insert_columns = [*self.plain_names, *self.boolean_names,
-                          *(c for name in self.lookup_names for c in (name, target_column(name)))]
-        self.insert_sql = (f"INSERT INTO {self.name} (" + ", ".join(quote(c) for c in insert_columns)
-                           + ") VALUES (" + ", ".join("?" for _ in insert_columns) + ")")
-        self.update_sql = (f"UPDATE {self.name} SET " + ", ".join(f"{quote(c)}=?" for c in insert_columns)
-                           + f" WHERE {pk}=?")
-        self.exists_sql = f"SELECT 1 FROM {self.name} WHERE {pk}=?"
-
-
-def _sql_type(column: Column) -> str:
-    if column.type in _INTEGER_TYPES:
-        return "INTEGER"
-    if column.type in _REAL_TYPES:
-        return "REAL"
-    if column.type in _TEXT_NOCASE:
-        return "TEXT COLLATE NOCASE"
-    return "TEXT"
-
-
-def _sql_columns(table: Table) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for col in table.columns.values():
-        if col.name == table.primary_id:
-            out.append((col.name, "TEXT PRIMARY KEY NOT NULL"))
-        elif col.is_lookup:
-            out.append((col.name, "TEXT"))
-            out.append((target_column(col.name), "TEXT"))
-        else:
-            out.append((col.name, _sql_type(col)))
-    return out
 
 
 def to_sql(column: Column, value: Any) -> Any:
@@ -133,8 +66,8 @@ class Store:
             # Another process (a CLI run next to `d365lab mock serve`) may hold the write lock.
             self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA foreign_keys=OFF")
-        self.tables: dict[str, SqlTable] = {}
-        self._create_schema()
+        register_functions(self._conn)
+        self.tables: dict[str, SqlTable] = create_schema(self._conn, path)
         self._version = self._stored_version()
         self._writes = 0
         self._conn.execute("PRAGMA analysis_limit=1000")
@@ -149,28 +82,6 @@ class Store:
         with self.lock:
             self._conn.execute("ANALYZE")
             self._writes = 0
-
-    # ------------------------------------------------------------------ schema
-
-    def _create_schema(self) -> None:
-        conn = self._conn
-        conn.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-        conn.execute("INSERT OR IGNORE INTO _meta (key, value) VALUES ('version', 1000)")
-        for table in TABLES.values():
-            cols = _sql_columns(table)
-            name = quote(table.logical_name)
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ("
-                         + ", ".join(f"{quote(c)} {t}" for c, t in cols) + ")")
-            # A persisted tenant created before a column was added to schema.py gains it here.
-            existing = {r[1] for r in conn.execute(f"PRAGMA table_info({name})")}
-            for c, t in cols:
-                if c not in existing:
-                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {quote(c)} {t.replace(' PRIMARY KEY NOT NULL', '')}")
-            for col in table.columns.values():
-                if col.name != table.primary_id and (col.indexed or col.name in _EXTRA_INDEXED):
-                    conn.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.logical_name + '_' + col.name)}"
-                                 f" ON {name} ({quote(col.name)})")
-            self.tables[table.logical_name] = SqlTable(table, tuple(c for c, _ in cols))
 
     # ------------------------------------------------------------- transactions
 
@@ -289,6 +200,8 @@ class Store:
             else:
                 values += (str(value), None)
                 stored[name] = Ref(None, str(value))  # type: ignore[arg-type]  # what row_from_sql builds
+        # Folded here, once per write, so index maintenance never calls back into Python.
+        values += [fold_value(stored[name]) for name in st.shadowed_names]
         return values, stored
 
     def insert(self, table: Table, row: Row) -> Row:

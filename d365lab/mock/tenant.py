@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from d365lab.mock import errors
+from d365lab.mock.collation import comparison_sql, comparison_value
 from d365lab.mock.errors import MockError
 from d365lab.mock.rules.base import rules_for
 from d365lab.mock.rules.common import sending
@@ -83,7 +84,10 @@ class SqliteTenant:
         return row
 
     def find(self, table: str, **equals: Any) -> list[Row]:
-        """Rows whose columns equal the given storage-form values (a Ref for lookups)."""
+        """Rows whose columns equal the given storage-form values (a Ref for lookups).
+
+        Text compares case- and accent-insensitively, as alternate keys do in Dataverse.
+        """
         t = self.table(table)
         clauses: list[str] = []
         params: list[Any] = []
@@ -94,8 +98,8 @@ class SqliteTenant:
             if value is None:
                 clauses.append(f"{quote(name)} IS NULL")
                 continue
-            clauses.append(f"{quote(name)}=?")
-            params.append(to_sql(column, value))
+            clauses.append(f"{comparison_sql(column)}=?")
+            params.append(comparison_value(column, to_sql(column, value)))
             if column.is_lookup and isinstance(value, Ref):
                 clauses.append(f"{quote(target_column(name))}=?")
                 params.append(value.table)
