@@ -172,7 +172,7 @@ def signing_in(call: Callable[[], _T], tenant_id: str | None) -> _T:
                                   hint=f"check network access (proxy, firewall) to https://{LOGIN_HOST}") from None
     except ValueError as exc:
         text = str(exc)
-        if "authority" in text.lower():
+        if "authority" in text.lower() or "discovery" in text.lower():  # the wording varies between msal versions
             shown = tenant_id or "organizations"
             raise ConfigurationError("AZURE_TENANT_ID", f"{shown!r} is not a known tenant "
                                      f"({LOGIN_HOST} has no configuration for it); use the directory "

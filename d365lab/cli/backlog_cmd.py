@@ -20,14 +20,19 @@ from d365lab.backlog.executor import ExecutorSettings
 from d365lab.backlog.importer import ImportOptions, ImportReport, OnDuplicate, run_import, write_rejects
 from d365lab.backlog.journal import FAILED, Journal, JournalError, default_journal_path
 from d365lab.backlog.mapping import MappingError
+from d365lab.backlog.outputs import OutputPathError, check_writable
 from d365lab.backlog.rules import RulesError
+from d365lab.backlog.validate import Rejection
+from d365lab.cli.core_cmd import make_console
 from d365lab.config import ConfigurationError
 from d365lab.errors import DataverseError
 
 backlog_app = typer.Typer(name="backlog", help="Import, triage and report on lead backlogs.",
                           no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
+#: Rejected rows a dry run prints (all of them go to the CSV with ``--rejects``).
+DRY_RUN_REJECTS_SHOWN = 50
 
 
 class ReportFormat(StrEnum):
@@ -49,6 +54,29 @@ class PeriodChoice(StrEnum):
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def _check_outputs(*paths: tuple[Path | None, str]) -> None:
+    """Refuse (exit 2) before any request when an output file cannot be written."""
+    try:
+        for path, option in paths:
+            if path is not None:
+                check_writable(path, option)
+    except OutputPathError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _rejects_table(rejections: list[Rejection]) -> Table:
+    shown = rejections[:DRY_RUN_REJECTS_SHOWN]
+    table = Table(title="Rejected rows")
+    for name in ("line", "field", "reason", "value"):
+        table.add_column(name, justify="right" if name == "line" else "left")
+    for rejection in shown:
+        table.add_row(str(rejection.line), rejection.field, rejection.reason, rejection.value)
+    if len(rejections) > len(shown):
+        table.caption = (f"first {len(shown)} of {len(rejections)}; "
+                         "write them all with --rejects FILE.csv")
+    return table
 
 
 def _import_summary(report: ImportReport, rejects: Path | None) -> Table:
@@ -84,8 +112,9 @@ def import_command(
                                                   "create: create anyway.")] = OnDuplicate.SKIP,
     mapping: Annotated[Path | None, typer.Option("--mapping",
                                                  help="YAML mapping file (columns/defaults/ignore).")] = None,
-    rejects: Annotated[Path | None, typer.Option("--rejects",
-                                                 help="Rejects CSV (default: ./FILE.rejects.csv).")] = None,
+    rejects: Annotated[Path | None, typer.Option(
+        "--rejects", help="Rejects CSV (default: ./FILE.rejects.csv; a dry run prints the rejects and "
+                          "writes this file only when the option is given).")] = None,
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
 ) -> None:
@@ -94,7 +123,10 @@ def import_command(
 
     options = ImportOptions(dry_run=dry_run, batch_size=batch_size, on_duplicate=on_duplicate,
                             mapping_file=mapping, encoding=encoding)
-    rejects_path = rejects or Path(file.stem + ".rejects.csv")   # the current directory: inputs may be read-only
+    # The current directory by default: inputs may be read-only. A dry run leaves no file
+    # behind unless asked: it is how people try the command, from a clone or a shared folder.
+    rejects_path = rejects if rejects is not None or dry_run else Path(file.stem + ".rejects.csv")
+    _check_outputs((rejects_path, "--rejects"))
     try:
         with connect() as client:
             report = run_import(client, file, options)
@@ -107,9 +139,12 @@ def import_command(
     if report.unmapped_headers:
         err_console.print(f"[yellow]ignored columns (not mapped to a lead column):[/] "
                           f"{', '.join(report.unmapped_headers)}", highlight=False)
-    if report.rejections:
-        write_rejects(rejects_path, report.rejections)
-    console.print(_import_summary(report, rejects_path if report.rejections else None))
+    written = rejects_path if report.rejections and rejects_path is not None else None
+    if written is not None:
+        write_rejects(written, report.rejections)
+    elif report.rejections:
+        console.print(_rejects_table(report.rejections))
+    console.print(_import_summary(report, written))
     if report.invalid_rows or report.refused_by_tenant:
         raise typer.Exit(1)
 
@@ -138,8 +173,11 @@ def triage_command(
     from d365lab.connect import connect
 
     path = journal_path or default_journal_path()
+    if not dry_run:
+        # The default results file is named after the run, unknown yet; its folder is what can fail.
+        _check_outputs((path, "--journal"), (results or Path("triage-RUN.csv"), "--results"))
     try:
-        with connect() as client, Journal(path) as journal, ExitStack() as extra_clients:
+        with Journal(path) as journal, connect() as client, ExitStack() as extra_clients:
             users = [client]
             if credentials and not dry_run:
                 users += [extra_clients.enter_context(c) for c in clients_from_files(credentials)]
@@ -207,6 +245,7 @@ def pipeline_command(
     from d365lab.backlog.pipeline_render import markdown, rich_tables
     from d365lab.connect import connect
 
+    _check_outputs((output, "--output"))
     try:
         with connect() as client:
             report = build_report(client, period.value)

@@ -47,14 +47,32 @@ def test_whoami_configuration_error_exits_2(monkeypatch: pytest.MonkeyPatch) -> 
     assert "DATAVERSE_URL" in result.output and "plain http://" in result.output
 
 
-def test_whoami_connection_error_exits_2(monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock) -> None:
+def test_whoami_with_a_rejected_token_names_dataverse_token(monkeypatch: pytest.MonkeyPatch,
+                                                            rsps: responses.RequestsMock) -> None:
     monkeypatch.setenv("DATAVERSE_URL", "https://contoso.crm4.dynamics.com")
     monkeypatch.setenv("DATAVERSE_TOKEN", "bad")
     rsps.get(API + "WhoAmI", status=401, body="")
     rsps.get(API + "WhoAmI", status=401, body="")
     result = CliRunner().invoke(app, ["whoami"], terminal_width=200)
     assert result.exit_code == 2
-    assert "cannot reach the tenant" in result.output and "HTTP 401" in result.output
+    assert "HTTP 401" in result.output and "DATAVERSE_TOKEN is invalid or expired" in result.output
+    # the tenant answered: neither "cannot reach" nor the app-registration variables apply
+    assert "cannot reach" not in result.output and "AZURE_TENANT_ID" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_whoami_when_the_tenant_cannot_be_reached_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                                         rsps: responses.RequestsMock) -> None:
+    import requests
+
+    monkeypatch.setenv("DATAVERSE_URL", "https://contoso.crm4.dynamics.com")
+    monkeypatch.setenv("DATAVERSE_TOKEN", "t")
+    for _ in range(5):
+        rsps.get(API + "WhoAmI", body=requests.ConnectionError("refused"))
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    result = CliRunner().invoke(app, ["whoami"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "cannot reach the tenant" in result.output
 
 
 def test_whoami_against_the_embedded_mock(monkeypatch: pytest.MonkeyPatch) -> None:
