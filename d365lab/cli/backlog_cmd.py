@@ -220,7 +220,11 @@ def runs_command(
                                       help="Journal SQLite file.")] = None,
 ) -> None:
     """List the triage runs in the journal, newest first, with their progress."""
-    with Journal(journal_path or default_journal_path()) as journal:
+    try:
+        journal = Journal(journal_path or default_journal_path())
+    except JournalError as exc:
+        raise _fail(str(exc)) from None
+    with journal:
         table = Table(title="Triage runs")
         for name in ("run", "created", "status", "done", "failed", "left to do", "rules"):
             table.add_column(name, no_wrap=name in ("run", "status"), overflow="fold")
