@@ -5,7 +5,10 @@ Run: ``python3 benchmarks/mock_speed.py [--big 100000] [--small 10000] [--create
 1. Single-record creates per second: ``start_background`` + one keep-alive
    ``requests.Session`` POSTing leads one by one (target >= 400/s).
 2. A filtered query returning <= 50 rows, median over repeated requests, against a
-   server holding ``--small`` and ``--big`` leads (target <= 30 ms at 100,000; ratio big/small <= 2x).
+   server holding ``--small`` and ``--big`` leads (target <= 30 ms at 100,000; ratio big/small <= 2x);
+   the same query written with other case and accents (``startswith(subject,'TÔPIC 00001')``,
+   served by the folded shadow column's index), and, for information, an ``eq`` on a text
+   column without index (``firstname``: a scan through ``d365_fold``).
 3. Keyset paging: the cost of a deep page (reached through nextLinks) vs the first page.
 4. RSS of the server process holding ``--big`` leads (target < 300 MB), measured in a
    separate server process (the leads are loaded there with ``Tenant.create_many``, which
@@ -142,10 +145,18 @@ def query_figures(server: ServerProcess, repeat: int) -> dict[str, Any]:
     rows = len(server.session.get(filtered).json()["value"])
     combined = (server.root + "leads?$select=subject&$filter=lastname eq 'Name0042' and statecode eq 0"
                 "&$orderby=subject desc")
+    # The same ten rows, the literal in other case and accents (folded, same index).
+    accented = server.root + "leads?$select=subject,fullname,emailaddress1&$filter=startswith(subject,'TÔPIC 00001')"
+    accented_rows = len(server.session.get(accented).json()["value"])
+    # A text column without index: every row goes through d365_fold (a scan, by design).
+    unindexed = server.root + "leads?$select=subject&$filter=firstname eq 'PÀTRICE'"
     figures: dict[str, Any] = {
         "rows": rows,
         "filtered_ms": median_ms(server.session, filtered, repeat),
         "combined_ms": median_ms(server.session, combined, repeat),
+        "accented_rows": accented_rows,
+        "accented_ms": median_ms(server.session, accented, repeat),
+        "unindexed_ms": median_ms(server.session, unindexed, max(3, repeat // 8)),
     }
     page_url = server.root + "leads?$select=subject"
     prefer = {"Prefer": "odata.maxpagesize=50"}
@@ -192,11 +203,16 @@ def main() -> None:
             print(f"{count:>7,} leads{flows} ({where}): loaded in {figures['load_s']:.1f}s; "
                   f"filtered query ({figures['rows']} rows) median {figures['filtered_ms']:.1f} ms; "
                   f"filter+orderby median {figures['combined_ms']:.1f} ms; "
+                  f"accented/other-case query ({figures['accented_rows']} rows) "
+                  f"median {figures['accented_ms']:.1f} ms; "
+                  f"unindexed text eq (scan) median {figures['unindexed_ms']:.1f} ms; "
                   f"page 1 {figures['first_page_ms']:.1f} ms vs page 201 {figures['deep_page_ms']:.1f} ms; "
                   f"server RSS {figures['rss_mb']:.0f} MB")
     small, big = results[args.small], results[args.big]
     print(f"filtered query ratio {args.big:,}/{args.small:,}: {big['filtered_ms'] / small['filtered_ms']:.2f}x "
           f"(target <= 2x); target <= 30 ms at {args.big:,}: {big['filtered_ms']:.1f} ms")
+    print(f"accented query ratio {args.big:,}/{args.small:,}: {big['accented_ms'] / small['accented_ms']:.2f}x "
+          f"(target <= 2x); at {args.big:,}: {big['accented_ms']:.1f} ms (target <= 30 ms)")
     print(f"deep/first page ratio at {args.big:,}: {big['deep_page_ms'] / big['first_page_ms']:.2f}x "
           f"(keyset paging: ~1x expected)")
     print(f"server RSS holding {args.big:,} leads: {big['rss_mb']:.0f} MB (target < 300 MB)")

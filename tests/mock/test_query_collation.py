@@ -271,6 +271,18 @@ def test_bulk_created_rows_are_folded(api: ServiceRootSession) -> None:
     assert matching(api, "startswith(subject,'CREPE ') and lastname eq 'bulk'") == {"Crêpe 0", "Crêpe 1", "Crêpe 2"}
 
 
+def test_bulk_delete_conditions_fold(api: ServiceRootSession, create: Create) -> None:
+    doomed = create("leads", {"subject": "Thé", "lastname": "Lefèvre"})
+    kept = create("leads", {"subject": "Thé", "lastname": "Lefebvre"})
+    condition = {"AttributeName": "lastname", "Operator": "Equal", "Values": [{"Value": "LEFEVRE"}]}
+    response = api.post("BulkDelete", json={"JobName": "cleanup", "QuerySet": [{
+        "@odata.type": "Microsoft.Dynamics.CRM.QueryExpression", "EntityName": "lead",
+        "Criteria": {"FilterOperator": "And", "Conditions": [condition]}}]})
+    assert response.status_code == 200, response.text
+    assert api.get(f"leads({doomed})").status_code == 404
+    assert api.get(f"leads({kept})").status_code == 200
+
+
 # ------------------------------------------------------------------- FetchXML and ?sql=
 
 def fetch_subjects(api: ServiceRootSession, conditions: str, order: str = "") -> list[str]:
@@ -370,11 +382,6 @@ def _downgrade_to_the_layout_without_folded_columns(db: Path) -> None:
         conn.close()
 
 
-@pytest.fixture
-def tenant_file(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "tenant.sqlite"
-
-
 @contextmanager
 def _session(db: Path) -> Iterator[ServiceRootSession]:
     app = create_app(str(db))
@@ -385,7 +392,8 @@ def _session(db: Path) -> Iterator[ServiceRootSession]:
         app.close()
 
 
-def test_an_older_tenant_file_is_upgraded_when_opened(tenant_file: Path) -> None:
+def test_an_older_tenant_file_is_upgraded_when_opened(tmp_path: Path) -> None:
+    tenant_file = tmp_path / "tenant.sqlite"
     with _session(tenant_file) as api:
         assert api.post("leads", json={"subject": "Café Noir", "lastname": "Lefèvre"}).status_code == 204
         assert api.post("accounts", json={"name": "Société Générale", "accountnumber": "É-1"}).status_code == 204
