@@ -210,8 +210,9 @@ def provider_from_settings(settings: Settings, *, cache_path: Path | None = None
 
         def acquire_for_client(force: bool) -> dict[str, Any]:
             if force:
-                # msal serves client-credential tokens from its cache; a rejected token must go
-                for entry in app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+                # msal serves client-credential tokens from its cache; a rejected token must go.
+                # search() is a generator over the cache: removing while it runs breaks it.
+                for entry in list(app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                     app.token_cache.remove_at(entry)
             result: dict[str, Any] = app.acquire_token_for_client(scopes=scopes)
             return result

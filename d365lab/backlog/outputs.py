@@ -14,12 +14,14 @@ class OutputPathError(Exception):
     """An output file cannot be written; the message names the option and the path."""
 
 
-def check_writable(path: Path, option: str) -> None:
-    """Make sure ``path`` can be written (its folder is created, as the writers do).
+def check_writable(path: Path, option: str, *, create_folder: bool = True) -> None:
+    """Make sure ``path`` can be written.
 
-    A file that does not exist yet is created and removed again: asking the file system is
-    the only test that also holds for read-only mounts and for root. Raises
-    :class:`OutputPathError` naming ``option`` (``--rejects``) and the path.
+    ``create_folder``: the writer creates missing folders (CSV writers, the journal), so the
+    check creates them too; otherwise a missing folder is an error. A file that does not
+    exist yet is created and removed again: asking the file system is the only test that
+    also holds for read-only mounts and for root. Raises :class:`OutputPathError` naming
+    ``option`` (``--rejects``) and the path.
     """
     if str(path) == ":memory:":
         return
@@ -27,7 +29,8 @@ def check_writable(path: Path, option: str) -> None:
         raise OutputPathError(f"{option}: cannot write {path}: it is a folder")
     existed = path.exists()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.close(descriptor)
         if not existed:

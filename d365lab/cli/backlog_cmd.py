@@ -56,12 +56,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _check_outputs(*paths: tuple[Path | None, str]) -> None:
+def _check_outputs(*paths: tuple[Path | None, str], create_folder: bool = True) -> None:
     """Refuse (exit 2) before any request when an output file cannot be written."""
     try:
         for path, option in paths:
             if path is not None:
-                check_writable(path, option)
+                check_writable(path, option, create_folder=create_folder)
     except OutputPathError as exc:
         raise _fail(str(exc)) from None
 
@@ -249,7 +249,7 @@ def pipeline_command(
     from d365lab.backlog.pipeline_render import markdown, rich_tables
     from d365lab.connect import connect
 
-    _check_outputs((output, "--output"))
+    _check_outputs((output, "--output"), create_folder=False)  # the report is written where asked, no folder made
     try:
         with connect() as client:
             report = build_report(client, period.value)

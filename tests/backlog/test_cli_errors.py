@@ -68,6 +68,14 @@ def test_unwritable_pipeline_output_is_refused(cli: RunCli, unwritable: Path) ->
         assert f"--output: cannot write {unwritable}" in _one_error_line(result.output)
 
 
+def test_pipeline_output_in_a_missing_folder_is_refused_not_created(cli: RunCli, workdir: Path) -> None:
+    target = workdir / "no-such-folder" / "p.html"
+    result = cli("pipeline", "--format", "html", "--output", str(target))
+    assert result.exit_code == 2
+    assert f"--output: cannot write {target}: No such file or directory" in _one_error_line(result.output)
+    assert not (workdir / "no-such-folder").exists()
+
+
 def test_a_writable_output_check_leaves_no_file_behind(cli: RunCli, workdir: Path) -> None:
     result = cli("backlog", "import", "leads-example.csv", "--dry-run")
     assert result.exit_code == 1, result.output

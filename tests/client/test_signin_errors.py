@@ -166,3 +166,21 @@ def test_token_request_failing_later_is_an_authentication_error(monkeypatch: pyt
     provider = provider_from_settings(settings)  # the token endpoint has no route: unreachable
     with pytest.raises(AuthenticationError, match="cannot reach login.microsoftonline.com"):
         provider.get_token()
+
+
+def test_a_401_with_an_app_registration_names_its_variables(monkeypatch: pytest.MonkeyPatch,
+                                                            offline: responses.RequestsMock) -> None:
+    """Signed in, but the environment refuses the token: the hint is about the app registration."""
+    _client_secret(monkeypatch)
+    login = f"https://login.microsoftonline.com/{TENANT}"
+    offline.get(DISCOVERY, json={
+        "token_endpoint": f"{login}/oauth2/v2.0/token", "authorization_endpoint": f"{login}/oauth2/v2.0/authorize",
+        "issuer": f"{login}/v2.0", "device_authorization_endpoint": f"{login}/oauth2/v2.0/devicecode"})
+    offline.post(f"{login}/oauth2/v2.0/token",
+                 json={"access_token": "tok", "expires_in": 3599, "token_type": "Bearer"})
+    offline.get("https://contoso.crm4.dynamics.com/api/data/v9.2/WhoAmI", status=401, body="")
+    with DataverseClient.from_settings(load_settings(env_file=None)) as client, \
+            pytest.raises(AuthenticationError) as info:
+        client.whoami()
+    assert "AZURE_CLIENT_SECRET" in str(info.value) and "application user" in str(info.value)
+    assert "DATAVERSE_TOKEN" not in str(info.value) and SECRET not in str(info.value)
