@@ -264,3 +264,17 @@ def error_from_response(
         ambiguous_retry=ambiguous_retry,
         hint=hint,
     )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a person: d365lab's own errors as they word themselves, others with their type.
+
+    >>> describe_error(ValueError("bad"))
+    'ValueError: bad'
+    """
+    text = str(exc).strip()
+    if isinstance(exc, DataverseError) and text:
+        return text
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

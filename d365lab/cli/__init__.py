@@ -14,6 +14,7 @@ import sys
 import typer
 
 from d365lab import __version__
+from d365lab.errors import describe_error
 
 app = typer.Typer(
     name="d365lab",
@@ -71,18 +72,12 @@ def main() -> None:
     except (OSError, sqlite3.Error) as exc:
         if os.environ.get("D365LAB_DEBUG"):
             raise
-        print(f"error: {_describe(exc)}", file=sys.stderr)
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
         raise SystemExit(EXIT_COULD_NOT) from None
     except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
         if os.environ.get("D365LAB_DEBUG"):
             raise
-        print(f"error: {_describe(exc)} (unexpected; set D365LAB_DEBUG=1 to see the traceback)", file=sys.stderr)
+        print(f"error: {describe_error(exc)} (unexpected; set D365LAB_DEBUG=1 to see the traceback)", file=sys.stderr)
         raise SystemExit(EXIT_COULD_NOT) from None
 
 
-def _describe(exc: BaseException) -> str:
-    """``Type: message``, with the file name for OS errors that carry one."""
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
-    text = str(exc) or type(exc).__name__
-    return text if type(exc).__module__.startswith("d365lab") else f"{type(exc).__name__}: {text}"

@@ -11,7 +11,7 @@ import requests
 import typer
 from rich.console import Console
 
-from d365lab.errors import DataverseError
+from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
 from d365lab.labs.journal import JournalError
@@ -157,7 +157,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
     except (LabRunError, JournalError) as exc:
         raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
-        raise _fail(f"{type(exc).__name__}: {exc}") from None
+        raise _fail(describe_error(exc)) from None
     emit_report(report, chosen_format, output)
     return report.exit_code
 
@@ -205,7 +205,7 @@ def check_command(
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal)
     except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
-        reason = str(exc) if isinstance(exc, JournalError) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, JournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
@@ -250,7 +250,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: s
     except JournalError as exc:
         raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
-        raise _fail(f"{type(exc).__name__}: {exc}") from None
+        raise _fail(describe_error(exc)) from None
     log(f"deleted {len(summary.deleted)} record(s), {len(summary.already_gone)} already gone")
     raise typer.Exit(0)
 

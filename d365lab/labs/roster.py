@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from d365lab.errors import DataverseError
+from d365lab.errors import DataverseError, describe_error
 from d365lab.labs.checker import check_lab, error_report
 from d365lab.labs.journal import JournalError
 from d365lab.labs.reports.common import points
@@ -178,7 +178,7 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
                     report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
                                        time_zone=time_zone, upto=upto)
             except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
-                report = error_report(lab, student_lang, _tenant_of(student), _describe(exc),
+                report = error_report(lab, student_lang, _tenant_of(student), describe_error(exc),
                                       prefix=student.prefix, upto=upto)
         report.student = student.name
         with lock:
@@ -196,7 +196,7 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
             client = connector({})
         except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
             for student in shared:
-                report = error_report(lab, student.language or lang, "default tenant", _describe(exc),
+                report = error_report(lab, student.language or lang, "default tenant", describe_error(exc),
                                       student=student.name, prefix=student.prefix, upto=upto)
                 with lock:
                     results[student.name] = report
@@ -226,10 +226,6 @@ def _client_for(student: Student, shared: DataverseClient | None, connector: Con
 
 def _tenant_of(student: Student) -> str:
     return student.settings.get("dataverse_url") or student.env_file or "default tenant"
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 # ------------------------------------------------------------------ class summary
