@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from d365lab.labs import timeutil
@@ -19,8 +20,18 @@ from d365lab.labs.locate import find_value
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, localize
 from d365lab.labs.values import read_value, same_value
-from d365lab.models.enums import DISQUALIFY_REASONS, LeadState, LeadStatus
+from d365lab.models.enums import (
+    LeadState,
+    LeadStatus,
+    OpportunityState,
+    OpportunityStatus,
+    PhoneCallState,
+    PhoneCallStatus,
+    ProcessFlowState,
+    ProcessFlowStatus,
+)
 from d365lab.models.schema import STAGE_IDS, table
+from d365lab.sales.leads import disqualify_status
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -124,6 +135,21 @@ def _state(row: Row | None) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+def _set_state(located: LocatedRecord, state: IntEnum, status: IntEnum) -> None:
+    """Record in the snapshot the state a verb just gave the record (so no re-read is needed)."""
+    assert located.row is not None  # ctx.require located it, with its row
+    located.row.update(statecode=int(state), statuscode=int(status))
+
+
+class _StateStep(StepKind):
+    """A step whose effect is a state: done when the record is in ``state`` already."""
+
+    state: IntEnum
+
+    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
+        return _state(ctx.snapshot.row(step.record)) == self.state
+
+
 @step_kind("create_lead")
 class CreateLead(StepKind):
     """Create a lead with its find value (subject + prefix) and the given values."""
@@ -139,17 +165,17 @@ class CreateLead(StepKind):
         values = {find.field or "subject": find_value(ctx.lab, step.record, ctx.lang, ctx.prefix)}
         values.update(resolve_values(ctx, task, step.arg("values") or {}))
         lead_id = ctx.client.records.create("lead", values)
-        ctx.remember(step.record, lead_id, {**values, "statecode": 0, "statuscode": 1,
+        ctx.remember(step.record, lead_id, {**values, "statecode": int(LeadState.OPEN),
+                                           "statuscode": int(LeadStatus.NEW),
                                            "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
         return f"created lead {values[find.field or 'subject']!r} ({lead_id})"
 
 
 @step_kind("qualify_lead")
-class QualifyLead(StepKind):
+class QualifyLead(_StateStep):
     """Qualify a lead (QualifyLead action) and remember the records it created."""
 
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return _state(ctx.snapshot.row(step.record)) == LeadState.QUALIFIED
+    state = LeadState.QUALIFIED
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         lead = ctx.require(step.record, task)
@@ -166,8 +192,7 @@ class QualifyLead(StepKind):
                              how=f"created by qualifying {step.record}")
             else:
                 ctx.journal.track(kind, record_id, task=task.id)
-        assert lead.row is not None
-        lead.row.update(statecode=int(LeadState.QUALIFIED), statuscode=int(LeadStatus.QUALIFIED))
+        _set_state(lead, LeadState.QUALIFIED, LeadStatus.QUALIFIED)
         return f"qualified {step.record}: " + ", ".join(f"{k} {v}" for k, v in made.items() if v)
 
 
@@ -183,8 +208,7 @@ class DisqualifyLead(StepKind):
         lead = ctx.require(step.record, task)
         reason = str(step.arg("reason", "no_longer_interested"))
         ctx.client.leads.disqualify(lead.id or "", reason=reason)
-        assert lead.row is not None
-        lead.row.update(statecode=int(LeadState.DISQUALIFIED), statuscode=int(DISQUALIFY_REASONS[reason]))
+        _set_state(lead, LeadState.DISQUALIFIED, disqualify_status(reason))
         return f"disqualified {step.record} ({reason})"
 
 
@@ -200,8 +224,7 @@ class ReactivateLead(StepKind):
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         lead = ctx.require(step.record, task)
         ctx.client.leads.reactivate(lead.id or "")
-        assert lead.row is not None
-        lead.row.update(statecode=int(LeadState.OPEN), statuscode=int(LeadStatus.NEW))
+        _set_state(lead, LeadState.OPEN, LeadStatus.NEW)
         return f"reactivated {step.record}"
 
 
@@ -245,7 +268,8 @@ class CreatePhoneCall(StepKind):
         call_id = ctx.client.phonecalls.create(subject=subject, due=due,
                                                regarding=(regarding.entity, regarding.id or ""))
         ctx.remember(step.record, call_id, {
-            "subject": subject, "scheduledend": timeutil.to_wire(due), "statecode": 0, "statuscode": 1,
+            "subject": subject, "scheduledend": timeutil.to_wire(due), "statecode": int(PhoneCallState.OPEN),
+            "statuscode": int(PhoneCallStatus.OPEN),
             "_regardingobjectid_value": regarding.id, "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
         return f"created phone call {subject!r} due {due.astimezone(timeutil.zone_of(ctx.tz)):%Y-%m-%d %H:%M} {ctx.tz}"
 
@@ -282,7 +306,7 @@ class MoveProcessFlow(StepKind):
             return False
         row = _flow(ctx, task, step).row
         stage_id = _stage_id(ctx, str(step.arg("stage")))
-        return row is not None and (stage_id in _visited(row) or _state(row) == 1)
+        return row is not None and (stage_id in _visited(row) or _state(row) == ProcessFlowState.INACTIVE)
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         stage = str(step.arg("stage"))
@@ -296,47 +320,41 @@ class MoveProcessFlow(StepKind):
 
 
 @step_kind("finish_process_flow")
-class FinishProcessFlow(StepKind):
+class FinishProcessFlow(_StateStep):
     """Finish the process flow (at its last stage)."""
 
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return _state(ctx.snapshot.row(step.record)) == 1
+    state = ProcessFlowState.INACTIVE
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         flow = ctx.require(step.record, task)
         ctx.client.process_flows.finish(flow.id or "")
-        assert flow.row is not None
-        flow.row.update(statecode=1, statuscode=2)
+        _set_state(flow, ProcessFlowState.INACTIVE, ProcessFlowStatus.FINISHED)
         return "finished the process flow"
 
 
 @step_kind("complete_phonecall")
-class CompletePhoneCall(StepKind):
+class CompletePhoneCall(_StateStep):
     """Mark a phone call complete (Made)."""
 
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return _state(ctx.snapshot.row(step.record)) == 1
+    state = PhoneCallState.COMPLETED
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         call = ctx.require(step.record, task)
         ctx.client.phonecalls.complete(call.id or "")
-        assert call.row is not None
-        call.row.update(statecode=1, statuscode=2)
+        _set_state(call, PhoneCallState.COMPLETED, PhoneCallStatus.MADE)
         return f"completed {step.record}"
 
 
 @step_kind("win_opportunity")
-class WinOpportunity(StepKind):
+class WinOpportunity(_StateStep):
     """Close an opportunity as won (WinOpportunity) and track the close activity it creates."""
 
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return _state(ctx.snapshot.row(step.record)) == 1
+    state = OpportunityState.WON
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         opportunity = ctx.require(step.record, task)
         ctx.client.opportunities.win(opportunity.id or "")
-        assert opportunity.row is not None
-        opportunity.row.update(statecode=1, statuscode=3)
+        _set_state(opportunity, OpportunityState.WON, OpportunityStatus.WON)
         close_alias = step.arg("close_record")
         if close_alias:
             entity = ctx.lab.records[str(close_alias)].entity
