@@ -12,16 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 from d365lab.errors import ClientValidationError, TransportError
 from d365lab.models.enums import DISQUALIFY_REASONS, LEAD_STATES, LeadState, LeadStatus
+from d365lab.models.schema import TABLES
 from d365lab.odata import guid
+from d365lab.sales.status import require_status
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-_CREATED_KEYS = {
-    "#Microsoft.Dynamics.CRM.account": "accountid",
-    "#Microsoft.Dynamics.CRM.contact": "contactid",
-    "#Microsoft.Dynamics.CRM.opportunity": "opportunityid",
-}
+#: ``@odata.type`` of each row QualifyLead may create -> its primary key.
+_CREATED_KEYS = {f"#{TABLES[name].type_name}": TABLES[name].primary_id
+                 for name in ("account", "contact", "opportunity")}
+
+
+def _entity_reference(table: str, record_id: str) -> dict[str, str]:
+    """An entity-typed action parameter: the row's type and its primary key."""
+    return {"@odata.type": TABLES[table].type_name, TABLES[table].primary_id: guid(record_id)}
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,7 @@ class Leads:
         account or contact the opportunity's customer.
         """
         lead_id = guid(lead_id)
-        if LEAD_STATES.state_of(int(status)) != LeadState.QUALIFIED:
-            raise ClientValidationError(f"{int(status)} is not a Qualified status", table="lead", field="statuscode")
+        require_status(LEAD_STATES, LeadState.QUALIFIED, status, table="lead")
         if create_account is None:
             row = self._client.records.get("lead", lead_id, select=["companyname"])
             create_account = bool((row.get("companyname") or "").strip())
@@ -80,21 +84,17 @@ class Leads:
             "Status": int(status),
         }
         if currency_id:
-            params["OpportunityCurrencyId"] = {"@odata.type": "Microsoft.Dynamics.CRM.transactioncurrency",
-                                               "transactioncurrencyid": guid(currency_id)}
+            params["OpportunityCurrencyId"] = _entity_reference("transactioncurrency", currency_id)
         if customer:
             table, customer_id = customer
             if table not in ("account", "contact"):
                 raise ClientValidationError("the opportunity customer must be an account or a contact",
                                             table="lead", field="OpportunityCustomerId")
-            params["OpportunityCustomerId"] = {"@odata.type": f"Microsoft.Dynamics.CRM.{table}",
-                                               f"{table}id": guid(customer_id)}
+            params["OpportunityCustomerId"] = _entity_reference(table, customer_id)
         if campaign_id:
-            params["SourceCampaignId"] = {"@odata.type": "Microsoft.Dynamics.CRM.campaign",
-                                          "campaignid": guid(campaign_id)}
+            params["SourceCampaignId"] = _entity_reference("campaign", campaign_id)
         if process_instance_id:
-            params["ProcessInstanceId"] = {"@odata.type": "Microsoft.Dynamics.CRM.leadtoopportunitysalesprocess",
-                                           "businessprocessflowinstanceid": guid(process_instance_id)}
+            params["ProcessInstanceId"] = _entity_reference("leadtoopportunitysalesprocess", process_instance_id)
         result = self._client.actions.call("QualifyLead", params, bound=("lead", lead_id))
         created: dict[str, str] = {}
         for item in (result or {}).get("value", []):
@@ -115,6 +115,5 @@ class Leads:
 
     def reactivate(self, lead_id: str, *, status: LeadStatus = LeadStatus.NEW) -> None:
         """Reopen a qualified or disqualified lead (Open / New by default)."""
-        if LEAD_STATES.state_of(int(status)) != LeadState.OPEN:
-            raise ClientValidationError(f"{int(status)} is not an Open status", table="lead", field="statuscode")
+        require_status(LEAD_STATES, LeadState.OPEN, status, table="lead")
         self._client.records.update("lead", lead_id, {"statecode": int(LeadState.OPEN), "statuscode": int(status)})

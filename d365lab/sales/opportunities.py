@@ -11,9 +11,9 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from d365lab.errors import ClientValidationError
 from d365lab.models.enums import OPPORTUNITY_STATES, OpportunityState, OpportunityStatus
 from d365lab.odata import guid
+from d365lab.sales.status import require_status
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -49,19 +49,14 @@ class Opportunities:
 
     def reopen(self, opportunity_id: str, *, status: OpportunityStatus = OpportunityStatus.IN_PROGRESS) -> None:
         """Reopen a won or lost opportunity (its close activities become Canceled on the service)."""
-        if OPPORTUNITY_STATES.state_of(int(status)) != OpportunityState.OPEN:
-            raise ClientValidationError(f"{int(status)} is not an Open status", table="opportunity",
-                                        field="statuscode")
+        require_status(OPPORTUNITY_STATES, OpportunityState.OPEN, status, table="opportunity")
         self._client.records.update("opportunity", opportunity_id,
                                     {"statecode": int(OpportunityState.OPEN), "statuscode": int(status)})
 
     def _close(self, action: str, state: OpportunityState, opportunity_id: str, status: OpportunityStatus,
                actual_revenue: Decimal | float | None, close_date: date | None, subject: str,
                description: str | None, competitor_id: str | None) -> None:
-        if OPPORTUNITY_STATES.state_of(int(status)) != state:
-            allowed = ", ".join(str(s) for s in OPPORTUNITY_STATES.statuses_of(int(state)))
-            raise ClientValidationError(f"{int(status)} is not a {state.name.title()} status (use {allowed})",
-                                        table="opportunity", field="statuscode")
+        require_status(OPPORTUNITY_STATES, state, status, table="opportunity")
         close: dict[str, Any] = {
             "subject": subject,
             "opportunityid@odata.bind": self._client.bind("opportunity", guid(opportunity_id)),

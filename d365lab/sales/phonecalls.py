@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from d365lab.errors import ClientValidationError
 from d365lab.models.enums import PHONECALL_STATES, ParticipationType, PhoneCallState, PhoneCallStatus, Priority
-from d365lab.models.schema import PHONECALL
+from d365lab.models.schema import ACTIVITYPARTY, PHONECALL
 from d365lab.odata import to_utc_text
+from d365lab.sales.status import require_status
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -66,9 +67,7 @@ class PhoneCalls:
 
     def complete(self, call_id: str, *, status: PhoneCallStatus = PhoneCallStatus.MADE) -> None:
         """Mark the call completed: Made (default) or Received."""
-        if PHONECALL_STATES.state_of(int(status)) != PhoneCallState.COMPLETED:
-            raise ClientValidationError(f"{int(status)} is not a Completed status", table="phonecall",
-                                        field="statuscode")
+        require_status(PHONECALL_STATES, PhoneCallState.COMPLETED, status, table="phonecall")
         self._client.records.update("phonecall", call_id, {"statecode": int(PhoneCallState.COMPLETED),
                                                            "statuscode": int(status)})
 
@@ -78,8 +77,10 @@ class PhoneCalls:
                                                            "statuscode": int(PhoneCallStatus.CANCELED)})
 
     def _party(self, party: Party) -> dict[str, Any]:
-        if party.table not in ("systemuser", "contact", "account", "lead"):
+        try:
+            nav = ACTIVITYPARTY.bind_name("partyid", party.table)
+        except KeyError:
             raise ClientValidationError(f"a call party cannot be a {party.table}", table="activityparty",
-                                        field="partyid")
-        return {f"partyid_{party.table}@odata.bind": self._client.bind(party.table, party.id),
+                                        field="partyid") from None
+        return {f"{nav}@odata.bind": self._client.bind(party.table, party.id),
                 "participationtypemask": int(party.role)}

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from d365lab.errors import ClientValidationError, InvalidStateTransitionError, NotFoundError
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
 from d365lab.models.records import ProcessFlowInstance, ProcessStage
-from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID
+from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, PROCESS_FLOW
 from d365lab.odata import Guid, eq, guid
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-FLOW_TABLE = "leadtoopportunitysalesprocess"
+FLOW_TABLE = PROCESS_FLOW.logical_name
 FLOW_COLUMNS = ["businessprocessflowinstanceid", "name", "traversedpath", "statecode", "statuscode",
                 "activestagestartedon", "completedon", "_activestageid_value", "_leadid_value",
                 "_opportunityid_value", "_processid_value"]
@@ -77,7 +77,7 @@ class ProcessFlows:
 
     def for_lead(self, lead_id: str, *, create: bool = True) -> ProcessFlowInstance | None:
         """The lead's instance; created at the first stage when missing and ``create`` is true."""
-        return self._find_or_create("_leadid_value", "leadId", "lead", guid(lead_id), create)
+        return self._find_or_create("lead", guid(lead_id), create)
 
     @overload
     def for_opportunity(self, opportunity_id: str, *, create: Literal[True] = ...) -> ProcessFlowInstance: ...
@@ -87,8 +87,7 @@ class ProcessFlows:
 
     def for_opportunity(self, opportunity_id: str, *, create: bool = True) -> ProcessFlowInstance | None:
         """The opportunity's instance; created at the first opportunity stage when missing."""
-        return self._find_or_create("_opportunityid_value", "opportunityId", "opportunity", guid(opportunity_id),
-                                    create)
+        return self._find_or_create("opportunity", guid(opportunity_id), create)
 
     def _first_stage_of(self, entity: str) -> int:
         stages = self.stages()
@@ -98,11 +97,12 @@ class ProcessFlows:
         # without primaryentitytypecode: the lead owns only the first stage of this process
         return 0 if entity == "lead" else min(1, len(stages) - 1)
 
-    def _find_or_create(self, column: str, nav: str, table: str, record_id: str,
-                        create: bool) -> ProcessFlowInstance | None:
+    def _find_or_create(self, table: str, record_id: str, create: bool) -> ProcessFlowInstance | None:
+        # the instance points to its lead or opportunity through the lookup column "<table>id"
+        column = PROCESS_FLOW.columns[f"{table}id"]
         rows = list(self._client.records.list(
             FLOW_TABLE, select=FLOW_COLUMNS,
-            filter=eq(column, Guid(record_id)) & eq("_processid_value", Guid(self.process_id)),
+            filter=eq(column.value_property, Guid(record_id)) & eq("_processid_value", Guid(self.process_id)),
             orderby="modifiedon desc", top=1))
         if rows:
             return ProcessFlowInstance.from_row(rows[0])
@@ -112,7 +112,7 @@ class ProcessFlows:
         path = [s.processstageid for s in stages[: self._first_stage_of(table) + 1]]
         flow_id = self._client.records.create(FLOW_TABLE, {
             "processid@odata.bind": self._client.bind("workflow", self.process_id),
-            f"{nav}@odata.bind": self._client.bind(table, record_id),
+            f"{column.navigation[table]}@odata.bind": self._client.bind(table, record_id),
             "activestageid@odata.bind": self._client.bind("processstage", path[-1]),
             "traversedpath": ",".join(path),
         })
