@@ -38,8 +38,8 @@ from d365lab.mock.wire import (
     error_response,
     new_request_id,
 )
+from d365lab.mock.wsgi import WsgiApp
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _log = logging.getLogger(__name__)
 _EXTENSIONS_LOADED = False
 _EXTENSIONS_LOCK = threading.Lock()

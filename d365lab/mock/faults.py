@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -27,9 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from d365lab.mock.settings import FaultSettings, MockSettings
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from d365lab.mock.wire import JSON_CONTENT_TYPE
+from d365lab.mock.wsgi import StartResponse, WsgiApp, run_wsgi, send_error
 
 DROP_HEADER = "X-D365Lab-Mock-Drop"
 UNEXPECTED_ERROR = "0x80040216"
@@ -82,29 +80,16 @@ class FaultInjection:
         return self.app(environ, start_response)
 
     def _run_and_discard(self, environ: dict[str, Any]) -> None:
-        result = self.app(environ, lambda status, headers, exc_info=None: (lambda _chunk: None))
-        try:
-            for _chunk in result:
-                pass
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        run_wsgi(self.app, environ)
 
     @staticmethod
     def _unavailable(start_response: StartResponse) -> Iterable[bytes]:
-        body = json.dumps({"error": {"code": UNEXPECTED_ERROR, "message": UNAVAILABLE_MESSAGE}}).encode()
-        start_response("503 Service Unavailable", [
-            ("Content-Type", "application/json; odata.metadata=minimal"),
-            ("OData-Version", "4.0"),
-            ("Content-Length", str(len(body))),
-        ])
-        return [body]
+        return send_error(start_response, "503 Service Unavailable", UNEXPECTED_ERROR, UNAVAILABLE_MESSAGE)
 
     @staticmethod
     def _dropped(start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [
-            ("Content-Type", "application/json; odata.metadata=minimal"),
+            ("Content-Type", JSON_CONTENT_TYPE),
             (DROP_HEADER, "1"),
             ("Content-Length", str(_DECLARED_LENGTH)),
         ])

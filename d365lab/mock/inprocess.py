@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 import requests
 import responses
 
+from d365lab.mock.faults import DROP_HEADER
 from d365lab.mock.wire import SERVICE_PATH
+from d365lab.mock.wsgi import WsgiApp, run_wsgi
 
-DROP_HEADER = "X-D365Lab-Mock-Drop"
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 _METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -70,21 +70,8 @@ def build_environ(request: requests.PreparedRequest) -> dict[str, Any]:
 
 def call_wsgi(app: WsgiApp, request: requests.PreparedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
     """Run one request through a WSGI app; return status, headers and body."""
-    captured: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-        captured["status"] = int(status.split(" ", 1)[0])
-        captured["headers"] = headers
-        return lambda _data: None
-
-    result = app(build_environ(request), start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return captured["status"], list(captured["headers"]), body
+    answer = run_wsgi(app, build_environ(request))
+    return answer.status_code, answer.headers, answer.body
 
 
 @contextmanager

@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 import time
@@ -32,9 +31,7 @@ from typing import Any
 
 from d365lab.mock.errors import THROTTLE_CONCURRENCY, THROTTLE_REQUESTS, THROTTLE_TIME
 from d365lab.mock.settings import MockSettings, ThrottleSettings
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from d365lab.mock.wsgi import StartResponse, WsgiApp, run_wsgi, send_error
 
 BURST_HEADER = "x-ms-ratelimit-burst-remaining-xrm-requests"
 TIME_HEADER = "x-ms-ratelimit-time-remaining-xrm-requests"
@@ -121,21 +118,9 @@ class ServiceProtection:
                 usage.in_flight += 1
         if refusal is not None:
             return self._refuse(refusal, start_response)
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
-            captured["status"], captured["headers"] = status, headers
-            return lambda _chunk: None
-
         started = self.clock()
         try:
-            result = self.app(environ, capture)
-            try:
-                body = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            answer = run_wsgi(self.app, environ)
         finally:
             with self._lock:
                 finished = self.clock()
@@ -143,9 +128,9 @@ class ServiceProtection:
                 usage.executions.append((finished, max(0.0, (finished - started) * 1000.0)))
                 burst_left = max(0, self.limits.requests_per_window - len(usage.starts))
                 time_left = max(0, round(self.limits.execution_ms_per_window - usage.execution_ms))
-        headers = [*captured["headers"], (BURST_HEADER, str(burst_left)), (TIME_HEADER, str(time_left))]
-        start_response(captured["status"], headers)
-        return [body]
+        headers = [*answer.headers, (BURST_HEADER, str(burst_left)), (TIME_HEADER, str(time_left))]
+        start_response(answer.status, headers)
+        return [answer.body]
 
     def _refusal(self, usage: _CallerUsage, now: float) -> Refusal | None:
         limits = self.limits
@@ -177,11 +162,5 @@ class ServiceProtection:
 
     @staticmethod
     def _refuse(refusal: Refusal, start_response: StartResponse) -> Iterable[bytes]:
-        body = json.dumps({"error": {"code": refusal.code, "message": refusal.message}}).encode()
-        start_response("429 Too Many Requests", [
-            ("Content-Type", "application/json; odata.metadata=minimal"),
-            ("OData-Version", "4.0"),
-            ("Retry-After", str(refusal.retry_after)),
-            ("Content-Length", str(len(body))),
-        ])
-        return [body]
+        return send_error(start_response, "429 Too Many Requests", refusal.code, refusal.message,
+                          [("Retry-After", str(refusal.retry_after))])
