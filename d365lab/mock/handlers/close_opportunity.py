@@ -16,7 +16,7 @@ from d365lab.mock.handlers.registry import OperationCall, OperationResult, unbou
 from d365lab.mock.handlers.sales_params import parse_bind, required_int
 from d365lab.mock.rules.common import performing, settings_of, utc_today
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY
-from d365lab.mock.rules.process_flow import FLOW_TABLE
+from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE
 from d365lab.mock.rules.states import invalid_status
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import (
@@ -115,5 +115,5 @@ def _end_process_flow(tenant: Tenant, opportunity_id: str, target: OpportunitySt
     status = ProcessFlowStatus.FINISHED if target == OpportunityState.WON else ProcessFlowStatus.ABORTED
     for instance in tenant.find(FLOW_TABLE, opportunityid=Ref("opportunity", opportunity_id)):
         if instance.get("statecode") == ProcessFlowState.ACTIVE:
-            tenant.update(FLOW_TABLE, instance["businessprocessflowinstanceid"], {
+            tenant.update(FLOW_TABLE, instance[FLOW_KEY], {
                 "statecode": int(ProcessFlowState.INACTIVE), "statuscode": int(status)})

@@ -14,9 +14,9 @@ from typing import Any
 
 from d365lab.mock.errors import bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, function
-from d365lab.mock.rules.process_flow import FLOW_TABLE, STAGE_ORDER
+from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE, STAGE_ORDER
 from d365lab.mock.tenant_api import Ref, Tenant
-from d365lab.models.schema import TABLES
+from d365lab.models.schema import TABLES, TYPE_NAMESPACE
 
 
 def _text(call: OperationCall, name: str) -> str:
@@ -58,8 +58,8 @@ def retrieve_process_instances(tenant: Tenant, call: OperationCall) -> Operation
     for row in instances:
         stage, process = row.get("activestageid"), row.get("processid")
         processes.append({
-            "@odata.type": f"#Microsoft.Dynamics.CRM.{FLOW_TABLE}",
-            "businessprocessflowinstanceid": row["businessprocessflowinstanceid"],
+            "@odata.type": f"#{TYPE_NAMESPACE}.{FLOW_TABLE}",
+            FLOW_KEY: row[FLOW_KEY],
             "name": row.get("name"),
             "processid": process.id if isinstance(process, Ref) else None,
             "processstageid": stage.id if isinstance(stage, Ref) else None,

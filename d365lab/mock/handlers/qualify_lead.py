@@ -16,7 +16,7 @@ from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound
 from d365lab.mock.handlers.sales_params import entity_reference, required_bool, required_int
 from d365lab.mock.rules.common import is_blank, performing, settings_of
 from d365lab.mock.rules.lifecycle import QUALIFY_LEAD
-from d365lab.mock.rules.process_flow import FLOW_TABLE, path_to, stage_ref
+from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE, path_to, stage_ref
 from d365lab.mock.rules.states import invalid_status
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import LEAD_STATES, LeadState, ProcessFlowState
@@ -187,7 +187,7 @@ def _advance_to_develop(tenant: Tenant, instance: Row, opportunity_id: str) -> N
     stage = instance.get("activestageid")
     if not isinstance(stage, Ref) or stage.id != STAGE_IDS["Qualify"]:
         return  # the instance already sits on an opportunity stage; the UI would refuse, the API skips it
-    tenant.update(FLOW_TABLE, instance["businessprocessflowinstanceid"], {
+    tenant.update(FLOW_TABLE, instance[FLOW_KEY], {
         "opportunityid": Ref("opportunity", opportunity_id),
         "activestageid": stage_ref("Develop"),
         "traversedpath": path_to(STAGE_IDS["Develop"]),

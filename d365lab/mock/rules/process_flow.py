@@ -26,9 +26,11 @@ from d365lab.mock.rules.common import is_blank, is_performing, performing, setti
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
-from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS
+from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, PROCESS_FLOW, STAGE_IDS
 
-FLOW_TABLE = "leadtoopportunitysalesprocess"
+FLOW_TABLE = PROCESS_FLOW.logical_name
+#: The primary key of a process flow instance.
+FLOW_KEY = PROCESS_FLOW.primary_id
 PROCESS_NAME = "Lead to Opportunity Sales Process"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 _AUTO_CREATE = "auto_create_process_flow"
@@ -192,7 +194,7 @@ def _replace_untouched_instance(tenant: Tenant, lead: Ref) -> None:
                      and _stage_id(existing) == STAGE_IDS["Qualify"]
                      and existing.get("opportunityid") is None)
         if untouched:
-            tenant.delete(FLOW_TABLE, existing["businessprocessflowinstanceid"])
+            tenant.delete(FLOW_TABLE, existing[FLOW_KEY])
 
 
 @contextmanager
@@ -245,7 +247,7 @@ class LeadProcessFlowRule:
     def before_delete(self, tenant: Tenant, row: Row) -> None:
         """Cascade the delete to the lead's process instances."""
         for instance in tenant.find(FLOW_TABLE, leadid=Ref("lead", row["leadid"])):
-            tenant.delete(FLOW_TABLE, instance["businessprocessflowinstanceid"])
+            tenant.delete(FLOW_TABLE, instance[FLOW_KEY])
 
 
 register(FLOW_TABLE, ProcessFlowRule())
