@@ -146,9 +146,7 @@ class SqliteTenant:
         self._check_targets(t, checked)
         if supplied_id and self._key_taken(t, supplied_id, taken):
             raise duplicate_key()  # a generated key is new; the PK constraint backs both cases up
-        with sending(checked):  # the rules see which columns the caller sent, not just the merged row
-            for rule in rules_for(t.logical_name):
-                rule.before_write(self, None, new)
+        self._before_write(t, None, new, checked)
         self._infer_state(t, new)
         new["versionnumber"] = self.store.next_version()
         try:
@@ -157,9 +155,19 @@ class SqliteTenant:
             raise duplicate_key() from None
         if taken is not None:
             taken.add(new[t.primary_id])
+        return self._after_write(t, None, new, stored, children)
+
+    def _before_write(self, t: Table, old: Row | None, new: Row, sent: Row) -> None:
+        """Run the table's rules on a row about to be written."""
+        with sending(sent):  # the rules see which columns the caller sent, not just the merged row
+            for rule in rules_for(t.logical_name):
+                rule.before_write(self, old, new)
+
+    def _after_write(self, t: Table, old: Row | None, new: Row, stored: Row, children: dict[str, Any]) -> Row:
+        """Run the after-write rules and create the sent children; return the row as now stored."""
         modifications = self.store.modifications
         for rule in rules_for(t.logical_name):
-            rule.after_write(self, None, new)
+            rule.after_write(self, old, new)
         self._create_children(t, new, children)
         if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
             return self.store.get(t, new[t.primary_id]) or new
@@ -201,18 +209,9 @@ class SqliteTenant:
             new = {**old, **checked}
             new["modifiedon"] = utc_now()
             new["modifiedby"] = Ref("systemuser", self.caller.user_id)
-            with sending(checked):
-                for rule in rules_for(t.logical_name):
-                    rule.before_write(self, old, new)
+            self._before_write(t, old, new, checked)
             new["versionnumber"] = self.store.next_version()
-            stored = self.store.replace(t, new)
-            modifications = self.store.modifications
-            for rule in rules_for(t.logical_name):
-                rule.after_write(self, old, new)
-            self._create_children(t, new, children)
-            if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
-                return self.store.get(t, old[t.primary_id]) or new
-            return stored
+            return self._after_write(t, old, new, self.store.replace(t, new), children)
 
     def delete(self, table: str, record_id: str) -> None:
         """Delete a row (rules run; child rows of collections go too; lookups to it are cleared)."""
