@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from d365lab.errors import ClientValidationError
@@ -45,51 +46,89 @@ def bind_path(table: str, record_id: str) -> str:
     return f"/{resolve(table).entity_set}({guid(record_id)})"
 
 
+@dataclass(frozen=True)
+class _ColumnRule:
+    """What validate_payload checks for one column, worked out once per table."""
+
+    read_only: bool
+    lookup_hint: str | None          # "set a lookup with ..." for lookup columns
+    kind: ColumnType
+    max_length: int | None
+    options: type[IntEnum] | None
+    allowed: frozenset[int]
+
+
+@dataclass(frozen=True)
+class _TableRules:
+    schema: Table
+    columns: dict[str, _ColumnRule]
+    #: lookup column name -> message, for binds through the column name instead of the navigation property
+    wrong_binds: dict[str, str]
+
+
+_RULES: dict[str, _TableRules] = {}
+
+
+def _rules_for(schema: Table) -> _TableRules:
+    """The per-column checks of a table, built on first use (validation runs once per written row)."""
+    cached = _RULES.get(schema.logical_name)
+    if cached is not None and cached.schema is schema:
+        return cached
+    navigations = schema.navigation_properties()
+    columns: dict[str, _ColumnRule] = {}
+    wrong_binds: dict[str, str] = {}
+    for name, column in schema.columns.items():
+        targets = ", ".join(f"{n}@odata.bind" for n in column.navigation.values())
+        lookup = column.type in LOOKUP_TYPES
+        if lookup and name not in navigations:
+            wrong_binds[name] = f"bind through the navigation property: {targets}"
+        options = column.options if column.type is ColumnType.PICKLIST else None
+        columns[name] = _ColumnRule(
+            read_only=column.read_only, lookup_hint=f"set a lookup with {targets}" if lookup else None,
+            kind=column.type, max_length=column.max_length, options=options,
+            allowed=frozenset(int(m) for m in options) if options is not None else frozenset())
+    rules = _TableRules(schema, columns, wrong_binds)
+    _RULES[schema.logical_name] = rules
+    return rules
+
+
 def validate_payload(info: TableInfo, data: Mapping[str, Any], *, creating: bool) -> None:
     """Refuse payloads that the service would reject for a known table, naming table and field."""
     schema = info.schema
     if schema is None:
         return
-    navigations = schema.navigation_properties()
+    rules = _rules_for(schema)
     for key, value in data.items():
-        if key.startswith("@"):
+        rule = rules.columns.get(key)
+        if rule is None:
+            if key.endswith("@odata.bind") and not key.startswith("@"):
+                wrong = rules.wrong_binds.get(key[: -len("@odata.bind")])
+                if wrong is not None:
+                    raise ClientValidationError(wrong, table=schema.logical_name, field=key)
             continue
-        if key.endswith("@odata.bind"):
-            nav = key[: -len("@odata.bind")]
-            column = schema.columns.get(nav)
-            if nav not in navigations and column is not None and column.type in LOOKUP_TYPES:
-                options = ", ".join(f"{n}@odata.bind" for n in column.navigation.values())
-                raise ClientValidationError(f"bind through the navigation property: {options}",
-                                            table=schema.logical_name, field=key)
-            continue
-        column = schema.columns.get(key)
-        if column is None:
-            continue
-        if column.read_only:
+        if rule.read_only:
             raise ClientValidationError("is read-only", table=schema.logical_name, field=key)
-        if column.type in LOOKUP_TYPES and value is not None:
-            targets = ", ".join(f"{n}@odata.bind" for n in column.navigation.values())
-            raise ClientValidationError(f"set a lookup with {targets}", table=schema.logical_name, field=key)
+        if rule.lookup_hint is not None and value is not None:
+            raise ClientValidationError(rule.lookup_hint, table=schema.logical_name, field=key)
         if value is None:
             continue
-        _check_value(schema, key, column.type, column.max_length, column.options, value)
+        _check_value(schema, key, rule, value)
     _check_state(schema, data, creating=creating)
 
 
-def _check_value(schema: Table, key: str, kind: ColumnType, max_length: int | None, options: Any,
-                 value: Any) -> None:
-    if kind in (ColumnType.STRING, ColumnType.MEMO):
+def _check_value(schema: Table, key: str, rule: _ColumnRule, value: Any) -> None:
+    if rule.kind is ColumnType.STRING or rule.kind is ColumnType.MEMO:
         if not isinstance(value, str):
             raise ClientValidationError(f"expected text, got {type(value).__name__}", table=schema.logical_name,
                                         field=key)
-        if max_length is not None and len(value) > max_length:
-            raise ClientValidationError(f"is {len(value)} characters long; the maximum is {max_length}",
+        if rule.max_length is not None and len(value) > rule.max_length:
+            raise ClientValidationError(f"is {len(value)} characters long; the maximum is {rule.max_length}",
                                         table=schema.logical_name, field=key)
-    elif kind is ColumnType.PICKLIST and options is not None:
-        valid = {int(m) for m in options}
-        if isinstance(value, bool) or not isinstance(value, int) or int(value) not in valid:
-            raise ClientValidationError(f"{value!r} is not one of {sorted(valid)} ({options.__name__})",
-                                        table=schema.logical_name, field=key)
+    elif rule.options is not None:
+        if isinstance(value, bool) or not isinstance(value, int) or int(value) not in rule.allowed:
+            raise ClientValidationError(
+                f"{value!r} is not one of {sorted(rule.allowed)} ({rule.options.__name__})",
+                table=schema.logical_name, field=key)
 
 
 def _check_state(schema: Table, data: Mapping[str, Any], *, creating: bool) -> None:

@@ -90,15 +90,23 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
         seen.add(name.lower())
     rows: list[dict[str, str]] = []
     lines: list[int] = []
+    width = len(header)
+    # Columns with an empty title are dropped; when there are none, a row is one zip away.
+    named = [i for i, name in enumerate(header) if name]
+    names = [header[i] for i in named]
+    every_column_named = len(named) == width
     try:
         for fields in reader:
-            if not any(f.strip() for f in fields):
+            if len(fields) != width:
+                if not "".join(fields).strip():
+                    continue
+                if len(fields) > width and "".join(fields[width:]).strip():
+                    raise CsvFormatError(f"line {reader.line_num}: {len(fields)} fields but the header has {width}")
+                fields = (fields + [""] * width)[:width]
+            elif not "".join(fields).strip():
                 continue
-            if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
-                raise CsvFormatError(
-                    f"line {reader.line_num}: {len(fields)} fields but the header has {len(header)}")
-            padded = fields + [""] * (len(header) - len(fields))
-            rows.append({name: value.strip() for name, value in zip(header, padded, strict=False) if name})
+            values = map(str.strip, fields) if every_column_named else (fields[i].strip() for i in named)
+            rows.append(dict(zip(names, values, strict=False)))
             lines.append(reader.line_num)
     except csv.Error as exc:
         raise CsvFormatError(f"line {reader.line_num}: {exc}") from None

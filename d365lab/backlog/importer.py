@@ -1,13 +1,18 @@
 """The import job: CSV file -> validated leads -> CreateMultiple in chunks.
 
-Everything is read and validated before the first write. Rejected rows (invalid
-values, duplicates skipped, rows the tenant refused) are collected with their line
-number, field and reason; they never stop the valid rows.
+The whole file is read and its header mapped before the first request, so a file that
+cannot be imported at all sends nothing. Rows are then validated, checked for duplicates
+and sent chunk by chunk: the next chunk is prepared while the previous ones are being
+written (with ``--on-duplicate update`` every row is checked first, since a later row
+may be merged into an earlier one). Rejected rows (invalid values, duplicates skipped,
+rows the tenant refused) are collected with their line number, field and reason; they
+never stop the valid rows.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -96,67 +101,107 @@ def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
     return PreparedImport(table, mapping, valid, rejections)
 
 
+#: Rows validated between two looks at the send queue: small, so the first chunk leaves early.
+_BLOCK = 100
 _KIND_FIELD = {"email": "emailaddress1", "name+company": "lastname,companyname"}
+
+
+def tenant_duplicate_index(client: DataverseClient) -> DuplicateIndex:
+    """Every tenant lead by its duplicate keys (one request per 5,000 leads)."""
+    index = DuplicateIndex()
+    index.add_all(client.records.list("lead", select=KEY_COLUMNS, page_size=5000))
+    return index
+
+
+@dataclass
+class _Sorter:
+    """Decides, row by row, what happens to a valid row: create it, update a tenant lead, or reject it."""
+
+    options: ImportOptions
+    report: ImportReport
+    tenant: DuplicateIndex = field(default_factory=DuplicateIndex)
+    in_file: DuplicateIndex = field(default_factory=DuplicateIndex)
+    #: Rows to create, kept until the end only with ``--on-duplicate update`` (a later row may
+    #: still be merged into them) or in a dry run; otherwise they are streamed to the writer.
+    to_create: dict[int, dict[str, Any]] = field(default_factory=dict)
+    to_update: dict[str, dict[str, Any]] = field(default_factory=dict)      # leadid -> payload
+    update_line: dict[str, int] = field(default_factory=dict)
+
+    def is_new(self, line: int, payload: dict[str, Any]) -> bool:
+        """True when the row is to be created; duplicates are counted, merged or rejected here."""
+        if self.options.on_duplicate is OnDuplicate.CREATE:
+            return True
+        report = self.report
+        keys = duplicate_keys(payload)
+        hit = self.tenant.find(keys)
+        if hit is not None:
+            report.duplicates_in_tenant += 1
+            kind, leadid = hit
+            if self.options.on_duplicate is OnDuplicate.UPDATE:
+                self.to_update.setdefault(leadid, {}).update(payload)
+                self.update_line.setdefault(leadid, line)
+            else:
+                report.rejections.append(Rejection(line, _KIND_FIELD[kind],
+                                                   f"duplicate of existing lead {leadid} (same {kind}); skipped"))
+            return False
+        earlier = self.in_file.find(keys)
+        if earlier is not None:
+            report.duplicates_in_file += 1
+            kind, first_line = earlier
+            if self.options.on_duplicate is OnDuplicate.UPDATE:
+                self.to_create[int(first_line)].update(payload)
+            else:
+                report.rejections.append(Rejection(line, _KIND_FIELD[kind],
+                                                   f"duplicate of line {first_line} (same {kind}); skipped"))
+            return False
+        self.in_file.add(keys, str(line))
+        return True
 
 
 def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> ImportReport:
     """Import a CSV file of leads into the tenant (see the module docstring)."""
     started = time.perf_counter()
     requests_before = client.request_count
-    prepared = prepare_import(path, options)
-    report = ImportReport(rows=len(prepared.table.rows), valid=len(prepared.valid), dry_run=options.dry_run,
-                          encoding=prepared.table.encoding, delimiter=prepared.table.delimiter,
-                          unmapped_headers=list(prepared.mapping.unmapped))
-    report.invalid_rows = len({r.line for r in prepared.rejections})
-    report.rejections = list(prepared.rejections)
-
-    tenant = DuplicateIndex()
-    if options.on_duplicate is not OnDuplicate.CREATE:
-        tenant.add_all(client.records.list("lead", select=KEY_COLUMNS, page_size=5000))
-    in_file = DuplicateIndex()
-    to_create: dict[int, dict[str, Any]] = {}      # line -> payload, insertion ordered
-    to_update: dict[str, dict[str, Any]] = {}      # leadid -> payload
-    update_line: dict[str, int] = {}
-    for line, row in prepared.valid:
-        payload = row.payload()
-        if options.on_duplicate is OnDuplicate.CREATE:
-            to_create[line] = payload
-            continue
-        keys = duplicate_keys(payload)
-        hit = tenant.find(keys)
-        if hit is not None:
-            report.duplicates_in_tenant += 1
-            kind, leadid = hit
-            if options.on_duplicate is OnDuplicate.UPDATE:
-                to_update.setdefault(leadid, {}).update(payload)
-                update_line.setdefault(leadid, line)
-            else:
-                report.rejections.append(Rejection(line, _KIND_FIELD[kind],
-                                                   f"duplicate of existing lead {leadid} (same {kind}); skipped"))
-            continue
-        earlier = in_file.find(keys)
-        if earlier is not None:
-            report.duplicates_in_file += 1
-            kind, first_line = earlier
-            if options.on_duplicate is OnDuplicate.UPDATE:
-                to_create[int(first_line)].update(payload)
-            else:
-                report.rejections.append(Rejection(line, _KIND_FIELD[kind],
-                                                   f"duplicate of line {first_line} (same {kind}); skipped"))
-            continue
-        in_file.add(keys, str(line))
-        to_create[line] = payload
-
+    table = read_csv(path, options.encoding)
+    mapping = ColumnMapping(table.header, load_mapping_file(options.mapping_file) if options.mapping_file
+                            else MappingFile())
+    report = ImportReport(rows=len(table.rows), dry_run=options.dry_run, encoding=table.encoding,
+                          delimiter=table.delimiter, unmapped_headers=list(mapping.unmapped))
+    sorter = _Sorter(options, report)
+    writer = LeadWriter(client, options.batch_size, validated=True,
+                        parallelism=options.parallelism or client.recommended_parallelism)
+    streaming = not options.dry_run and options.on_duplicate is not OnDuplicate.UPDATE
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="d365lab-scan") as background, \
+            writer.stream() as stream:
+        # The tenant's leads are read while the first rows are validated.
+        scan = background.submit(tenant_duplicate_index, client) \
+            if options.on_duplicate is not OnDuplicate.CREATE else None
+        rows = list(zip(table.line_numbers, table.rows, strict=True))
+        for start in range(0, len(rows), _BLOCK):
+            block = rows[start:start + _BLOCK]
+            checked = [(line, validate_row(line, mapping.apply(row))) for line, row in block]
+            if scan is not None:
+                sorter.tenant = scan.result()
+            for line, result in checked:
+                if not isinstance(result, LeadImportRow):
+                    report.invalid_rows += 1
+                    report.rejections.extend(result)
+                    continue
+                report.valid += 1
+                payload = result.payload()
+                if sorter.is_new(line, payload):
+                    if streaming:
+                        stream.add(line, payload)
+                    else:
+                        sorter.to_create[line] = payload
     if options.dry_run:
-        report.would_create, report.would_update = len(to_create), len(to_update)
+        report.would_create, report.would_update = len(sorter.to_create), len(sorter.to_update)
     else:
-        parallelism = options.parallelism or client.recommended_parallelism
-        writer = LeadWriter(client, options.batch_size, parallelism=parallelism)
-        created = writer.create(list(to_create.items()))
+        created = stream.result if streaming else writer.create(list(sorter.to_create.items()))
         report.created_ids = created.ids
         report.created = len(created.ids)
         report.rejections.extend(created.refused)
-        updated = writer.update([(update_line[lid], lid, body) for lid, body in to_update.items()])
+        updated = writer.update([(sorter.update_line[lid], lid, body) for lid, body in sorter.to_update.items()])
         report.updated = updated.count
         report.rejections.extend(updated.refused)
         report.refused_by_tenant = len(created.refused) + len(updated.refused)

@@ -82,6 +82,9 @@ FRENCH_LABELS: dict[type[IntEnum], dict[int, tuple[str, ...]]] = {
 }
 
 
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
 @lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Fold a header or label for comparison: no accents, lowercase, single spaces.
@@ -89,9 +92,11 @@ def normalize(text: str) -> str:
     >>> normalize("  Délai d'ACHAT ")
     'delai d achat'
     """
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", folded.lower()).split())
+    folded = text
+    if not text.isascii():  # most names are ASCII: no accents to strip
+        folded = unicodedata.normalize("NFKD", text)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _NOT_ALNUM.sub(" ", folded.lower()).strip()
 
 
 @cache
@@ -108,8 +113,12 @@ def option_lookup(enum_cls: type[IntEnum]) -> dict[str, int]:
     return table
 
 
+@lru_cache(maxsize=1024)
 def parse_option(column: str, raw: str) -> int:
-    """The option value of a lead picklist column given a number or a label; ValueError if unknown."""
+    """The option value of a lead picklist column given a number or a label; ValueError if unknown.
+
+    Cached: a backlog file repeats the same few labels on every row.
+    """
     enum_cls = LEAD.columns[column].options
     assert enum_cls is not None, f"{column} is not an option set"
     found = option_lookup(enum_cls).get(normalize(raw))

@@ -140,10 +140,9 @@ class LeadImportRow(BaseModel):
 
     def payload(self) -> dict[str, Any]:
         """The Web API body of the lead (unset columns left out, dates as ISO strings)."""
-        body: dict[str, Any] = {}
-        for name, value in self.model_dump(exclude_none=True).items():
-            body[name] = value.isoformat() if isinstance(value, date) else value
-        return body
+        # JSON mode: pydantic-core writes the dates as ISO text itself (amounts are bounded,
+        # so no infinity or NaN reaches the "null" JSON mode would give them).
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 def validate_row(line: int, values: dict[str, str]) -> LeadImportRow | list[Rejection]:

@@ -8,8 +8,9 @@ support the bulk messages are written with ``$batch`` change sets instead.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from d365lab.backlog.validate import Rejection
@@ -19,6 +20,8 @@ from d365lab.models.schema import table as schema_table
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
+#: Rows in the first chunk of a :class:`CreateStream` (then 2x, 4x... up to the chunk size).
+FIRST_CHUNK = 125
 #: Requests per $batch when the table has no CreateMultiple (the service allows 1000).
 BATCH_LIMIT = 1000
 
@@ -39,6 +42,15 @@ class UpdateResult:
     refused: list[Rejection] = field(default_factory=list)
 
 
+def merge(parts: list[CreateResult]) -> CreateResult:
+    """One result from the results of consecutive chunks (ids stay in input order)."""
+    result = CreateResult()
+    for part in parts:
+        result.ids.extend(part.ids)
+        result.refused.extend(part.refused)
+    return result
+
+
 def _unsupported(exc: DataverseError) -> bool:
     """True when the error says the bulk message does not exist for the table."""
     text = (exc.message or "").lower()
@@ -51,12 +63,19 @@ class LeadWriter:
     """Creates and updates rows of one table in chunks (``lead`` by default)."""
 
     def __init__(self, client: DataverseClient, chunk_size: int = 1000, table: str = "lead",
-                 parallelism: int = 1) -> None:
+                 parallelism: int = 1, *, validated: bool = False) -> None:
         self.client = client
         self.chunk_size = max(1, chunk_size)
         self.parallelism = max(1, parallelism)
         self.table = table
         self.bulk = schema_table(table).supports_bulk
+        #: The rows were validated against the table's schema already (the import's pydantic
+        #: model): the client's pre-send checks would only repeat that work on every row.
+        self.validated = validated
+
+    def stream(self) -> CreateStream:
+        """A :class:`CreateStream`: rows added one by one, each full chunk sent while the next one fills."""
+        return CreateStream(self)
 
     def create(self, rows: list[tuple[int, dict[str, Any]]]) -> CreateResult:
         """Create rows given as ``(csv line, payload)``; never raises for a refused row.
@@ -70,11 +89,11 @@ class LeadWriter:
         else:
             with ThreadPoolExecutor(max_workers=min(self.parallelism, len(chunks))) as pool:
                 parts = list(pool.map(self._create_one, chunks))
-        result = CreateResult()
-        for part in parts:
-            result.ids.extend(part.ids)
-            result.refused.extend(part.refused)
-        return result
+        return merge(parts)
+
+    def create_chunk(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
+        """Create one chunk (split on refusal, see the module docstring); never raises for a refused row."""
+        return self._create_one(chunk)
 
     def _create_one(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
         part = CreateResult()
@@ -88,7 +107,8 @@ class LeadWriter:
             self._create_with_batch(chunk, result)
             return
         try:
-            ids = self.client.records.create_multiple(self.table, [p for _, p in chunk], chunk_size=len(chunk))
+            ids = self.client.records.create_multiple(self.table, [p for _, p in chunk], chunk_size=len(chunk),
+                                                      validate=not self.validated)
         except DataverseError as exc:
             if _unsupported(exc):
                 self.bulk = False
@@ -147,3 +167,60 @@ class LeadWriter:
             self._update_chunk(chunk[middle:], pk, result)
             return
         result.count += len(chunk)
+
+
+class CreateStream:
+    """Creates rows as they come: each full chunk is sent at once, ``parallelism`` chunks in flight.
+
+    The caller validates and checks the next rows while earlier chunks are being written
+    (the service works on another machine, or the mock in another process, so the two
+    really overlap). Ids come back in input order, as with :meth:`LeadWriter.create`::
+
+        with writer.stream() as stream:
+            for line, payload in rows:
+                stream.add(line, payload)
+        result = stream.result
+    """
+
+    def __init__(self, writer: LeadWriter) -> None:
+        self.writer = writer
+        self.result = CreateResult()
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+        self._sent: list[Future[CreateResult]] = []
+        self._pool = ThreadPoolExecutor(max_workers=writer.parallelism, thread_name_prefix="d365lab-create")
+        # The first chunks are small and double up to the chunk size: the service starts
+        # writing after a few rows instead of a full chunk, and each chunk is ready before
+        # the service is done with the previous one (checking a row costs much less than
+        # writing it).
+        self._next_size = min(FIRST_CHUNK, writer.chunk_size)
+
+    def add(self, line: int, payload: dict[str, Any]) -> None:
+        """Queue one row (its CSV line and body); a full chunk is sent now, in the background."""
+        self._pending.append((line, payload))
+        if len(self._pending) >= self._next_size:
+            self._send()
+            self._next_size = min(self._next_size * 2, self.writer.chunk_size)
+
+    def _send(self) -> None:
+        if self._pending:
+            self._sent.append(self._pool.submit(self.writer.create_chunk, self._pending))
+            self._pending = []
+
+    def finish(self) -> CreateResult:
+        """Send what is left, wait for every chunk and return the merged result."""
+        self._send()
+        try:
+            self.result = merge([future.result() for future in self._sent])
+        finally:
+            self._pool.shutdown(wait=True)
+        return self.result
+
+    def __enter__(self) -> CreateStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.finish()
+        else:  # the caller failed: send nothing more, let the chunks already in flight end
+            self._pool.shutdown(wait=True, cancel_futures=True)
