@@ -42,11 +42,7 @@ class EvalContext:
 
     def expected_find_value(self, alias: str) -> Any:
         """The value a record is found by (with the run's prefix when the spec says so)."""
-        find = self.lab.records[alias].find
-        value = localize(find.value, self.lang)
-        if find.prefixed and self.prefix and isinstance(value, str):
-            return f"{self.prefix} {value}"
-        return value
+        return self.lab.find_value(alias, self.lang, self.prefix)
 
     def record_label(self, alias: str) -> str:
         """How a record is named to a person in the lab language."""

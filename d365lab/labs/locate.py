@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from d365lab.errors import DataverseError
 from d365lab.labs.journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
-from d365lab.labs.spec import LabSpec, Language, localize
+from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.values import normalize_text, value_property
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS, table
 
@@ -29,15 +29,6 @@ TIMESTAMPS = ("createdon", "modifiedon")
 def odata_literal(text: str) -> str:
     """A string as an OData literal (single quotes doubled)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def find_value(lab: LabSpec, alias: str, lang: Language, prefix: str) -> Any:
-    """The value a record is found by, in ``lang``, with ``prefix`` when the spec says so."""
-    find = lab.records[alias].find
-    value = localize(find.value, lang)
-    if find.prefixed and prefix and isinstance(value, str):
-        return f"{prefix} {value}"
-    return value
 
 
 def columns_by_entity(lab: LabSpec) -> dict[str, set[str]]:
@@ -124,7 +115,7 @@ class Locator:
                 by_entity[rec.entity].append(alias)
         for entity, aliases in by_entity.items():
             column = self.lab.records[aliases[0]].find.field or ""
-            values = {a: find_value(self.lab, a, self.lang, self.prefix) for a in aliases}
+            values = {a: self.lab.find_value(a, self.lang, self.prefix) for a in aliases}
             clauses = " or ".join(f"{column} eq {odata_literal(str(v))}" for v in values.values())
             rows = self._query(entity, clauses)
             missing = {a: v for a, v in values.items() if not _lenient_matches(rows, column, v)}
@@ -162,7 +153,7 @@ class Locator:
                 matches = list(snap.linked[(entity, link, snap.id_of(target) or "")])
                 how = f"{link} -> {target}"
                 if rec.find.field:
-                    wanted = str(find_value(self.lab, alias, self.lang, self.prefix))
+                    wanted = str(self.lab.find_value(alias, self.lang, self.prefix))
                     matches = [r for r in matches
                                if normalize_text(str(r.get(rec.find.field) or "")) == normalize_text(wanted)]
                     how += f", {rec.find.field} = {wanted!r}"

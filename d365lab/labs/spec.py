@@ -229,6 +229,14 @@ class LabSpec(_Model):
                     raise ValueError(f"{task.id}: step {step.kind} on unknown record {step.record}")
         return self
 
+    def find_value(self, alias: str, lang: Language, prefix: str = "") -> Any:
+        """The value record ``alias`` is found by, in ``lang``, with ``prefix`` when its spec says so."""
+        find = self.records[alias].find
+        value = localize(find.value, lang)
+        if find.prefixed and prefix and isinstance(value, str):
+            return f"{prefix} {value}"
+        return value
+
     @property
     def tasks(self) -> list[TaskSpec]:
         """Every task, in lab order."""

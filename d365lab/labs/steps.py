@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal
-from d365lab.labs.locate import find_value
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, localize
 from d365lab.labs.values import read_value, same_value
@@ -162,7 +161,7 @@ class CreateLead(StepKind):
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         find = ctx.lab.records[step.record].find
-        values = {find.field or "subject": find_value(ctx.lab, step.record, ctx.lang, ctx.prefix)}
+        values = {find.field or "subject": ctx.lab.find_value(step.record, ctx.lang, ctx.prefix)}
         values.update(resolve_values(ctx, task, step.arg("values") or {}))
         lead_id = ctx.client.records.create("lead", values)
         ctx.remember(step.record, lead_id, {**values, "statecode": int(LeadState.OPEN),
