@@ -32,6 +32,10 @@ from d365lab.mock.settings import MockSettings
 DB_ENV = "D365LAB_MOCK_DB"
 _log = logging.getLogger(__name__)
 THREADS = 8
+#: Where the embedded server's waitress task queue logs: errors only (queue-depth warnings are
+#: normal under parallel requests). ``serve`` keeps waitress's own logger.
+_EMBEDDED_QUEUE_LOG = logging.getLogger("waitress.queue.embedded")
+_EMBEDDED_QUEUE_LOG.setLevel(logging.ERROR)
 
 
 def default_db_path() -> str:
@@ -153,6 +157,9 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
     except BaseException:
         app.close()
         raise
+    # Commands print their own output while the embedded tenant serves them; a burst of
+    # parallel requests (bulk imports, labs) would add waitress's "Task queue depth" warnings.
+    server.task_dispatcher.queue_logger = _EMBEDDED_QUEUE_LOG
     thread = threading.Thread(target=_run_quietly, args=(server,), name="d365lab-mock-server", daemon=True)
     thread.start()
     actual_port = server.effective_port
