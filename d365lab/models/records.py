@@ -16,14 +16,22 @@ from typing import Any, ClassVar, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from d365lab.models import enums as e
+from d365lab.models.schema import TABLES
 
 
 class DataverseRecord(BaseModel):
     """Common base: unknown properties are kept, ``@odata.etag`` becomes :attr:`etag`."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
-    states: ClassVar[e.StateModel | None] = None
+    #: The logical name of the table (a key of :data:`d365lab.models.schema.TABLES`).
     table: ClassVar[str] = ""
+    #: The table's state machine, taken from the schema (so it is stated once, there).
+    states: ClassVar[e.StateModel | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.states = TABLES[cls.table].states if cls.table else None
 
     etag: str | None = Field(None, alias="@odata.etag")
     createdon: AwareDatetime | None = None
@@ -49,7 +57,6 @@ class DataverseRecord(BaseModel):
 class Lead(DataverseRecord):
     """A lead (``leads``)."""
 
-    states = e.LEAD_STATES
     table = "lead"
 
     leadid: str
@@ -84,7 +91,6 @@ class Lead(DataverseRecord):
 class Contact(DataverseRecord):
     """A contact (``contacts``)."""
 
-    states = e.ACTIVE_STATES
     table = "contact"
 
     contactid: str
@@ -104,7 +110,6 @@ class Contact(DataverseRecord):
 class Account(DataverseRecord):
     """An account (``accounts``)."""
 
-    states = e.ACTIVE_STATES
     table = "account"
 
     accountid: str
@@ -123,7 +128,6 @@ class Account(DataverseRecord):
 class Opportunity(DataverseRecord):
     """An opportunity (``opportunities``)."""
 
-    states = e.OPPORTUNITY_STATES
     table = "opportunity"
 
     opportunityid: str
@@ -158,7 +162,6 @@ class Opportunity(DataverseRecord):
 class PhoneCall(DataverseRecord):
     """A phone call activity (``phonecalls``)."""
 
-    states = e.PHONECALL_STATES
     table = "phonecall"
 
     activityid: str
@@ -178,7 +181,6 @@ class PhoneCall(DataverseRecord):
 class OpportunityClose(DataverseRecord):
     """The close activity WinOpportunity / LoseOpportunity create (``opportunitycloses``)."""
 
-    states = e.ACTIVITY_STATES
     table = "opportunityclose"
 
     activityid: str
@@ -208,7 +210,6 @@ class ProcessStage(DataverseRecord):
 class ProcessFlowInstance(DataverseRecord):
     """A Lead-to-Opportunity process flow instance (``leadtoopportunitysalesprocesses``)."""
 
-    states = e.PROCESS_FLOW_STATES
     table = "leadtoopportunitysalesprocess"
 
     businessprocessflowinstanceid: str
