@@ -186,6 +186,13 @@ def triage_command(
             if resume:
                 triage.check_resumable(journal, client, resume)
                 run_id = resume
+                _warn_if_other_rules(journal, run_id, rules)
+                if dry_run:
+                    # A dry run never sends: show where the interrupted run stands and stop.
+                    console.print(f"run {run_id} (dry run: nothing is changed; leads still pending or "
+                                  "started are what --resume would process)", highlight=False)
+                    console.print(triage.summary_table(journal, run_id))
+                    return
                 console.print(f"resuming run {run_id} (journal {path})", highlight=False)
             else:
                 plan = triage.plan_triage(client, rules)
@@ -212,6 +219,14 @@ def triage_command(
         raise _fail(str(exc)) from None
     if failed:
         raise typer.Exit(1)
+
+
+def _warn_if_other_rules(journal: Journal, run_id: str, rules: Path) -> None:
+    """Say so when --resume is given another rules file than the run was planned from."""
+    planned = next((run.rules_file for run in journal.runs() if run.run_id == run_id), None)
+    if planned is not None and Path(planned).resolve() != rules.resolve():
+        console.print(f"note: run {run_id} was planned from {planned}; its journaled plan is what resumes "
+                      f"({rules} is not read)", highlight=False)
 
 
 @backlog_app.command("runs")
