@@ -30,12 +30,6 @@ def labs_dirs() -> list[Path]:
             Path(sys.prefix) / "share" / "d365lab" / "labs"]
 
 
-def labs_dir() -> Path:
-    """The first folder of :func:`labs_dirs` that exists (the first one when none does)."""
-    folders = labs_dirs()
-    return next((d for d in folders if d.is_dir()), folders[0])
-
-
 def available_labs() -> list[str]:
     """Keys of the labs found in :func:`labs_dirs`."""
     return sorted({p.stem for d in labs_dirs() for p in d.glob("*.yaml")})

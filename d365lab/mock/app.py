@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import json
 import logging
 import pkgutil
@@ -235,8 +234,3 @@ def _send(response: MockResponse, start_response: Callable[..., Any]) -> Iterabl
         headers.append(("Content-Length", str(len(response.body))))
     start_response(f"{response.status} {reason}", headers)
     return [response.body]
-
-
-def wsgi_input(body: bytes) -> io.BytesIO:
-    """A ``wsgi.input`` stream for a body (used by the in-process router)."""
-    return io.BytesIO(body)

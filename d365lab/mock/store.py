@@ -146,10 +146,6 @@ class Store:
 
     # --------------------------------------------------------------- rows
 
-    def sql_table(self, logical_name: str) -> SqlTable:
-        """The SQL mapping of a table."""
-        return self.tables[logical_name]
-
     def row_from_sql(self, table: Table, values: Sequence[Any]) -> Row:
         """A storage-form row from SQL values in :attr:`SqlTable.sql_columns` order."""
         row: Row = {}
