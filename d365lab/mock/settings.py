@@ -69,6 +69,10 @@ class MockSettings(BaseModel):
     infer_state_from_status: bool = True
     #: WinOpportunity/LoseOpportunity also finish the opportunity's process instance.
     close_finishes_process_flow: bool = False
+    #: Deleting a lead, opportunity, account or contact deletes the activities regarding it
+    #: (phone calls) and, for an opportunity, its close records — the "parental" cascade of
+    #: the Regarding relationships. False: their lookups are only cleared.
+    delete_cascades_to_activities: bool = True
 
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)

@@ -1,0 +1,48 @@
+"""Delete cascades of the Regarding relationships (setting ``delete_cascades_to_activities``).
+
+Activities belong to the record they are regarding: deleting an opportunity deletes its phone
+calls and its opportunityclose records, as deleting a lead, account or contact deletes the phone
+calls regarding it. Other lookups to a deleted row are only cleared (the tenant does that).
+"""
+
+from __future__ import annotations
+
+from d365lab.mock.rules.base import register
+from d365lab.mock.rules.common import settings_of
+from d365lab.mock.tenant_api import Ref, Row, Tenant
+from d365lab.models.schema import TABLES
+
+#: parent table -> [(activity table, its lookup column to the parent)]
+CASCADES: dict[str, list[tuple[str, str]]] = {
+    "opportunity": [("phonecall", "regardingobjectid"), ("opportunityclose", "opportunityid")],
+    "lead": [("phonecall", "regardingobjectid")],
+    "account": [("phonecall", "regardingobjectid")],
+    "contact": [("phonecall", "regardingobjectid")],
+}
+
+
+class ActivityCascadeRule:
+    """Before a parent row is deleted, delete the activities that hang off it."""
+
+    def __init__(self, parent: str) -> None:
+        self.parent = parent
+
+    def before_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
+        """Nothing to check on writes."""
+
+    def after_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
+        """Nothing after writes."""
+
+    def before_delete(self, tenant: Tenant, row: Row) -> None:
+        """Delete the parent's activities first (same transaction)."""
+        if not settings_of(tenant).delete_cascades_to_activities:
+            return
+        parent_id = row[TABLES[self.parent].primary_id]
+        for child_table, column in CASCADES[self.parent]:
+            key = TABLES[child_table].primary_id
+            for child in tenant.find(child_table, **{column: Ref(self.parent, parent_id)}):
+                tenant.delete(child_table, child[key])
+
+
+for _parent in CASCADES:
+    register(_parent, ActivityCascadeRule(_parent))
