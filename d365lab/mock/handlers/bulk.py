@@ -78,7 +78,7 @@ def create_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
     with tenant.transaction(), instances_created_together(tenant):
         created = tenant.create_many(table.logical_name, rows)
     return OperationResult(status=200, body={
-        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
+        "@odata.context": call.response_context("CreateMultiple"),
         "Ids": [row[table.primary_id] for row in created],
     })
 
@@ -180,6 +180,6 @@ def bulk_delete(tenant: Tenant, call: OperationCall) -> OperationResult:
                 if tenant.get(table.logical_name, record_id) is not None:  # a cascade may have removed it
                     tenant.delete(table.logical_name, record_id)
     return OperationResult(status=200, body={
-        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.BulkDeleteResponse",
+        "@odata.context": call.response_context("BulkDelete"),
         "JobId": str(uuid.uuid4()),
     })

@@ -11,7 +11,7 @@ def who_am_i(tenant: Tenant, call: OperationCall) -> OperationResult:
     """The caller's user, business unit and organization ids (stable, seeded)."""
     caller = tenant.caller
     return OperationResult(200, {
-        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+        "@odata.context": call.response_context("WhoAmI"),
         "BusinessUnitId": caller.business_unit_id,
         "UserId": caller.user_id,
         "OrganizationId": caller.organization_id,
@@ -23,6 +23,6 @@ def retrieve_version(tenant: Tenant, call: OperationCall) -> OperationResult:
     """The service version (``MockSettings.version``)."""
     version = getattr(getattr(tenant, "settings", None), "version", "9.2")
     return OperationResult(200, {
-        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse",
+        "@odata.context": call.response_context("RetrieveVersion"),
         "Version": version,
     })

@@ -72,6 +72,6 @@ def retrieve_process_instances(tenant: Tenant, call: OperationCall) -> Operation
 
 def _response(call: OperationCall, processes: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "@odata.context": f"{call.base_url}/$metadata#Microsoft.Dynamics.CRM.RetrieveProcessInstancesResponse",
+        "@odata.context": call.response_context("RetrieveProcessInstances"),
         "Processes": processes,
     }

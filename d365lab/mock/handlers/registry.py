@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from d365lab.mock.tenant_api import Row, Tenant
+from d365lab.models.schema import TYPE_NAMESPACE
 
 
 @dataclass
@@ -32,6 +33,10 @@ class OperationCall:
     bound_table: str | None = None
     bound_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    def response_context(self, message: str) -> str:
+        """The ``@odata.context`` of a message's complex-type answer (``…/$metadata#….WhoAmIResponse``)."""
+        return f"{self.base_url}/$metadata#{TYPE_NAMESPACE}.{message}Response"
 
 
 @dataclass
@@ -77,4 +82,4 @@ def function(name: str) -> Callable[[Handler], Handler]:
 
 def storage_row_to_ref_body(row: Row, primary_id: str, logical_name: str) -> dict[str, Any]:
     """A ``crmbaseentity`` item: ``@odata.type`` and the primary key."""
-    return {"@odata.type": f"#Microsoft.Dynamics.CRM.{logical_name}", primary_id: row[primary_id]}
+    return {"@odata.type": f"#{TYPE_NAMESPACE}.{logical_name}", primary_id: row[primary_id]}
