@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -181,11 +182,12 @@ class Records:
         for chunk in _chunks(rows, chunk_size):
             targets = []
             chunk_ids = []
+            fresh = iter(new_ids(len(chunk)))
             for row in chunk:
                 if validate:
                     validate_payload(info, row, creating=True)
                 given = row.get(pk)
-                record_id = guid(given) if given else str(uuid.uuid4())
+                record_id = guid(given) if given else next(fresh)
                 targets.append({"@odata.type": type_name, **row, pk: record_id})
                 chunk_ids.append(record_id)
             try:
@@ -235,6 +237,24 @@ class Records:
         if info.primary_id is None:
             raise ClientValidationError(f"bulk messages need a known table; {table!r} is not in d365lab's schema")
         return info
+
+
+def new_ids(count: int) -> builtins.list[str]:
+    """``count`` random (version 4) GUIDs, as ``str(uuid.uuid4())`` gives them.
+
+    One read of the system's random source for all of them: ``uuid4()`` reads it once per
+    id, which is most of the client's cost of keying a 1,000-row bulk request.
+    """
+    raw = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = raw[start:start + 32]
+        # version nibble 4; variant bits 10xx (RFC 4122) in the first nibble of the 4th group
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def encode_json(body: Any) -> bytes:
