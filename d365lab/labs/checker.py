@@ -6,13 +6,16 @@ transient disqualify) and without it (a student who did the lab by hand).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
+from d365lab.labs.duplicates import prefer_best_fit
 from d365lab.labs.evaluate import EvalContext, evaluate_task
 from d365lab.labs.journal import Journal, journal_path
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
+from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
 from d365lab.labs.wording import say
 
@@ -35,14 +38,25 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     org = str(client.whoami().organization_id)
     journal_file = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
     journal = Journal.load(journal_file, prefix=prefix) if use_journal else None
-    snapshot = Locator(client, lab, lang, prefix, journal).snapshot()
+    locator = Locator(client, lab, lang, prefix, journal)
+    snapshot = locator.snapshot()
     if journal is not None and journal_is_stale(journal, lab, snapshot):
         # the journal describes records this tenant no longer has: grade as if there were none
         journal = None
-        snapshot = Locator(client, lab, lang, prefix, None).snapshot()
+        locator = Locator(client, lab, lang, prefix, None)
+        snapshot = locator.snapshot()
     tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone if journal else None)
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
+    if snapshot.ambiguous:
+        graded = lab.tasks_upto(last)
+
+        def passing_checks(trial: Snapshot) -> int:
+            trial_ctx = replace(ctx, snapshot=trial)
+            return sum(c.passed for task in graded for c in evaluate_task(trial_ctx, task))
+
+        snapshot = prefer_best_fit(locator, snapshot, passing_checks)
+        ctx.snapshot = snapshot
     report = LabReport(
         lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), tenant=client.tenant_label,
         organization_id=org, language=lang, prefix=prefix, time_zone=tz, upto=last,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from d365lab.errors import DataverseError
@@ -89,7 +90,49 @@ class Locator:
         """Fetch every lab record (and rows linked to the leads) into a :class:`Snapshot`."""
         snap = Snapshot(records={a: LocatedRecord(a, r.entity) for a, r in self.lab.records.items()})
         self._find_by_value(snap)
-        pending = {a for a, r in self.lab.records.items() if r.find.link}
+        self._find_linked(snap, {a for a, r in self.lab.records.items() if r.find.link})
+        if stages:
+            snap.stage_ids = self.stage_ids()
+        return snap
+
+    def relocate(self, snap: Snapshot, alias: str, row: Row) -> Snapshot:
+        """A copy of ``snap`` where ``alias`` is ``row``, and every record found through it found again."""
+        pk = table(self.lab.records[alias].entity).primary_id
+        trial = Snapshot(records={a: replace(r) for a, r in snap.records.items()}, linked=dict(snap.linked),
+                         stage_ids=snap.stage_ids, ambiguous=snap.ambiguous)
+        chosen = trial.records[alias]
+        chosen.row, chosen.id = row, str(row[pk]).lower()
+        dependents = self._dependents(alias)
+        for other in dependents:
+            trial.records[other] = LocatedRecord(other, self.lab.records[other].entity)
+        self._find_linked(trial, dependents)
+        self._find_none_exists(trial, alias)
+        return trial
+
+    def _dependents(self, alias: str) -> set[str]:
+        """Every record found (directly or not) through its link to ``alias``."""
+        found: set[str] = set()
+        frontier = {alias}
+        while frontier:
+            frontier = {a for a, r in self.lab.records.items() if r.find.to in frontier} - found
+            found |= frontier
+        return found
+
+    def _find_none_exists(self, snap: Snapshot, alias: str) -> None:
+        """Fetch the rows "none exists" checks look for under ``alias`` when no other search brought them."""
+        target = snap.id_of(alias)
+        if target is None:
+            return
+        for task in self.lab.tasks:
+            for check in task.expect:
+                spec = check.none_exists
+                if spec is None or spec.to != alias or (spec.entity, spec.link, target) in snap.linked:
+                    continue
+                prop = value_property(spec.entity, spec.link)
+                snap.linked[(spec.entity, spec.link, target)] = self._query(spec.entity, f"{prop} eq {target}")
+
+    def _find_linked(self, snap: Snapshot, pending: set[str]) -> None:
+        """Find the ``pending`` link-found records, level by level (one query per table and link)."""
         while pending:
             ready = {a for a in pending if snap.id_of(self.lab.records[a].find.to or "") is not None}
             blocked = {a for a in pending if self._target_missing(snap, a, pending)}
@@ -100,9 +143,6 @@ class Locator:
                 break
             self._find_by_link(snap, ready)
             pending -= ready | blocked
-        if stages:
-            snap.stage_ids = self.stage_ids()
-        return snap
 
     def _target_missing(self, snap: Snapshot, alias: str, pending: set[str]) -> bool:
         target = self.lab.records[alias].find.to or ""
@@ -182,21 +222,20 @@ class Locator:
         located.row = chosen
         located.id = str(chosen[pk]).lower()
         located.how = how + (f"; {why}" if why else "")
+        if len(matches) > 1 and self.lab.records[alias].find.link is None and "run journal" not in why:
+            # no journal decides: the checker picks the candidate that fits the lab best (see duplicates.py)
+            snap.ambiguous[alias] = matches
 
     def _pick(self, alias: str, matches: list[Row], pk: str) -> tuple[Row, str]:
-        """Journal id first, else newest created after the run start, else newest."""
-        newest_first = sorted(matches, key=lambda r: str(r.get("createdon") or ""), reverse=True)
+        """Journal id first, else the newest (ties: the smallest id); duplicates.py may choose again."""
+        newest_first = sorted(matches, key=lambda r: str(r[pk]).lower())
+        newest_first.sort(key=lambda r: str(r.get("createdon") or ""), reverse=True)
         if len(matches) == 1:
             return matches[0], ""
         journal_id = self.journal.record_id(alias) if self.journal else None
         for row in newest_first:
             if journal_id and str(row[pk]).lower() == journal_id:
                 return row, f"{len(matches)} candidates, the one in the run journal"
-        if self.journal is not None:
-            started = self.journal.data.run_started_at
-            after = [r for r in newest_first if str(r.get("createdon") or "") >= started]
-            if after:
-                return after[0], f"{len(matches)} candidates, newest created after the run start"
         return newest_first[0], f"{len(matches)} candidates, the newest"
 
     def stage_ids(self) -> dict[str, str]:

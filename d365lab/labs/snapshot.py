@@ -29,6 +29,8 @@ class Snapshot:
     linked: dict[tuple[str, str, str], list[Row]] = field(default_factory=dict)
     #: Stage name -> processstage id, and the reverse.
     stage_ids: dict[str, str] = field(default_factory=dict)
+    #: Records found by value with several candidates and no run journal to decide (alias -> rows).
+    ambiguous: dict[str, list[Row]] = field(default_factory=dict)
 
     def row(self, alias: str) -> Row | None:
         """The fetched row of a lab record, or None."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import IntEnum
 from typing import Any
 
@@ -32,8 +33,14 @@ def read_value(row: Row, entity: str, column: str) -> Any:
 
 
 def normalize_text(text: str) -> str:
-    """Lenient form of a text: trimmed, case-folded, whitespace collapsed, no trailing period."""
-    collapsed = re.sub(r"\s+", " ", text.strip()).casefold()
+    """Lenient form of a text: trimmed, accents dropped, case-folded, whitespace collapsed, no trailing period.
+
+    Accents and case are folded as the service's own ``eq`` does (Dataverse collations are
+    case- and accent-insensitive), so a row the service returned is never discarded here.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    collapsed = re.sub(r"\s+", " ", bare.strip()).casefold()
     return collapsed.rstrip(".").rstrip()
 
 

@@ -156,14 +156,14 @@ def test_unknown_task_is_exit_code_2(lab_env: Path) -> None:
 def test_name_collisions_pick_the_run_records(lab_env: Path) -> None:
     with connect() as client:  # an earlier, wrong attempt with the same topic
         client.records.create("lead", {"subject": "Prospect machine à café avec société", "lastname": "Old"})
-    time.sleep(1.05)  # createdon has one-second precision: make "newest" well defined for the no-journal check
+    time.sleep(1.05)  # createdon has one-second precision: the old attempt is not the newest by chance
     assert cli("lab", "run", "-q").exit_code == 0
     result = cli("lab", "check", "--format", "json")
     assert result.exit_code == 0
     lead_b = result.json()["records"]["lead_b"]
     assert lead_b["candidates"] == 2 and "run journal" in lead_b["how"]
     no_journal = cli("lab", "check", "--format", "json", "--no-journal")
-    assert "newest" in no_journal.json()["records"]["lead_b"]["how"]
+    assert "fits best" in no_journal.json()["records"]["lead_b"]["how"]  # the qualified one, not the old attempt
     failed = {t["id"] for t in no_journal.json()["tasks"] if t["status"] == "failed"}
     assert failed == set()
 
