@@ -70,6 +70,12 @@ def _target_id(table: Table, target: dict[str, Any], index: int, *, required: bo
     return record_id.lower()
 
 
+def _update_target(tenant: Tenant, table: Table, record_id: str, target: dict[str, Any]) -> None:
+    """Update the existing row a target names (the key is the row's, not a value to write)."""
+    target.pop(table.primary_id, None)
+    tenant.update(table.logical_name, record_id, _decode(tenant, table.logical_name, target, for_create=False))
+
+
 @bound_action("*", "CreateMultiple")
 def create_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
     """Create every target; 200 with their ids in order."""
@@ -91,8 +97,7 @@ def update_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
         for index, target in enumerate(targets):
             record_id = _target_id(table, target, index, required=True)
             assert record_id is not None  # required=True raised otherwise
-            target.pop(table.primary_id, None)
-            tenant.update(table.logical_name, record_id, _decode(tenant, table.logical_name, target, for_create=False))
+            _update_target(tenant, table, record_id, target)
     return OperationResult(status=204)
 
 
@@ -104,9 +109,7 @@ def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
         for index, target in enumerate(targets):
             record_id = _target_id(table, target, index, required=False)
             if record_id is not None and tenant.get(table.logical_name, record_id) is not None:
-                target.pop(table.primary_id, None)
-                tenant.update(table.logical_name, record_id,
-                              _decode(tenant, table.logical_name, target, for_create=False))
+                _update_target(tenant, table, record_id, target)
             else:
                 if record_id is not None:
                     target[table.primary_id] = record_id
