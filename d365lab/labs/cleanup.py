@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d365lab.errors import NotFoundError
 from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.spec import LabSpec, Language
+from d365lab.labs.tracking import discover_for_cleanup
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -48,15 +48,17 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
     org = str(client.whoami().organization_id)
     path = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
     with scope_lock(path):
-        return _cleanup_locked(client, path, prefix, log)
+        summary = CleanupSummary(journal_path=str(path))
+        journal = Journal.load(path, prefix=prefix)
+        if journal is None:
+            log(f"no run journal at {path}: nothing tracked, nothing deleted")
+            return summary
+        discover_for_cleanup(client, lab, lang, prefix, journal, log)
+        return _cleanup_locked(client, journal, summary, log)
 
 
-def _cleanup_locked(client: DataverseClient, path: Path, prefix: str, log: Callable[[str], None]) -> CleanupSummary:
-    summary = CleanupSummary(journal_path=str(path))
-    journal = Journal.load(path, prefix=prefix)
-    if journal is None:
-        log(f"no run journal at {path}: nothing tracked, nothing deleted")
-        return summary
+def _cleanup_locked(client: DataverseClient, journal: Journal, summary: CleanupSummary,
+                    log: Callable[[str], None]) -> CleanupSummary:
     rank = {entity: i for i, entity in enumerate(DELETE_ORDER)}
     tracked = sorted(journal.data.created, key=lambda r: (rank.get(r.entity, -1), r.created_at))
     for record in tracked:

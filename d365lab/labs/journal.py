@@ -79,6 +79,9 @@ class JournalData(BaseModel):
     records: dict[str, str] = Field(default_factory=dict)
     created: list[TrackedRecord] = Field(default_factory=list)
     tasks: dict[str, TaskDone] = Field(default_factory=dict)
+    #: Requests sent but not known to have finished ("create lead_b", "qualify lead_b" -> id):
+    #: written before the request, so a run killed in between still knows what it may have made.
+    pending: dict[str, str] = Field(default_factory=dict)
 
 
 def journal_path(lab_key: str, organization_id: str, language: str, prefix: str, tenant: str = "") -> Path:
@@ -200,6 +203,33 @@ class Journal:
                 entity=entity, id=record_id, alias=alias, task=task,
                 created_at=timeutil.to_wire(timeutil.now_utc())))
         self.save()
+
+    def start(self, action: str, alias: str, record_id: str, *, entity: str | None = None,
+              task: str | None = None) -> None:
+        """Note, before the request, that ``action`` ("create", "qualify") on ``alias`` is under way.
+
+        A create also lists its client-generated id among the created records, so cleanup
+        deletes the record even when the run died before hearing that it was made.
+        """
+        record_id = record_id.lower()
+        self.data.pending[f"{action} {alias}"] = record_id
+        if entity is not None and not any(r.id == record_id for r in self.data.created):
+            self.data.created.append(TrackedRecord(entity=entity, id=record_id, alias=alias, task=task,
+                                                   created_at=timeutil.to_wire(timeutil.now_utc())))
+        self.save()
+
+    def pending_id(self, action: str, alias: str) -> str | None:
+        """The id of an ``action`` on ``alias`` started by an earlier run and never finished."""
+        return self.data.pending.get(f"{action} {alias}")
+
+    def finish(self, action: str, alias: str) -> None:
+        """The ``action`` on ``alias`` is done (its results are tracked)."""
+        if self.data.pending.pop(f"{action} {alias}", None) is not None:
+            self.save()
+
+    def is_tracked(self, record_id: str) -> bool:
+        """True when ``record_id`` is among the records the lab created."""
+        return any(r.id == record_id.lower() for r in self.data.created)
 
     def forget(self, alias: str) -> None:
         """Drop an alias whose record no longer exists in the tenant."""

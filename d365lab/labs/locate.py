@@ -19,7 +19,7 @@ from d365lab.labs.journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.values import normalize_text, value_property
-from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS, table
+from d365lab.models.schema import STAGE_IDS, table
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -210,8 +210,10 @@ class Locator:
         located = snap.records[alias]
         located.candidates = len(matches)
         if self.only_tracked and self.lab.records[alias].find.link is None:
-            tracked = self.journal.record_id(alias) if self.journal else None
-            matches = [r for r in matches if str(r[pk]).lower() == tracked]
+            # a lead whose create was journaled but never confirmed (the run died) is this run's too
+            journal = self.journal
+            tracked = {journal.record_id(alias), journal.pending_id("create", alias)} if journal else set()
+            matches = [r for r in matches if str(r[pk]).lower() in tracked]
             if not matches:
                 located.how = f"not created by this run ({how}; the run journal tracks no such record)"
                 return
@@ -240,13 +242,11 @@ class Locator:
 
     def stage_ids(self) -> dict[str, str]:
         """Stage name -> id of the Lead to Opportunity process, read from ``processstages``."""
-        try:
-            rows = list(self.client.records.list(
-                "processstage", filter=f"_processid_value eq {LEAD_TO_OPPORTUNITY_PROCESS_ID}",
-                select=["processstageid", "stagename"]))
-        except DataverseError:  # a tenant that hides the table still has the OOB ids
-            rows = []
-        found = {str(r["stagename"]): str(r["processstageid"]).lower() for r in rows if r.get("stagename")}
+        try:  # the Sales verb reads them once per client, so runner and checker share one read
+            stages = self.client.process_flows.stages()
+        except (DataverseError, ValueError):  # hidden table, no stages, odd rows: the OOB ids still hold
+            stages = []
+        found = {s.stagename: s.processstageid.lower() for s in stages if s.stagename}
         return found or dict(STAGE_IDS)
 
 

@@ -17,6 +17,7 @@ from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.spec import LabSpec, Language, TaskSpec
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
+from d365lab.labs.tracking import track_discovered
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -104,6 +105,7 @@ def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: s
         journal.delete()
         journal = open_journal()
         snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
+    track_discovered(journal, snapshot, log)  # what a run killed mid-step made, so cleanup deletes it
     if journal.data.tasks:  # keep the zone the earlier steps were done in
         tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone)
     ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,

@@ -8,6 +8,7 @@ wrote (so the runner needs no re-reads), and tracks what it created in the journ
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -163,10 +164,15 @@ class CreateLead(StepKind):
         find = ctx.lab.records[step.record].find
         values = {find.field or "subject": ctx.lab.find_value(step.record, ctx.lang, ctx.prefix)}
         values.update(resolve_values(ctx, task, step.arg("values") or {}))
-        lead_id = ctx.client.records.create("lead", values)
+        # the id is chosen here and journaled before the request: a run killed before hearing
+        # back finds the lead by that id next time, and cleanup deletes it either way
+        lead_id = ctx.journal.pending_id("create", step.record) or str(uuid.uuid4())
+        ctx.journal.start("create", step.record, lead_id, entity="lead", task=task.id)
+        lead_id = ctx.client.records.create("lead", {**values, table("lead").primary_id: lead_id})
         ctx.remember(step.record, lead_id, {**values, "statecode": int(LeadState.OPEN),
                                            "statuscode": int(LeadStatus.NEW),
                                            "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
+        ctx.journal.finish("create", step.record)
         return f"created lead {values[find.field or 'subject']!r} ({lead_id})"
 
 
@@ -179,6 +185,9 @@ class QualifyLead(_StateStep):
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         lead = ctx.require(step.record, task)
         creates: dict[str, str] = step.arg("creates") or {}
+        # journaled before the request: if the run dies before the answer, the next run (or
+        # cleanup) looks for what the qualification made (tracking.py) instead of losing it
+        ctx.journal.start("qualify", step.record, lead.id or "")
         result = ctx.client.leads.qualify(lead.id or "", create_account=bool(step.arg("create_account", False)),
                                           create_contact=True, create_opportunity=True)
         made = {"account": result.account_id, "contact": result.contact_id, "opportunity": result.opportunity_id}
@@ -192,6 +201,7 @@ class QualifyLead(_StateStep):
             else:
                 ctx.journal.track(kind, record_id, task=task.id)
         _set_state(lead, LeadState.QUALIFIED, LeadStatus.QUALIFIED)
+        ctx.journal.finish("qualify", step.record)
         return f"qualified {step.record}: " + ", ".join(f"{k} {v}" for k, v in made.items() if v)
 
 
