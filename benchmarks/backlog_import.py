@@ -77,6 +77,14 @@ class ProcessServer:
         self.stop()
         raise RuntimeError("mock server process did not start")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used so far (Linux ``/proc``; None elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """Terminate the child process."""
         self.proc.terminate()
@@ -95,19 +103,32 @@ def client_for(running: Any) -> DataverseClient:
     return DataverseClient(running.base_url, StaticTokenProvider(running.token))
 
 
-def bench_ours(path: Path, count: int, settings: MockSettings) -> tuple[float, int]:
-    """Seconds and requests of our import, on a fresh tenant."""
+def server_cpu(running: Any) -> float | None:
+    """The server process's CPU seconds so far (``--server process`` only)."""
+    return running.cpu_seconds() if isinstance(running, ProcessServer) else None
+
+
+def cpu_used(running: Any, before: float | None) -> float | None:
+    """Server CPU seconds since ``before`` (None when unknown)."""
+    after = server_cpu(running)
+    return None if before is None or after is None else after - before
+
+
+def bench_ours(path: Path, count: int, settings: MockSettings) -> tuple[float, int, float | None]:
+    """Seconds, requests and server CPU seconds of our import, on a fresh tenant."""
     running = start(settings)
     try:
         with client_for(running) as client:
             client.whoami()
             before = client.request_count
+            cpu_before = server_cpu(running)
             started = time.perf_counter()
             report = run_import(client, path, ImportOptions())
             seconds = time.perf_counter() - started
+            cpu = cpu_used(running, cpu_before)
             assert report.created == count, (report.created, report.rejections[:3])
             assert client.records.count("lead") >= min(count, 5000)
-            return seconds, client.request_count - before
+            return seconds, client.request_count - before, cpu
     finally:
         running.stop()
 
@@ -136,8 +157,9 @@ def prepare_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def bench_sdk(path: Path, count: int, settings: MockSettings) -> float | None:
-    """Seconds of the MS SDK's ``records.create("lead", list)`` (payloads prepared by us, untimed), or None."""
+def bench_sdk(path: Path, count: int, settings: MockSettings) -> tuple[float, float | None] | None:
+    """Seconds and server CPU seconds of the MS SDK's ``records.create("lead", list)`` (payloads
+    prepared by us, untimed), or None when the SDK is not installed."""
     try:
         from azure.core.credentials import AccessToken
         from PowerPlatform.Dataverse.client import DataverseClient as SdkClient
@@ -158,11 +180,13 @@ def bench_sdk(path: Path, count: int, settings: MockSettings) -> float | None:
         sdk = SdkClient("https://org.crm.dynamics.com", Credential(running.token))
         sdk._base_url = running.base_url  # the constructor only accepts https
         with sdk:
+            cpu_before = server_cpu(running)
             started = time.perf_counter()
             ids = sdk.records.create("lead", payloads)
             seconds = time.perf_counter() - started
+            cpu = cpu_used(running, cpu_before)
         assert len(ids) == count
-        return seconds
+        return seconds, cpu
     finally:
         running.stop()
 
@@ -175,13 +199,19 @@ def compare(path: Path, leads: int, naive_sample: int, settings: MockSettings, l
     """
     ours_runs: list[float] = []
     sdk_runs: list[float] = []
+    ours_cpu: list[float] = []
+    sdk_cpu: list[float] = []
     ours_requests = 0
     for _ in range(repeats):
-        seconds, ours_requests = bench_ours(path, leads, settings)
+        seconds, ours_requests, cpu = bench_ours(path, leads, settings)
         ours_runs.append(seconds)
-        sdk_seconds = bench_sdk(path, leads, settings)
-        if sdk_seconds is not None:
-            sdk_runs.append(sdk_seconds)
+        if cpu is not None:
+            ours_cpu.append(cpu)
+        sdk_result = bench_sdk(path, leads, settings)
+        if sdk_result is not None:
+            sdk_runs.append(sdk_result[0])
+            if sdk_result[1] is not None:
+                sdk_cpu.append(sdk_result[1])
     naive_s, naive_n = bench_naive(path, naive_sample, settings)
     ours_s = statistics.median(ours_runs)
     ours_rate = leads / ours_s
@@ -204,6 +234,10 @@ def compare(path: Path, leads: int, naive_sample: int, settings: MockSettings, l
         print(f"ratio ours/SDK: {ours_rate / sdk_rate:.2f}x (ours end to end vs the SDK's write alone)")
         print(f"ratio ours/(SDK + the same CSV read and validation, {prep:.2f} s): "
               f"{(sdk_s + prep) / ours_s:.2f}x")
+    if ours_cpu:
+        print(f"mock server process CPU (median): ours {statistics.median(ours_cpu):.2f} s"
+              + (f", SDK {statistics.median(sdk_cpu):.2f} s" if sdk_cpu else "")
+              + " (the tenant's share of the work; the rest of each figure is client time not hidden by overlap)")
     print(f"targets: >= 3000 leads/s -> {'OK' if ours_rate >= 3000 else 'MISSED'}; "
           f"<= 0.01 requests/lead -> {'OK' if ours_requests / leads <= 0.01 else 'MISSED'}")
 
@@ -219,6 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     global SERVER_MODE
     SERVER_MODE = args.server
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "leads.csv"
         write_leads_csv(path, args.leads)
@@ -232,6 +267,7 @@ def main() -> None:
             compare(path, args.leads, args.naive_sample, MockSettings(auto_create_process_flow=False),
                     "mock with auto_create_process_flow=False (less server work per lead; isolates client cost)",
                     args.repeats)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

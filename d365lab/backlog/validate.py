@@ -42,6 +42,11 @@ def _money(value: Any) -> Any:
     value = _blank_to_none(value)
     if not isinstance(value, str):
         return value
+    if "," not in value:
+        try:
+            return float(value)  # most cells are plain numbers: no need to clean them first
+        except ValueError:
+            pass
     text = re.sub(r"[\s\u00a0\u202f€$£]", "", value)
     if "," in text and "." in text:
         text = text.replace(",", "") if text.rfind(".") > text.rfind(",") else text.replace(".", "").replace(",", ".")
