@@ -16,7 +16,7 @@ from d365lab.labs.journal import Journal, journal_path
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
 from d365lab.labs.snapshot import Snapshot
-from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
+from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix, localize
 from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ _NOT_OBSERVABLE_HINT = {
 def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "",
               time_zone: str | None = None, upto: str | None = None, use_journal: bool = True) -> LabReport:
     """Grade the tenant behind ``client`` against ``lab`` (tasks up to ``upto``, default all)."""
+    prefix = clean_prefix(prefix)
     last = lab.resolve_upto(upto)
     org = str(client.whoami().organization_id)
     journal_file = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)

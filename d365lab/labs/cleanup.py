@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from d365lab.errors import NotFoundError
 from d365lab.labs.journal import Journal, journal_path, scope_lock
-from d365lab.labs.spec import LabSpec, Language
+from d365lab.labs.spec import LabSpec, Language, clean_prefix
 from d365lab.labs.tracking import discover_for_cleanup
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
     Raises :class:`~d365lab.labs.journal.JournalError` for an unreadable journal or one
     whose stored prefix is not ``prefix`` (never delete another student's records).
     """
+    prefix = clean_prefix(prefix)
     org = str(client.whoami().organization_id)
     path = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
     with scope_lock(path):

@@ -27,7 +27,8 @@ from d365lab.labs.checker import check_lab, error_report
 from d365lab.labs.journal import JournalError
 from d365lab.labs.reports.common import points
 from d365lab.labs.results import LabReport
-from d365lab.labs.spec import LANGUAGES, LabSpec, Language
+from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
+from d365lab.labs.values import normalize_text
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -47,6 +48,8 @@ class Student:
     settings: dict[str, str] = field(default_factory=dict)
     #: why this row cannot be graded (missing env file, unknown column): an error entry, exit 2
     error: str | None = None
+    #: the row's line in the roster file (the header is line 1)
+    line: int = 0
 
     @property
     def shares_default_tenant(self) -> bool:
@@ -106,7 +109,32 @@ def read_roster(path: Path) -> list[Student]:
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise RosterError(f"{path}: duplicate student names: {', '.join(sorted(duplicates))}")
+    _refuse_shared_work(path, students)
     return students
+
+
+def _tenant_key(student: Student) -> str:
+    """Which tenant a row grades: its URL (from the columns or its env file), else the default one."""
+    url = student.settings.get("dataverse_url") or student.settings.get("DATAVERSE_URL")
+    if not url and student.env_file and Path(student.env_file).is_file():
+        from dotenv import dotenv_values
+
+        url = dotenv_values(student.env_file).get("DATAVERSE_URL") or f"env file {student.env_file}"
+    return (url or "").strip().rstrip("/").casefold()
+
+
+def _refuse_shared_work(path: Path, students: list[Student]) -> None:
+    """Rows with one tenant and one prefix (as the service compares topics) would share one grade."""
+    rows_by_scope: dict[tuple[str, str], list[Student]] = {}
+    for student in (s for s in students if s.error is None):  # rows in error are reported as such
+        scope = (_tenant_key(student), normalize_text(student.prefix))
+        rows_by_scope.setdefault(scope, []).append(student)
+    clashes = ["; ".join(f"line {s.line} ({s.name}, prefix {s.prefix!r})" for s in same)
+               for same in rows_by_scope.values() if len(same) > 1]
+    if clashes:
+        raise RosterError(f"{path}: these rows would all be graded on the same work (same tenant, and prefixes "
+                          f"the service does not tell apart): {' | '.join(clashes)}; give each student their "
+                          f"own prefix or tenant")
 
 
 def _student(path: Path, line: int, row: dict[str, str | None], unknown: list[str]) -> Student:
@@ -132,8 +160,9 @@ def _student(path: Path, line: int, row: dict[str, str | None], unknown: list[st
         env_file = str(resolved)
     settings = {k: v.strip() for k, v in row.items()
                 if k and k not in _RESERVED and k not in unknown and v and v.strip()}
-    return Student(name=name, prefix=(row.get("prefix") or "").strip(), language=lang, env_file=env_file,
-                   settings=settings, error=f"{path}:{line}: " + "; ".join(problems) if problems else None)
+    return Student(name=name, prefix=clean_prefix(row.get("prefix") or ""), language=lang, env_file=env_file,
+                   settings=settings, error=f"{path}:{line}: " + "; ".join(problems) if problems else None,
+                   line=line)
 
 
 def default_connector(options: dict[str, Any]) -> DataverseClient:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.locate import Locator, journal_is_stale
-from d365lab.labs.spec import LabSpec, Language, TaskSpec
+from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
 from d365lab.labs.tracking import track_discovered
 
@@ -84,6 +84,7 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     exercise creates and it is not there, and :class:`~d365lab.labs.journal.JournalError`
     when the journal is unreadable or another run of the scope holds it.
     """
+    prefix = clean_prefix(prefix)
     tz = timeutil.resolve_time_zone(lab, lang, time_zone)
     path, org = scope_journal_path(client, lab, lang, prefix)
 

@@ -36,6 +36,15 @@ def localize(value: Any, lang: Language) -> Any:
     return value
 
 
+def clean_prefix(prefix: str) -> str:
+    """A ``--prefix`` as every command uses it: no leading/trailing spaces, inner runs as one.
+
+    >>> clean_prefix("  [P1]   x ")
+    '[P1] x'
+    """
+    return " ".join(prefix.split())
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
