@@ -26,9 +26,9 @@ from d365lab.labs.outputs import (
 from d365lab.labs.reports import FORMATS, render_json, render_junit, render_markdown, render_table
 from d365lab.labs.results import LabReport
 from d365lab.labs.runner import run_lab
-from d365lab.labs.spec import LANGUAGES, LabSpec, Language
+from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.steps import LabRunError
-from d365lab.labs.timeutil import resolve_time_zone
+from d365lab.labs.timeutil import now_utc, resolve_time_zone, to_wire
 from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
@@ -66,18 +66,51 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _setup(lab_name: str, lang: str | None, fmt: str | None = None) -> tuple[LabSpec, Language]:
-    try:
-        lab = load_lab(lab_name)
-    except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+def _load(lab_name: str, lang: str | None, fmt: str | None = None) -> tuple[LabSpec, Language]:
+    """The lab and language; ``ValueError`` (or ``FileNotFoundError``) naming a bad input."""
+    lab = load_lab(lab_name)
     chosen = lang or lab.lab.default_language
     for known in LANGUAGES:
         if chosen == known:
             if fmt is not None and fmt not in FORMATS:
-                raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+                raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
             return lab, known
-    raise _fail(f"unknown language {chosen!r}; choose one of {', '.join(LANGUAGES)}")
+    raise ValueError(f"unknown language {chosen!r}; choose one of {', '.join(LANGUAGES)}")
+
+
+def _setup(lab_name: str, lang: str | None, fmt: str | None = None) -> tuple[LabSpec, Language]:
+    try:
+        return _load(lab_name, lang, fmt)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _input_failure(message: str, fmt: str | None, output: Path | None, *, lab_name: str, lang: str | None,
+                   prefix: str, upto: str | None) -> typer.Exit:
+    """Exit 2 for a bad input; with a JSON/JUnit report asked for, also the error document a platform parses."""
+    failure = _fail(message)
+    try:
+        chosen = choose_format(fmt, output)
+    except OutputError:
+        return failure
+    if chosen not in ("json", "junit"):
+        return failure
+    try:
+        lab: LabSpec | None = load_lab(lab_name)
+    except (FileNotFoundError, ValueError):
+        lab = None
+    language = lang if lang in LANGUAGES else (lab.lab.default_language if lab else "")
+    report = LabReport(lab_id=lab.lab.id if lab else lab_name, lab_title=str(lab.lab.title.get("en", "")) if lab
+                       else lab_name, tenant="not contacted", language=language or "", prefix=prefix,
+                       time_zone="", upto=upto or "", checked_at=to_wire(now_utc()), error=message,
+                       exit_code=EXIT_ERROR)
+    try:
+        if output is not None:
+            check_writable_file(output)
+        emit_report(report, chosen, output)
+    except (OutputError, OSError):
+        pass  # the error line on stderr still says what is wrong
+    return failure
 
 
 def _report_target(fmt: str | None, output: Path | None) -> str:
@@ -147,6 +180,8 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
                               upto=upto, log=log)
             log(say(language, "steps_done", performed=summary.performed, skipped=summary.skipped,
                     journal=summary.journal_path))
+            if summary.done_beyond:
+                raise _fail(say(language, "beyond_upto", upto=upto, done=", ".join(summary.done_beyond)))
             if not check:
                 log(say(language, "http_requests", count=client.request_count))
                 return 0
@@ -189,13 +224,17 @@ def check_command(
     lab_name: str = _LAB,
 ) -> None:
     """Grade the tenant: every expectation, with points, evidence and hints. Exit 0 / 1 / 2."""
-    lab, language = _setup(lab_name, lang, fmt)
+    prefix = clean_prefix(prefix)
     try:
+        lab, language = _load(lab_name, lang, fmt)
         lab.resolve_upto(upto)
         lab.select_exercises(exercise)
         resolve_time_zone(lab, language, time_zone)  # --timezone or D365LAB_TIMEZONE, before any request
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    except (FileNotFoundError, ValueError) as exc:
+        if roster is not None:
+            raise _fail(str(exc)) from None
+        raise _input_failure(str(exc), fmt, output, lab_name=lab_name, lang=lang, prefix=prefix,
+                             upto=upto) from None
     if roster is not None:
         raise typer.Exit(_grade_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
                                        output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet))
@@ -217,10 +256,13 @@ def check_command(
 
 def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,
                   fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool) -> int:
-    from d365lab.labs.roster_report import grade_roster
+    from d365lab.labs.roster_report import SUMMARY_SUFFIXES, grade_roster
 
     try:  # both checked before any tenant is asked anything
         if output is not None:
+            if output.suffix.lower() not in SUMMARY_SUFFIXES:
+                raise OutputError(f"cannot tell the class summary format of --output {output} (suffix "
+                                  f"{output.suffix or 'none'}; known: {', '.join(SUMMARY_SUFFIXES)})")
             check_writable_file(output)
         ensure_writable_dir(reports_dir)
     except OutputError as exc:

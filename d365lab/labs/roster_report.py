@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from d365lab.labs.roster import (
 from d365lab.labs.spec import LabSpec, Language
 
 _EXTENSIONS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}
+#: ``--output`` suffixes of the class summary (the suffix picks the format).
+SUMMARY_SUFFIXES = (".md", ".markdown", ".csv", ".xml", ".json")
 
 
 def _slug(name: str) -> str:
@@ -99,10 +102,14 @@ def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None
                          on_report=progress)
     print_summary(lab, graded, console)
     if output is not None:
-        if output.suffix.lower() == ".csv":
+        suffix = output.suffix.lower()
+        if suffix == ".csv":
             output.write_text(summary_csv(graded), encoding="utf-8")
-        elif output.suffix.lower() == ".xml" or fmt == "junit":
+        elif suffix == ".xml":
             output.write_text(render_junit([r for _, r in graded]), encoding="utf-8")
+        elif suffix == ".json":
+            document = {"lab_id": lab.lab.id, "exit_code": class_exit_code(graded), "students": summary_rows(graded)}
+            output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             output.write_text(summary_markdown(lab, graded), encoding="utf-8")
         console.print(f"class summary written to {output}", markup=False)

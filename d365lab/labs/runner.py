@@ -41,6 +41,8 @@ class RunSummary:
     journal_path: str
     time_zone: str
     steps: list[StepOutcome] = field(default_factory=list)
+    #: Tasks after ``upto`` the journal shows done: the tenant is past the state asked for.
+    done_beyond: list[str] = field(default_factory=list)
 
     @property
     def performed(self) -> int:
@@ -93,8 +95,13 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
                                      language=lang, prefix=prefix, time_zone=tz)
 
     with scope_lock(path):
-        return _run_locked(client, lab, lang, prefix, tz, time_zone, tasks_to_run(lab, exercise, upto), log,
-                           open_journal)
+        summary = _run_locked(client, lab, lang, prefix, tz, time_zone, tasks_to_run(lab, exercise, upto), log,
+                              open_journal)
+    if upto is not None:
+        journal = Journal.load(path, prefix=prefix)
+        after = lab.task_ids()[lab.order_of(lab.resolve_upto(upto)) + 1:]
+        summary.done_beyond = [t for t in after if journal is not None and journal.is_done(t)]
+    return summary
 
 
 def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str, time_zone: str | None,

@@ -36,6 +36,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "expected", "actual": "actual", "empty": "(empty)",
         "steps_done": "{performed} step(s) done, {skipped} already done; journal {journal}",
         "http_requests": "HTTP requests: {count}",
+        "beyond_upto": ("the tenant is already past {upto}: the run journal shows {done} done; "
+                        "run 'd365lab lab cleanup' first, then seed again"),
         "sep": "; ",
     },
     "fr": {
@@ -66,6 +68,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "attendu", "actual": "obtenu", "empty": "(vide)",
         "steps_done": "{performed} étape(s) faite(s), {skipped} déjà faite(s) ; journal {journal}",
         "http_requests": "Requêtes HTTP : {count}",
+        "beyond_upto": ("le tenant a déjà dépassé {upto} : le journal d'exécution montre {done} faite(s) ; "
+                        "lancez d'abord 'd365lab lab cleanup', puis relancez seed"),
         "sep": " ; ",
     },
 }
