@@ -14,6 +14,7 @@ from d365lab.labs.duplicates import prefer_best_fit
 from d365lab.labs.evaluate import EvalContext, evaluate_task
 from d365lab.labs.journal import Journal, journal_path
 from d365lab.labs.locate import Locator, journal_is_stale
+from d365lab.labs.reports.common import status_word
 from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix, localize
@@ -143,6 +144,9 @@ def settle_task_done(lab: LabSpec, report: LabReport, journal: Journal | None = 
             outcome = next(c for c in result.checks if c.id == check.id)
             other = status.get(check.task_done)
             outcome.actual = other.status if other else "not checked"
+            # the status token stays in `actual` (machines read it); people read it in their language
+            outcome.actual_label = status_word(other, report.language) if other else say(report.language,
+                                                                                           "not_checked")
             outcome.passed = other is not None and other.passed
             if outcome.passed:
                 continue
@@ -151,7 +155,7 @@ def settle_task_done(lab: LabSpec, report: LabReport, journal: Journal | None = 
             outcome.status = "fail" if outcome.strict else "warn"
             outcome.message = (say(report.language, "task_never_done", task=check.task_done) if never_done else
                                say(report.language, "task_done_unknown", task=check.task_done,
-                                   status=outcome.actual))
+                                   status=outcome.actual_label))
             outcome.hint = other.hint if other else None
             if never_done:
                 score_task(result, task, result_lang(report))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from d365lab.labs.locate import Locator
 from d365lab.labs.snapshot import Row, Snapshot
+from d365lab.labs.wording import say
 from d365lab.models.schema import table
 
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
@@ -48,18 +49,17 @@ def prefer_best_fit(locator: Locator, snapshot: Snapshot, passing_checks: Callab
         snapshot = best.snapshot
         located = snapshot.records[alias]
         base = located.how.split("; ", 1)[0]
-        located.how = f"{base}; {_why(trials)}"
+        located.how = f"{base}; {_why(trials, locator.lang)}"
         located.candidates = len(trials)
     return snapshot
 
 
-def _why(trials: list[_Trial]) -> str:
+def _why(trials: list[_Trial], lang: str) -> str:
     best, others = trials[0], trials[1:]
     tied = [t for t in others if t.passing == best.passing]
-    reason = ("all fit the lab equally: the newest" if tied else "the one the lab's work fits best")
-    listed = ", ".join(f"{t.record_id} ({_state(t.row)}, {t.passing} checks pass)" for t in trials)
-    return (f"{len(trials)} candidates with this topic: {listed}; chose {best.record_id}, {reason}; "
-            f"delete the extra one(s)")
+    listed = ", ".join(say(lang, "dup_candidate", id=t.record_id, state=_state(t.row), passing=t.passing)
+                       for t in trials)
+    return say(lang, "dup_tied" if tied else "dup_best", count=len(trials), listed=listed, chosen=best.record_id)
 
 
 def _state(row: Row) -> str:

@@ -26,6 +26,7 @@ from d365lab.labs.values import (
     show,
 )
 from d365lab.labs.wording import say
+from d365lab.models.enums import LeadState, LeadStatus
 
 
 @dataclass
@@ -81,6 +82,9 @@ class _Outcome:
     def _hint(self) -> str:
         ctx, check = self.ctx, self.check
         if check.field in ("statecode", "statuscode") and self.hint_kind == "equals":
+            if self._wrongly_qualified():
+                # a qualified lead has no Disqualify button, and its qualification made records
+                return say(ctx.lang, "wrongly_qualified", record=ctx.record_label(check.record or ""))
             # a state is changed by the task's action (Qualify, Close as won...), not by typing a value
             return str(localize(self.task_hint, ctx.lang))
         template = ctx.lab.hint_templates.get(self.hint_kind) or ctx.lab.hint_templates["equals"]
@@ -92,6 +96,17 @@ class _Outcome:
             expected=self.expected_label or show(self.expected, ctx.lang),
             actual=self.actual_label or show(self.actual, ctx.lang),
         )
+
+
+    def _wrongly_qualified(self) -> bool:
+        """A lead the task wants in another state was qualified (e.g. the wrong one)."""
+        check = self.check
+        located = self.ctx.snapshot.records.get(check.record or "")
+        if located is None or located.entity != "lead" or located.row is None:
+            return False
+        qualified = located.row.get("statecode") == int(LeadState.QUALIFIED)
+        wanted = int(LeadState.QUALIFIED) if check.field == "statecode" else int(LeadStatus.QUALIFIED)
+        return qualified and self.expected != wanted
 
 
 def evaluate_task(ctx: EvalContext, task: TaskSpec) -> list[CheckResult]:
@@ -122,7 +137,8 @@ def evaluate_check(ctx: EvalContext, task: TaskSpec, check: Expectation) -> Chec
     if located.row is None:
         out.hint_kind = "missing"
         out.message = say(ctx.lang, "not_found", alias=check.record, entity=entity, how=located.how)
-        _expected_of_missing(out, operator)
+        out.actual_label = say(ctx.lang, "record_missing")  # never "(empty)", which reads like a value
+        _expected_of_missing(out, task, operator)
         return out.result(description)
     assert check.field is not None
     row = located.row
@@ -240,10 +256,24 @@ def _relative(out: _Outcome, task: TaskSpec, entity: str) -> None:
         "" if out.passed else f"{sep}{say(ctx.lang, 'found', actual=out.actual_label or say(ctx.lang, 'empty'))}")
 
 
-def _expected_of_missing(out: _Outcome, operator: str) -> None:
+def _expected_of_missing(out: _Outcome, task: TaskSpec, operator: str) -> None:
     """What a missing record should have held, so the evidence still says what was expected."""
     ctx, check = out.ctx, out.check
-    if operator == "equals_find" and check.record:
+    if operator == "equals_field" and check.equals_field:
+        alias, column = check.equals_field.split(".", 1)
+        other = ctx.snapshot.row(alias)
+        out.expected = read_value(other, ctx.snapshot.records[alias].entity, column) if other else None
+        out.expected_label = None if other else say(ctx.lang, "value_of", alias=alias, field=column)
+    elif operator in ("equals_relative_date", "equals_relative_datetime"):
+        spec = check.equals_relative_date or check.equals_relative_datetime
+        assert spec is not None
+        day, _source = _anchor_day(out, task, spec)
+        when = timeutil.relative_date(day, spec.days).isoformat() if day else say(ctx.lang, "step_day",
+                                                                                  days=spec.days)
+        out.expected_label = f"{when} {spec.local_time} {ctx.tz}" if spec.local_time else when
+    elif operator == "is_null" and not check.is_null:
+        out.expected_label = say(ctx.lang, "any_value")
+    elif operator == "equals_find" and check.record:
         out.expected = ctx.expected_find_value(check.record)
     elif operator == "equals":
         out.expected = localize(check.equals, ctx.lang)
@@ -311,6 +341,7 @@ def _none_exists(out: _Outcome) -> CheckResult:
     description = f"no {spec.entity} with {spec.link} = {spec.to}"
     if target_id is None:
         out.hint_kind = "missing"
+        out.actual, out.actual_label = None, say(ctx.lang, "not_checked")  # not "0": nothing was counted
         out.message = say(ctx.lang, "link_target_missing", alias=spec.to)
     elif rows:
         out.message = f"found {len(rows)} {spec.entity} linked to {spec.to}"

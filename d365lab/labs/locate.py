@@ -19,6 +19,7 @@ from d365lab.labs.journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.values import normalize_text, value_property
+from d365lab.labs.wording import say
 from d365lab.models.schema import STAGE_IDS, table
 
 if TYPE_CHECKING:
@@ -138,11 +139,13 @@ class Locator:
             blocked = {a for a in pending if self._target_missing(snap, a, pending)}
             for alias in blocked:
                 target = self.lab.records[alias].find.to
-                snap.records[alias].how = f"not searched: {target} not found"
-            if not ready:
+                snap.records[alias].how = say(self.lang, "how_not_searched", target=target)
+            pending -= blocked  # and what hangs off them is blocked on the next pass
+            if ready:
+                self._find_by_link(snap, ready)
+                pending -= ready
+            elif not blocked:
                 break
-            self._find_by_link(snap, ready)
-            pending -= ready | blocked
 
     def _target_missing(self, snap: Snapshot, alias: str, pending: set[str]) -> bool:
         target = self.lab.records[alias].find.to or ""
@@ -164,7 +167,7 @@ class Locator:
                 words = {_longest_word(str(v)) for v in missing.values()}
                 rows += self._query(entity, " or ".join(f"contains({column},{odata_literal(w)})" for w in words))
             for alias, value in values.items():
-                how = f"{column} = {value!r}" + (" (lenient match)" if alias in missing else "")
+                how = f"{column} = {value!r}" + (say(self.lang, "how_lenient") if alias in missing else "")
                 self._choose(snap, alias, _dedupe(_lenient_matches(rows, column, value), entity), how)
 
     def _find_by_link(self, snap: Snapshot, aliases: set[str]) -> None:
@@ -218,13 +221,14 @@ class Locator:
                 located.how = f"not created by this run ({how}; the run journal tracks no such record)"
                 return
         if not matches:
-            located.how = f"not found ({how})"
+            located.how = say(self.lang, "how_not_found", how=how)
             return
         chosen, why = self._pick(alias, matches, pk)
         located.row = chosen
         located.id = str(chosen[pk]).lower()
         located.how = how + (f"; {why}" if why else "")
-        if len(matches) > 1 and self.lab.records[alias].find.link is None and "run journal" not in why:
+        if len(matches) > 1 and self.lab.records[alias].find.link is None and str(located.id) != (
+                self.journal.record_id(alias) if self.journal else None):
             # no journal decides: the checker picks the candidate that fits the lab best (see duplicates.py)
             snap.ambiguous[alias] = matches
 
@@ -237,8 +241,8 @@ class Locator:
         journal_id = self.journal.record_id(alias) if self.journal else None
         for row in newest_first:
             if journal_id and str(row[pk]).lower() == journal_id:
-                return row, f"{len(matches)} candidates, the one in the run journal"
-        return newest_first[0], f"{len(matches)} candidates, the newest"
+                return row, say(self.lang, "how_journal", count=len(matches))
+        return newest_first[0], say(self.lang, "how_newest", count=len(matches))
 
     def stage_ids(self) -> dict[str, str]:
         """Stage name -> id of the Lead to Opportunity process, read from ``processstages``."""

@@ -10,7 +10,7 @@ from typing import Any
 
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "not_found": "{alias} ({entity}) not found: {how}",
+        "not_found": "{alias} ({entity}): {how}",
         "cannot_compare": "cannot compare: {alias} not found",
         "ref_target_missing": "{alias} not found, so the link cannot be right",
         "link_target_missing": "{alias} not found, so this cannot be checked",
@@ -36,12 +36,30 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "expected", "actual": "actual", "empty": "(empty)",
         "steps_done": "{performed} step(s) done, {skipped} already done; journal {journal}",
         "http_requests": "HTTP requests: {count}",
+        "how_not_found": "not found ({how})",
+        "how_not_searched": "not searched: {target} not found",
+        "how_lenient": " (lenient match)",
+        "how_journal": "{count} candidates, the one in the run journal",
+        "how_newest": "{count} candidates, the newest",
+        "dup_candidate": "{id} ({state}, {passing} checks pass)",
+        "dup_best": ("{count} candidates with this topic: {listed}; chose {chosen}, the one the lab's work "
+                     "fits best; delete the extra one(s)"),
+        "dup_tied": ("{count} candidates with this topic: {listed}; chose {chosen}: all fit the lab equally, "
+                     "the newest; delete the extra one(s)"),
+        "wrongly_qualified": ("{record} was qualified, and a qualified lead cannot be disqualified: open it, "
+                              "select Reactivate Lead, then do this task again; delete the contact and "
+                              "opportunity (and account) its qualification created."),
+        "record_missing": "(record not found)",
+        "not_checked": "(not checked)",
+        "value_of": "the {field} of {alias} (not found either)",
+        "step_day": "the day of the step {days:+d} day(s)",
+        "any_value": "(any value)",
         "beyond_upto": ("the tenant is already past {upto}: the run journal shows {done} done; "
                         "run 'd365lab lab cleanup' first, then seed again"),
         "sep": "; ",
     },
     "fr": {
-        "not_found": "{alias} ({entity}) introuvable : {how}",
+        "not_found": "{alias} ({entity}) : {how}",
         "cannot_compare": "comparaison impossible : {alias} introuvable",
         "ref_target_missing": "{alias} introuvable : le lien ne peut pas être juste",
         "link_target_missing": "{alias} introuvable : vérification impossible",
@@ -68,6 +86,24 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "attendu", "actual": "obtenu", "empty": "(vide)",
         "steps_done": "{performed} étape(s) faite(s), {skipped} déjà faite(s) ; journal {journal}",
         "http_requests": "Requêtes HTTP : {count}",
+        "how_not_found": "introuvable ({how})",
+        "how_not_searched": "non recherché : {target} introuvable",
+        "how_lenient": " (correspondance approchée)",
+        "how_journal": "{count} candidats, celui du journal d'exécution",
+        "how_newest": "{count} candidats, le plus récent",
+        "dup_candidate": "{id} ({state}, {passing} vérifications réussies)",
+        "dup_best": ("{count} candidats avec ce sujet : {listed} ; retenu {chosen}, celui auquel le travail du "
+                     "labo correspond le mieux ; supprimez le ou les doublons"),
+        "dup_tied": ("{count} candidats avec ce sujet : {listed} ; retenu {chosen} : tous correspondent autant, "
+                     "le plus récent ; supprimez le ou les doublons"),
+        "wrongly_qualified": ("{record} a été qualifié, et un prospect qualifié ne peut pas être disqualifié : "
+                              "ouvrez-le, sélectionnez Réactiver le prospect, puis refaites cette tâche ; "
+                              "supprimez le contact et l'opportunité (et le compte) créés par sa qualification."),
+        "record_missing": "(enregistrement introuvable)",
+        "not_checked": "(non vérifié)",
+        "value_of": "le champ {field} de {alias} (introuvable aussi)",
+        "step_day": "le jour de l'étape {days:+d} jour(s)",
+        "any_value": "(une valeur quelconque)",
         "beyond_upto": ("le tenant a déjà dépassé {upto} : le journal d'exécution montre {done} faite(s) ; "
                         "lancez d'abord 'd365lab lab cleanup', puis relancez seed"),
         "sep": " ; ",

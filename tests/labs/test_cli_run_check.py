@@ -161,9 +161,10 @@ def test_name_collisions_pick_the_run_records(lab_env: Path) -> None:
     result = cli("lab", "check", "--format", "json")
     assert result.exit_code == 0
     lead_b = result.json()["records"]["lead_b"]
-    assert lead_b["candidates"] == 2 and "run journal" in lead_b["how"]
+    assert lead_b["candidates"] == 2 and "journal d'exécution" in lead_b["how"]
     no_journal = cli("lab", "check", "--format", "json", "--no-journal")
-    assert "fits best" in no_journal.json()["records"]["lead_b"]["how"]  # the qualified one, not the old attempt
+    # the qualified lead, not the old attempt
+    assert "correspond le mieux" in no_journal.json()["records"]["lead_b"]["how"]
     failed = {t["id"] for t in no_journal.json()["tasks"] if t["status"] == "failed"}
     assert failed == set()
 

@@ -45,6 +45,9 @@ def check_line(check: CheckResult, lang: str = "en") -> str:
 
 
 def _value(value: object, label: str | None, lang: str) -> str:
+    if label and (value is None or value in STATUS_WORDS["en"]):
+        # "(record not found)", "the contact Jane Doe", a task status in the report language
+        return label
     shown = say(lang, "empty") if value is None else repr(value) if isinstance(value, str) else str(value)
     if label and label not in (shown, str(value)):
         return f"{shown} ({label})"
