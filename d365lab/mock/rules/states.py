@@ -72,8 +72,8 @@ class StateMachineRule:
                     f"create the {self.table.logical_name} open, then update its state.")
             # Ignored, as the platform ignores attributes that are not valid for create.
             state, status = None, None
-        if state is None and status is not None and settings_of(tenant).infer_state_from_status:
-            state = self.model.state_of(status)
+        if state is None and status is not None:
+            state = self._inferred_state(tenant, status, state)
         if state is None:
             state = 0
         if status is None:
@@ -92,11 +92,14 @@ class StateMachineRule:
         if status is None or (state != old_state and status == old_status):
             status = self.model.default_status(state)
         elif state == old_state and status != old_status and not self.model.is_valid(state, status):
-            inferred = self.model.state_of(status)
-            if inferred is not None and settings_of(tenant).infer_state_from_status:
-                state = inferred
+            state = self._inferred_state(tenant, status, state)
         new["statecode"], new["statuscode"] = state, status
 
+
+    def _inferred_state(self, tenant: Tenant, status: int, state: int | None) -> int | None:
+        """The state ``status`` belongs to when ``infer_state_from_status`` is on (else ``state``)."""
+        inferred = self.model.state_of(status)
+        return inferred if inferred is not None and settings_of(tenant).infer_state_from_status else state
 
     def _complete_sent(self, tenant: Tenant, old: Row, new: Row, sent: frozenset[str]) -> None:
         """Complete the pair knowing exactly which codes the caller sent."""
@@ -105,9 +108,7 @@ class StateMachineRule:
             if state != old.get("statecode"):
                 status = self.model.default_status(state) if state is not None else None
         elif "statuscode" in sent and "statecode" not in sent and status is not None:
-            inferred = self.model.state_of(status)
-            if inferred is not None and settings_of(tenant).infer_state_from_status:
-                state = inferred
+            state = self._inferred_state(tenant, status, state)
         new["statecode"], new["statuscode"] = state, status
 
 
