@@ -64,6 +64,7 @@ class _Outcome:
         self.actual_label: str | None = None
         self.message = ""
         self.hint_kind = "equals"
+        self.inexact = False
 
     def result(self, description: str) -> CheckResult:
         check, ctx = self.check, self.ctx
@@ -77,6 +78,7 @@ class _Outcome:
             entity=located.entity if located else None, field=check.field,
             expected=self.expected, expected_label=self.expected_label,
             actual=self.actual, actual_label=self.actual_label, message=self.message, hint=hint,
+            inexact=self.inexact,
         )
 
     def _hint(self) -> str:
@@ -182,7 +184,8 @@ def _equals(out: _Outcome, task: TaskSpec, operator: str) -> None:
             out.message = f"accepted: starts with the shorter text of the lab ({prefix!r})"
             return
     if out.passed and exact_text_differs(out.expected, out.actual):
-        out.message = f"matches leniently; exact text differs ({out.actual!r} vs {out.expected!r})"
+        out.inexact = True
+        out.message = say(ctx.lang, "inexact", actual=repr(out.actual), expected=repr(out.expected))
 
 
 def _is_null(out: _Outcome) -> None:

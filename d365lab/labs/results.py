@@ -30,6 +30,8 @@ class CheckResult(BaseModel):
     actual_label: str | None = None
     message: str = ""
     hint: str | None = None
+    #: Passed leniently but the exact text differs (accents, case, spacing): reported as a warning.
+    inexact: bool = False
 
 
 class TaskResult(BaseModel):

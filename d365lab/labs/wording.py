@@ -49,6 +49,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "wrongly_qualified": ("{record} was qualified, and a qualified lead cannot be disqualified: open it, "
                               "select Reactivate Lead, then do this task again; delete the contact and "
                               "opportunity (and account) its qualification created."),
+        "inexact": "matches leniently; exact text differs ({actual} vs {expected})",
         "record_missing": "(record not found)",
         "not_checked": "(not checked)",
         "value_of": "the {field} of {alias} (not found either)",
@@ -99,6 +100,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "wrongly_qualified": ("{record} a été qualifié, et un prospect qualifié ne peut pas être disqualifié : "
                               "ouvrez-le, sélectionnez Réactiver le prospect, puis refaites cette tâche ; "
                               "supprimez le contact et l'opportunité (et le compte) créés par sa qualification."),
+        "inexact": ("correspond à une différence près (accents, casse, espaces) ; texte exact : {actual} "
+                    "au lieu de {expected}"),
         "record_missing": "(enregistrement introuvable)",
         "not_checked": "(non vérifié)",
         "value_of": "le champ {field} de {alias} (introuvable aussi)",

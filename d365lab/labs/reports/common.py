@@ -36,7 +36,8 @@ def check_line(check: CheckResult, lang: str = "en") -> str:
         where += f" [{check.record_id}]"
     expected = _value(check.expected, check.expected_label, lang)
     actual = _value(check.actual, check.actual_label, lang)
-    status = CHECK_STATUS_WORDS.get(lang, {}).get(check.status, check.status)
+    shown_status = "warn" if check.inexact else check.status  # the spec: exact mismatches are warnings
+    status = CHECK_STATUS_WORDS.get(lang, {}).get(shown_status, shown_status)
     line = (f"{check.id} {status}: {where} {say(lang, 'expected')} {expected}, "
             f"{say(lang, 'actual')} {actual}")
     if check.message:
@@ -56,4 +57,4 @@ def _value(value: object, label: str | None, lang: str) -> str:
 
 def notable_checks(task: TaskResult) -> list[CheckResult]:
     """Checks worth showing: failures, warnings, and states not observable."""
-    return [c for c in task.checks if c.status in ("fail", "warn", "not_observable")]
+    return [c for c in task.checks if c.status in ("fail", "warn", "not_observable") or c.inexact]
