@@ -66,7 +66,8 @@ def test_create_multiple_invalid_state_rolls_back(api: ServiceRootSession) -> No
 def test_every_target_needs_the_bound_type(api: ServiceRootSession, target: dict[str, Any]) -> None:
     response = bulk(api, "leads", "CreateMultiple", [{"@odata.type": LEAD_TYPE, "subject": "ok"}, target])
     assert response.status_code == 400
-    assert "@odata.type" in response.json()["error"]["message"] or "type" in response.json()["error"]["message"]
+    message = response.json()["error"]["message"]
+    assert message.startswith("Targets[1] ") and "Microsoft.Dynamics.CRM.lead" in message
     assert count(api, "leads") == 0
 
 
