@@ -1,10 +1,11 @@
 """The import job: CSV file -> validated leads -> CreateMultiple in chunks.
 
-The whole file is read and its header mapped before the first request, so a file that
-cannot be imported at all sends nothing. Rows are then validated, checked for duplicates
-and sent chunk by chunk: the next chunk is prepared while the previous ones are being
-written (with ``--on-duplicate update`` every row is checked first, since a later row
-may be merged into an earlier one). Rejected rows (invalid values, duplicates skipped,
+The whole file is read, mapped and every row validated before the first write, so a file
+that cannot be imported at all sends nothing and no row is sent before all were checked
+(the tenant's leads are read for the duplicate check meanwhile). Valid rows are then
+checked for duplicates and sent chunk by chunk: the next chunk's payloads are built while
+the previous ones are being written (with ``--on-duplicate update`` every row is sorted
+first, since a later row may be merged into an earlier one). Rejected rows (invalid values, duplicates skipped,
 rows the tenant refused) are collected with their line number, field and reason; they
 never stop the valid rows.
 """
@@ -101,8 +102,6 @@ def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
     return PreparedImport(table, mapping, valid, rejections)
 
 
-#: Rows validated between two looks at the send queue: small, so the first chunk leaves early.
-_BLOCK = 100
 _KIND_FIELD = {"email": "emailaddress1", "name+company": "lastname,companyname"}
 
 
@@ -176,24 +175,23 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
         # The tenant's leads are read while the first rows are validated.
         scan = background.submit(tenant_duplicate_index, client) \
             if options.on_duplicate is not OnDuplicate.CREATE else None
-        rows = list(zip(table.line_numbers, table.rows, strict=True))
-        for start in range(0, len(rows), _BLOCK):
-            block = rows[start:start + _BLOCK]
-            checked = [(line, validate_row(line, mapping.apply(row))) for line, row in block]
-            if scan is not None:
-                sorter.tenant = scan.result()
-            for line, result in checked:
-                if not isinstance(result, LeadImportRow):
-                    report.invalid_rows += 1
-                    report.rejections.extend(result)
-                    continue
-                report.valid += 1
-                payload = result.payload()
-                if sorter.is_new(line, payload):
-                    if streaming:
-                        stream.add(line, payload)
-                    else:
-                        sorter.to_create[line] = payload
+        # Every row is validated before anything is sent (the tenant's leads are read meanwhile).
+        checked = [(line, validate_row(line, mapping.apply(row)))
+                   for line, row in zip(table.line_numbers, table.rows, strict=True)]
+        if scan is not None:
+            sorter.tenant = scan.result()
+        for line, result in checked:
+            if not isinstance(result, LeadImportRow):
+                report.invalid_rows += 1
+                report.rejections.extend(result)
+                continue
+            report.valid += 1
+            payload = result.payload()
+            if sorter.is_new(line, payload):
+                if streaming:
+                    stream.add(line, payload)
+                else:
+                    sorter.to_create[line] = payload
     if options.dry_run:
         report.would_create, report.would_update = len(sorter.to_create), len(sorter.to_update)
     else:
