@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))', re.IGNORECASE)
-_REQUEST_LINE = re.compile(r"^([A-Za-z]+)\s+(\S+)(?:\s+HTTP/\d(?:\.\d)?)?\s*$")
+_REQUEST_LINE = re.compile(r"^([A-Za-z]+)\s+(.+?)(?:\s+HTTP/\d(?:\.\d)?)?\s*$")
 CRLF = "\r\n"
 
 

@@ -261,3 +261,14 @@ def test_nested_batch_is_refused(api: ServiceRootSession) -> None:
     response = send(api, [part("POST", "$batch", {"x": 1})])
     assert response.status_code == 400
     assert "nested" in answers(response)[0].body["error"]["message"]
+
+
+def test_raw_spaces_in_a_part_url_are_taken_as_odatalib_does(api: ServiceRootSession, create: Create) -> None:
+    """Third-party clients leave ``$filter``/``$orderby`` unencoded inside a batch: the URL runs to the last space."""
+    create("leads", {"subject": "Spaced A", "lastname": "X"})
+    create("leads", {"subject": "Spaced B", "lastname": "Y"})
+    response = send(api, [part("GET", "leads?$select=subject&$filter=statecode eq 0&$orderby=subject desc")])
+    assert response.status_code == 200, response.text
+    (answer,) = answers(response)
+    assert answer.status == 200
+    assert [row["subject"] for row in answer.body["value"]] == ["Spaced B", "Spaced A"]
