@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Encodings ``--encoding auto`` tries, in order. cp1252 is what French Excel writes for
@@ -27,8 +27,10 @@ class CsvFormatError(Exception):
 class CsvTable:
     """A decoded CSV file: its header, its data rows (as dicts) and how it was read.
 
-    ``rows[i]`` comes from file line ``line_numbers[i]`` (1-based, the header is line 1),
-    the number people see when they open the file in a spreadsheet.
+    ``rows[i]`` is record ``line_numbers[i]`` of the file: the row number a spreadsheet
+    shows (1-based, the header is row 1, a blank line is a row). It differs from the
+    physical file line once a quoted cell spans several lines. ``short_rows`` are the
+    records with fewer fields than the header (a truncated export), left out of ``rows``.
     """
 
     header: list[str]
@@ -36,6 +38,16 @@ class CsvTable:
     line_numbers: list[int]
     encoding: str
     delimiter: str
+    short_rows: list[ShortRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShortRow:
+    """A record with fewer fields than the header: its row number, its raw fields, the header's width."""
+
+    line: int
+    fields: list[str]
+    header_fields: int
 
 
 def decode_bytes(data: bytes, encoding: str = "auto") -> tuple[str, str]:
@@ -90,28 +102,35 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
         seen.add(name.lower())
     rows: list[dict[str, str]] = []
     lines: list[int] = []
+    short: list[ShortRow] = []
     width = len(header)
     # Columns with an empty title are dropped; when there are none, a row is one zip away.
     named = [i for i, name in enumerate(header) if name]
     names = [header[i] for i in named]
     every_column_named = len(named) == width
+    # Rows are counted per record, not per physical line (reader.line_num), so that a quoted
+    # multi-line cell does not shift the numbers admins look up in their spreadsheet.
+    row_number = 1
     try:
-        for fields in reader:
+        for row_number, fields in enumerate(reader, start=2):
             if len(fields) != width:
                 if not "".join(fields).strip():
                     continue
                 if len(fields) > width and "".join(fields[width:]).strip():
-                    raise CsvFormatError(f"line {reader.line_num}: {len(fields)} fields but the header has {width}")
-                fields = (fields + [""] * width)[:width]
+                    raise CsvFormatError(f"line {row_number}: {len(fields)} fields but the header has {width}")
+                if len(fields) < width:
+                    short.append(ShortRow(row_number, fields, width))
+                    continue
+                fields = fields[:width]
             elif not "".join(fields).strip():
                 continue
             values = map(str.strip, fields) if every_column_named else (fields[i].strip() for i in named)
             rows.append(dict(zip(names, values, strict=False)))
-            lines.append(reader.line_num)
+            lines.append(row_number)
     except csv.Error as exc:
-        raise CsvFormatError(f"line {reader.line_num}: {exc}") from None
+        raise CsvFormatError(f"line {row_number + 1}: {exc}") from None
     return CsvTable(header=[h for h in header if h], rows=rows, line_numbers=lines,
-                    encoding=encoding, delimiter=delimiter)
+                    encoding=encoding, delimiter=delimiter, short_rows=short)
 
 
 def read_csv(path: Path, encoding: str = "auto") -> CsvTable:
@@ -124,11 +143,30 @@ def read_csv(path: Path, encoding: str = "auto") -> CsvTable:
     return parse_text(text, used)
 
 
+#: First characters that make Excel (and LibreOffice) read a cell as a formula; tab and CR too,
+#: as the OWASP "CSV injection" advice lists them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(value: object) -> object:
+    """A cell value safe to open in a spreadsheet: text starting like a formula gets a ``'`` prefix.
+
+    Only text is changed (numbers we write, such as line numbers, stay numbers). The lead
+    values in rejects and results come from a CSV or a tenant anyone may have typed into.
+
+    >>> neutralize_cell("=1+1"), neutralize_cell("Jane"), neutralize_cell(-3)
+    ("'=1+1", 'Jane', -3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> None:
-    """Write rows as UTF-8 CSV with a BOM, so Excel opens accents right."""
+    """Write rows as UTF-8 CSV with a BOM, so Excel opens accents right; formula-like text is neutralized."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in header})
+            writer.writerow({k: "" if row.get(k) is None else neutralize_cell(row.get(k)) for k in header})

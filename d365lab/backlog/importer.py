@@ -92,7 +92,7 @@ def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
     mapping_file = load_mapping_file(options.mapping_file) if options.mapping_file else MappingFile()
     mapping = ColumnMapping(table.header, mapping_file)
     valid: list[tuple[int, LeadImportRow]] = []
-    rejections: list[Rejection] = []
+    rejections: list[Rejection] = short_row_rejections(table)
     for line, row in zip(table.line_numbers, table.rows, strict=True):
         result = validate_row(line, mapping.apply(row))
         if isinstance(result, LeadImportRow):
@@ -100,6 +100,12 @@ def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
         else:
             rejections.extend(result)
     return PreparedImport(table, mapping, valid, rejections)
+
+
+def short_row_rejections(table: CsvTable) -> list[Rejection]:
+    """One rejection per record with fewer fields than the header (a truncated row is never guessed)."""
+    return [Rejection(row.line, "row", f"has {len(row.fields)} fields, header has {row.header_fields}",
+                      table.delimiter.join(row.fields)) for row in table.short_rows]
 
 
 _KIND_FIELD = {"email": "emailaddress1", "name+company": "lastname,companyname"}
@@ -164,8 +170,11 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
     table = read_csv(path, options.encoding)
     mapping = ColumnMapping(table.header, load_mapping_file(options.mapping_file) if options.mapping_file
                             else MappingFile())
-    report = ImportReport(rows=len(table.rows), dry_run=options.dry_run, encoding=table.encoding,
-                          delimiter=table.delimiter, unmapped_headers=list(mapping.unmapped))
+    report = ImportReport(rows=len(table.rows) + len(table.short_rows), dry_run=options.dry_run,
+                          encoding=table.encoding, delimiter=table.delimiter,
+                          unmapped_headers=list(mapping.unmapped))
+    report.rejections = short_row_rejections(table)
+    report.invalid_rows = len(report.rejections)
     sorter = _Sorter(options, report)
     writer = LeadWriter(client, options.batch_size, validated=True,
                         parallelism=options.parallelism or client.recommended_parallelism)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from d365lab.models import enums as e
 from d365lab.models.schema import LEAD
@@ -133,12 +133,18 @@ class MappingFile(BaseModel):
 
     ``columns`` maps a CSV header to a lead column, ``defaults`` gives a value (as it would
     appear in the CSV) for lead columns the file lacks or leaves empty, ``ignore`` lists
-    CSV headers to skip without a warning.
+    CSV headers to skip without a warning. Any other key is refused: a misspelt ``columns``
+    (or a rules file passed by mistake) must not silently become "no mapping".
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     columns: dict[str, str] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)
     ignore: list[str] = Field(default_factory=list)
+
+
+_MAPPING_KEYS = ", ".join(MappingFile.model_fields)
 
 
 class MappingError(Exception):
@@ -149,8 +155,17 @@ def load_mapping_file(path: Path) -> MappingFile:
     """Load and validate a mapping file; the lead columns it names must be importable."""
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"mapping file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"mapping file {path}: expected a mapping with the keys {_MAPPING_KEYS}")
+    unknown = [str(key) for key in data if key not in MappingFile.model_fields]
+    if unknown:
+        raise MappingError(f"mapping file {path}: unknown key {', '.join(map(repr, unknown))} "
+                           f"(expected {_MAPPING_KEYS})")
+    try:
         mapping = MappingFile.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except ValidationError as exc:
         raise MappingError(f"mapping file {path}: {exc}") from None
     for column in [*mapping.columns.values(), *mapping.defaults]:
         if column not in IMPORTABLE_COLUMNS:

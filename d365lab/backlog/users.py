@@ -23,12 +23,16 @@ if TYPE_CHECKING:
 def settings_from_file(path: Path) -> Settings:
     """Checked settings of one credential file (ConfigurationError when unusable)."""
     if not path.is_file():
-        raise ConfigurationError(str(path), "credential file not found")
+        raise ConfigurationError(f"--credentials {path}", "credential file not found")
     values = {k: v for k, v in dotenv_values(path).items() if v is not None}
-    # model_validate, not Settings(): only the file's values count, never the process environment.
-    settings = Settings.model_validate(values).checked()
+    try:
+        # model_validate, not Settings(): only the file's values count, never the process environment.
+        settings = Settings.model_validate(values).checked()
+    except (ConfigurationError, ValueError) as exc:
+        raise ConfigurationError(f"--credentials {path}", str(exc)) from None
     if settings.is_mock:
-        raise ConfigurationError("DATAVERSE_URL", f"{path} names no DATAVERSE_URL (the embedded mock has one user)")
+        raise ConfigurationError(f"--credentials {path}",
+                                 "names no DATAVERSE_URL (the embedded mock has one user)")
     return settings
 
 
@@ -48,12 +52,25 @@ def clients_from_files(paths: list[Path]) -> list[DataverseClient]:
     return clients
 
 
-def check_same_organization(clients: list[DataverseClient]) -> str:
-    """The organization id all clients share; ConfigurationError naming the odd one out."""
+def check_same_organization(clients: list[DataverseClient], files: list[Path] | None = None) -> str:
+    """The organization id all clients share; ConfigurationError naming the odd one out.
+
+    ``files[i]`` is the credential file of ``clients[i + 1]`` (the first client is the main
+    connection): a user that cannot sign in is reported as ``--credentials FILE: ...``, since
+    every user talks to the same URL and the URL alone does not say which file is wrong.
+    """
+    from d365lab.errors import DataverseError
+
     first = clients[0].whoami().organization_id
-    for client in clients[1:]:
-        other = client.whoami().organization_id
+    for index, client in enumerate(clients[1:]):
+        source = f"--credentials {files[index]}" if files and index < len(files) else client.tenant_label
+        try:
+            other = client.whoami().organization_id
+        except ConfigurationError:
+            raise
+        except DataverseError as exc:
+            raise ConfigurationError(source, str(exc)) from None
         if other != first:
-            raise ConfigurationError("credentials", f"{client.tenant_label} is in organization {other}, "
-                                                    f"not {first}: every user must be in the same environment")
+            raise ConfigurationError(source, f"{client.tenant_label} is in organization {other}, "
+                                             f"not {first}: every user must be in the same environment")
     return first

@@ -181,7 +181,7 @@ def triage_command(
             users = [client]
             if credentials and not dry_run:
                 users += [extra_clients.enter_context(c) for c in clients_from_files(credentials)]
-                check_same_organization(users)
+                check_same_organization(users, credentials)
                 console.print(f"spreading the work over {len(users)} users", highlight=False)
             if resume:
                 triage.check_resumable(journal, client, resume)
