@@ -16,30 +16,48 @@ th{text-align:left;background:#f4f6f8}td.n{text-align:right;font-variant-numeric
 .kpi b{display:block;font-size:1.4rem}small{color:#666}
 """
 _COLORS = ["#2b6cb0", "#3182ce", "#4299e1", "#63b3ed", "#90cdf4", "#a0aec0"]
-#: Average advance of a 13 px sans-serif character, a little generous so that wide letters
-#: (capitals, "m", "w") still fit: SVG text cannot be measured without a browser.
-_CHAR_WIDTH = 7.6
+#: Advance of 13 px sans-serif characters (Segoe UI / Helvetica / Arial), rounded up so that
+#: labels fit whatever the font: SVG text cannot be measured without a browser.
+_WIDE, _NARROW, _AVERAGE = 12.5, 4.0, 7.4
+_WIDE_CHARS = frozenset("MWmw@%")
+_NARROW_CHARS = frozenset("iljft.,:;'|!() ")
 _MIN_LABEL_WIDTH = 90
 #: Share of the chart the label column may take; longer labels are cut with an ellipsis.
 _MAX_LABEL_SHARE = 0.45
 
 
-def label_column(labels: list[str], width: int) -> tuple[int, int]:
-    """``(label column width in px, characters a label may show)`` sized to the longest label.
+def text_width(text: str) -> float:
+    """Estimated width in px of ``text`` at 13 px (capitals count wider than lowercase)."""
+    return sum(_WIDE if ch in _WIDE_CHARS else _NARROW if ch in _NARROW_CHARS
+               else _AVERAGE * 1.2 if ch.isupper() else _AVERAGE for ch in text)
+
+
+def fit_label(text: str, max_width: float) -> str:
+    """``text`` if it fits in ``max_width`` px, else its longest prefix that fits, ending with an ellipsis."""
+    if text_width(text) <= max_width:
+        return text
+    cut = len(text)
+    while cut > 0 and text_width(text[:cut].rstrip() + "\u2026") > max_width:
+        cut -= 1
+    return text[:cut].rstrip() + "\u2026"
+
+
+def label_column(labels: list[str], width: int) -> tuple[int, float]:
+    """``(label column width in px, px a label may take)`` sized to the longest label.
 
     The column grows with the longest label (labels are right-aligned against the bars) up
     to a share of the chart, so that the bars keep room; beyond that labels are truncated.
     """
-    max_chars = int((width * _MAX_LABEL_SHARE - 12) / _CHAR_WIDTH)
-    longest = min(max((len(label) for label in labels), default=0), max_chars)
-    return max(_MIN_LABEL_WIDTH, round(longest * _CHAR_WIDTH) + 12), max_chars
+    max_text = width * _MAX_LABEL_SHARE - 12
+    longest = min(max((text_width(label) for label in labels), default=0.0), max_text)
+    return max(_MIN_LABEL_WIDTH, round(longest) + 12), max_text
 
 
-def _label(text: str, x: float, y: float, max_chars: int) -> str:
+def _label(text: str, x: float, y: float, max_width: float) -> str:
     """A right-aligned bar label; a truncated one ends with an ellipsis and keeps its full text as a tooltip."""
-    if len(text) <= max_chars:
+    shown = fit_label(text, max_width)
+    if shown == text:
         return f'<text x="{x:.0f}" y="{y:.0f}" font-size="13" text-anchor="end">{escape(text)}</text>'
-    shown = text[:max_chars - 1].rstrip() + "\u2026"
     return (f'<text x="{x:.0f}" y="{y:.0f}" font-size="13" text-anchor="end"><title>{escape(text)}</title>'
             f'{escape(shown)}</text>')
 
@@ -47,7 +65,7 @@ def _label(text: str, x: float, y: float, max_chars: int) -> str:
 def bar_chart(title: str, bars: list[tuple[str, float]], value_label: str, width: int = 640) -> str:
     """A horizontal bar chart as inline SVG; labels and values are escaped."""
     row_height, top = 28, 30
-    label_width, max_chars = label_column([label for label, _ in bars], width)
+    label_width, max_text = label_column([label for label, _ in bars], width)
     height = top + row_height * max(len(bars), 1) + 10
     biggest = max((v for _, v in bars), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
@@ -57,7 +75,7 @@ def bar_chart(title: str, bars: list[tuple[str, float]], value_label: str, width
     for i, (label, value) in enumerate(bars):
         y = top + i * row_height
         length = max(value * scale, 1 if value else 0)
-        parts.append(_label(label, label_width - 8, y + 17, max_chars))
+        parts.append(_label(label, label_width - 8, y + 17, max_text))
         parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row_height - 8}" '
                      f'fill="{_COLORS[i % len(_COLORS)]}"><title>{escape(label)}: {value:,.0f}</title></rect>')
         parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 17}" font-size="12">'
@@ -72,7 +90,7 @@ def grouped_bar_chart(title: str, categories: list[str], series: list[tuple[str,
                       width: int = 640) -> str:
     """Horizontal bars, one group per category and one bar per series, with a legend (inline SVG)."""
     bar, gap, top = 14, 10, 50
-    label_width, max_chars = label_column(categories, width)
+    label_width, max_text = label_column(categories, width)
     group = bar * len(series) + gap
     height = top + group * max(len(categories), 1) + 10
     biggest = max((v for _, values in series for v in values), default=0) or 1
@@ -86,7 +104,7 @@ def grouped_bar_chart(title: str, categories: list[str], series: list[tuple[str,
                      f'<text x="{x + 16}" y="38" font-size="12">{escape(name)}</text>')
     for c_index, category in enumerate(categories):
         y0 = top + c_index * group
-        parts.append(_label(category, label_width - 8, y0 + bar * len(series) / 2 + 4, max_chars))
+        parts.append(_label(category, label_width - 8, y0 + bar * len(series) / 2 + 4, max_text))
         for s_index, (name, values) in enumerate(series):
             value = values[c_index]
             y = y0 + s_index * bar

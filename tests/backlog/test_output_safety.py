@@ -18,8 +18,11 @@ from d365lab.client import DataverseClient
 from .conftest import RunCli
 
 HEADER = "Topic,First Name,Last Name,Company,Email,Lead Source,Rating,Budget\n"
-#: Rendering font is 13 px: about 6.5-7 px per character on average in common sans-serif fonts.
-PX_PER_CHAR = 7.0
+#: The labels are 13 px sans-serif. Measured in headless chromium (Liberation Sans = Arial metrics):
+#: "Disqualified: No Longer Interested" is 196.6 px (5.8 px a character), "NO LONGER INTERESTED"
+#: 164.0 px (8.2). The tests allow a margin above both.
+PX_PER_CHAR = 6.5
+CAPITALS_WIDTH = 164.0
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -99,3 +102,11 @@ def test_a_label_too_long_for_the_chart_is_cut_with_an_ellipsis_and_a_tooltip() 
     assert f"<title>{long_label}</title>" in svg
     assert short == "Open: New"
     assert x_long - len(shown) * PX_PER_CHAR >= 0
+
+
+def test_capital_letters_get_a_wider_label_column() -> None:
+    capitals = "NO LONGER INTERESTED"
+    (x_caps, shown), = _labels(bar_chart("Leads by status", [(capitals, 1)], "leads"))
+    (x_lower, _), = _labels(bar_chart("Leads by status", [(capitals.title(), 1)], "leads"))
+    assert shown == capitals and x_caps > x_lower
+    assert x_caps >= CAPITALS_WIDTH + 4
