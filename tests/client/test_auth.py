@@ -12,6 +12,8 @@ from d365lab.auth import MsalTokenProvider, PersistentTokenCache, StaticTokenPro
 from d365lab.config import Settings
 from d365lab.errors import AuthenticationError
 
+from .certs import write_self_signed_pem
+
 
 class Clock:
     def __init__(self) -> None:
@@ -91,24 +93,12 @@ def test_client_secret_settings_build_a_confidential_client(tmp_path: Path, monk
 
 def test_certificate_settings_pass_key_thumbprint_and_certificate(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
-
     import msal
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d365lab-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
-    path = tmp_path / "app.pem"
-    path.write_bytes(pem)
+    path = write_self_signed_pem(tmp_path / "app.pem")
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
     seen: dict[str, Any] = {}
 
     class FakeApp:

@@ -7,7 +7,6 @@ a tenant id Entra does not know.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from typer.testing import CliRunner
 from d365lab.client import DataverseClient
 from d365lab.config import ConfigurationError, Settings, load_settings
 from d365lab.errors import AuthenticationError, DataverseError
+
+from .certs import write_self_signed_pem
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "backlog"
 TENANT = "00000000-0000-0000-0000-000000000001"
@@ -62,22 +63,9 @@ def _client_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _certificate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "d365lab-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
-    (tmp_path / "app.pem").write_bytes(pem)
+    pem = write_self_signed_pem(tmp_path / "app.pem")
     monkeypatch.setenv("D365LAB_AUTH", "certificate")
-    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(tmp_path / "app.pem"))
+    monkeypatch.setenv("AZURE_CLIENT_CERTIFICATE_PATH", str(pem))
 
 
 def _run(args: list[str]) -> tuple[int, str]:
