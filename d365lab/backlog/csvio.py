@@ -25,20 +25,26 @@ class CsvFormatError(Exception):
 
 @dataclass(frozen=True)
 class CsvTable:
-    """A decoded CSV file: its header, its data rows (as dicts) and how it was read.
+    """A decoded CSV file: its header, its data records and how it was read.
 
-    ``rows[i]`` is record ``line_numbers[i]`` of the file: the row number a spreadsheet
-    shows (1-based, the header is row 1, a blank line is a row). It differs from the
-    physical file line once a quoted cell spans several lines. ``short_rows`` are the
-    records with fewer fields than the header (a truncated export), left out of ``rows``.
+    ``records[i]`` holds the stripped values of record ``line_numbers[i]``, one per header
+    name (columns with an empty title are dropped). The line number is the row number a
+    spreadsheet shows (1-based, the header is row 1, a blank line is a row); it differs
+    from the physical file line once a quoted cell spans several lines. ``short_rows`` are
+    the records with fewer fields than the header (a truncated export), left out of ``records``.
     """
 
     header: list[str]
-    rows: list[dict[str, str]]
+    records: list[list[str]]
     line_numbers: list[int]
     encoding: str
     delimiter: str
     short_rows: list[ShortRow] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[dict[str, str]]:
+        """The records as dicts keyed by header name."""
+        return [dict(zip(self.header, record, strict=True)) for record in self.records]
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
         text = text[1:]
     if not text.strip():
         raise CsvFormatError("the file is empty")
-    first_line = text.splitlines()[0]
+    first_line = (text.partition("\n")[0].splitlines() or [""])[0]
     delimiter = sniff_delimiter(first_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -100,13 +106,12 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
         if name and name.lower() in seen:
             raise CsvFormatError(f"column {name!r} appears twice in the header")
         seen.add(name.lower())
-    rows: list[dict[str, str]] = []
+    records: list[list[str]] = []
     lines: list[int] = []
     short: list[ShortRow] = []
     width = len(header)
-    # Columns with an empty title are dropped; when there are none, a row is one zip away.
+    # Columns with an empty title are dropped (when there are none, a record is kept as read).
     named = [i for i, name in enumerate(header) if name]
-    names = [header[i] for i in named]
     every_column_named = len(named) == width
     # Rows are counted per record, not per physical line (reader.line_num), so that a quoted
     # multi-line cell does not shift the numbers admins look up in their spreadsheet.
@@ -122,14 +127,15 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
                     short.append(ShortRow(row_number, fields, width))
                     continue
                 fields = fields[:width]
-            elif not "".join(fields).strip():
-                continue
-            values = map(str.strip, fields) if every_column_named else (fields[i].strip() for i in named)
-            rows.append(dict(zip(names, values, strict=False)))
-            lines.append(row_number)
+            values = list(map(str.strip, fields)) if every_column_named else [fields[i].strip() for i in named]
+            # A row of empty cells is a blank line (text only under an untitled column is kept,
+            # so that the row is reported rather than dropped).
+            if any(values) or (not every_column_named and "".join(fields).strip()):
+                records.append(values)
+                lines.append(row_number)
     except csv.Error as exc:
         raise CsvFormatError(f"line {row_number + 1}: {exc}") from None
-    return CsvTable(header=[h for h in header if h], rows=rows, line_numbers=lines,
+    return CsvTable(header=[h for h in header if h], records=records, line_numbers=lines,
                     encoding=encoding, delimiter=delimiter, short_rows=short)
 
 

@@ -12,8 +12,11 @@ never stop the valid rows.
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from d365lab.backlog.csvio import CsvTable, read_csv, write_csv
 from d365lab.backlog.dedupe import KEY_COLUMNS, DuplicateIndex, duplicate_keys
 from d365lab.backlog.mapping import ColumnMapping, MappingFile, load_mapping_file
-from d365lab.backlog.validate import LeadImportRow, Rejection, validate_row
+from d365lab.backlog.validate import Rejection, validate_rows
 from d365lab.backlog.writer import LeadWriter
 
 if TYPE_CHECKING:
@@ -58,7 +61,8 @@ class PreparedImport:
 
     table: CsvTable
     mapping: ColumnMapping
-    valid: list[tuple[int, LeadImportRow]]
+    #: ``(CSV line, Web API body)`` of each valid row
+    valid: list[tuple[int, dict[str, Any]]]
     rejections: list[Rejection]
 
 
@@ -91,15 +95,8 @@ def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
     table = read_csv(path, options.encoding)
     mapping_file = load_mapping_file(options.mapping_file) if options.mapping_file else MappingFile()
     mapping = ColumnMapping(table.header, mapping_file)
-    valid: list[tuple[int, LeadImportRow]] = []
-    rejections: list[Rejection] = short_row_rejections(table)
-    for line, row in zip(table.line_numbers, table.rows, strict=True):
-        result = validate_row(line, mapping.apply(row))
-        if isinstance(result, LeadImportRow):
-            valid.append((line, result))
-        else:
-            rejections.extend(result)
-    return PreparedImport(table, mapping, valid, rejections)
+    valid, rejections = validate_rows(table.line_numbers, [mapping.apply(record) for record in table.records])
+    return PreparedImport(table, mapping, valid, short_row_rejections(table) + rejections)
 
 
 def short_row_rejections(table: CsvTable) -> list[Rejection]:
@@ -163,14 +160,32 @@ class _Sorter:
         return True
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees memory).
+
+    Reading and validating a file allocates several small objects per cell, none of them in
+    a reference cycle; the collector would walk them all several times (about a third of
+    the time to read 10,000 rows) for nothing to collect.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> ImportReport:
     """Import a CSV file of leads into the tenant (see the module docstring)."""
     started = time.perf_counter()
     requests_before = client.request_count
-    table = read_csv(path, options.encoding)
+    with cyclic_gc_paused():
+        table = read_csv(path, options.encoding)
     mapping = ColumnMapping(table.header, load_mapping_file(options.mapping_file) if options.mapping_file
                             else MappingFile())
-    report = ImportReport(rows=len(table.rows) + len(table.short_rows), dry_run=options.dry_run,
+    report = ImportReport(rows=len(table.records) + len(table.short_rows), dry_run=options.dry_run,
                           encoding=table.encoding, delimiter=table.delimiter,
                           unmapped_headers=list(mapping.unmapped))
     report.rejections = short_row_rejections(table)
@@ -185,17 +200,15 @@ def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> I
         scan = background.submit(tenant_duplicate_index, client) \
             if options.on_duplicate is not OnDuplicate.CREATE else None
         # Every row is validated before anything is sent (the tenant's leads are read meanwhile).
-        checked = [(line, validate_row(line, mapping.apply(row)))
-                   for line, row in zip(table.line_numbers, table.rows, strict=True)]
+        with cyclic_gc_paused():
+            valid, rejections = validate_rows(table.line_numbers,
+                                              [mapping.apply(record) for record in table.records])
+        report.invalid_rows += len({r.line for r in rejections})
+        report.rejections.extend(rejections)
+        report.valid = len(valid)
         if scan is not None:
             sorter.tenant = scan.result()
-        for line, result in checked:
-            if not isinstance(result, LeadImportRow):
-                report.invalid_rows += 1
-                report.rejections.extend(result)
-                continue
-            report.valid += 1
-            payload = result.payload()
+        for line, payload in valid:
             if sorter.is_new(line, payload):
                 if streaming:
                     stream.add(line, payload)

@@ -200,7 +200,9 @@ class ColumnMapping:
             if column in self.columns.values():
                 raise MappingError(f"two CSV columns map to lead column {column!r} (second: {name!r})")
             self.columns[name] = column
-        self.defaults = dict(mapping_file.defaults)
+        self.defaults = {column: value.strip() for column, value in mapping_file.defaults.items() if value.strip()}
+        #: (position in the header, lead column) of each mapped CSV column
+        self._positions = [(header.index(name), column) for name, column in self.columns.items()]
         missing = [c for c in REQUIRED_COLUMNS if c not in self.columns.values() and c not in self.defaults]
         if missing:
             raise MappingError(
@@ -208,10 +210,10 @@ class ColumnMapping:
                     f"{c} (e.g. {DEFAULT_HEADERS[c][0]!r})" for c in missing)
                 + f"; the file has: {', '.join(header)}")
 
-    def apply(self, row: dict[str, str]) -> dict[str, str]:
-        """The row's raw values keyed by lead column, defaults filling empty cells."""
-        out = {column: row.get(header, "") for header, column in self.columns.items()}
+    def apply(self, record: list[str]) -> dict[str, str]:
+        """A record's non-empty values (in the order of the header) keyed by lead column, defaults
+        filling empty cells."""
+        out = {column: value for position, column in self._positions if (value := record[position])}
         for column, value in self.defaults.items():
-            if not out.get(column):
-                out[column] = value
+            out.setdefault(column, value)
         return out

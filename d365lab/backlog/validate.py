@@ -1,7 +1,9 @@
 """Validating mapped CSV rows into lead payloads with pydantic, before anything is sent.
 
-A row that fails validation becomes one :class:`Rejection` per bad field (row number,
-field, reason, value); the other rows go on.
+The rows are validated in one call into pydantic-core (a list of :class:`LeadPayload`
+typed dicts): the output is the Web API body itself, with no model object per row. A row
+that fails validation becomes one :class:`Rejection` per bad field (row number, field,
+reason, value); the other rows go on.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Required, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from annotated_types import Interval, MaxLen
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs it for TypedDict on Python < 3.12
 
 from d365lab.backlog.mapping import parse_option
 from d365lab.models.schema import LEAD
@@ -31,15 +35,8 @@ class Rejection:
     value: str = ""
 
 
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
 def _money(value: Any) -> Any:
     """Accept ``12500``, ``12 500,50`` (French), ``12,500.50`` and a currency sign."""
-    value = _blank_to_none(value)
     if not isinstance(value, str):
         return value
     if "," not in value:
@@ -59,7 +56,6 @@ def _money(value: Any) -> Any:
 
 
 def _boolean(value: Any) -> Any:
-    value = _blank_to_none(value)
     if not isinstance(value, str):
         return value
     folded = value.strip().lower()
@@ -70,99 +66,122 @@ def _boolean(value: Any) -> Any:
     raise ValueError(f"{value!r} is not yes/no (oui/non, true/false, 1/0)")
 
 
-def _date(value: Any) -> Any:
-    value = _blank_to_none(value)
+def _iso_date(value: Any) -> Any:
+    """A date cell (``YYYY-MM-DD``, ``DD/MM/YYYY`` or ``DD.MM.YYYY``) as the ISO text the Web API takes."""
+    if isinstance(value, date):
+        return value.isoformat()
     if not isinstance(value, str):
         return value
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"):
         try:
-            return datetime.strptime(value.strip(), fmt).date()
+            return datetime.strptime(value.strip(), fmt).date().isoformat()
         except ValueError:
             continue
     raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
 
 
+def _email_shape(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _limit(column: str) -> MaxLen:
+    """The lead column's max length (checked natively by pydantic-core)."""
+    limit = LEAD.columns[column].max_length
+    assert limit is not None, f"{column} has no max length"
+    return MaxLen(limit)
+
+
 def _option(column: str) -> BeforeValidator:
-    def parse(value: Any) -> Any:
-        value = _blank_to_none(value)
-        return parse_option(column, value) if isinstance(value, str) else value
-    return BeforeValidator(parse)
+    """An option-set column given by number or label (English or French)."""
+    return BeforeValidator(lambda value: parse_option(column, value) if isinstance(value, str) else value)
 
 
-Money = Annotated[float | None, BeforeValidator(_money)]
-Flag = Annotated[bool | None, BeforeValidator(_boolean)]
-DateOnly = Annotated[date | None, BeforeValidator(_date)]
-
-
-def _text(column: str, required: bool = False) -> Any:
-    """A text field limited to the lead column's max length (checked natively by pydantic-core)."""
-    return Field(... if required else None, max_length=LEAD.columns[column].max_length)
-
-
-def _amount(column: str) -> Any:
-    """A money field within the lead column's range."""
+def _range(column: str) -> Interval:
+    """The lead money column's range."""
     spec = LEAD.columns[column]
-    return Field(None, ge=spec.min_value, le=spec.max_value)
+    return Interval(ge=spec.min_value, le=spec.max_value)
 
 
-class LeadImportRow(BaseModel):
-    """One lead to create, as validated from a CSV row (lead logical names; empty cells left out)."""
+@with_config(ConfigDict(extra="forbid"))
+class LeadPayload(TypedDict, total=False):
+    """The Web API body of one lead to create, as validated from a CSV row (lead logical names).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Only the columns the row fills are present; dates are ISO text. Values arrive stripped
+    (the CSV reader and the mapping defaults strip them), so pydantic does not strip again.
+    """
 
-    subject: str = _text("subject", required=True)
-    lastname: str = _text("lastname", required=True)
-    firstname: str | None = _text("firstname")
-    companyname: str | None = _text("companyname")
-    jobtitle: str | None = _text("jobtitle")
-    emailaddress1: str | None = _text("emailaddress1")
-    telephone1: str | None = _text("telephone1")
-    mobilephone: str | None = _text("mobilephone")
-    websiteurl: str | None = _text("websiteurl")
-    description: str | None = _text("description")
-    address1_line1: str | None = _text("address1_line1")
-    address1_city: str | None = _text("address1_city")
-    address1_stateorprovince: str | None = _text("address1_stateorprovince")
-    address1_postalcode: str | None = _text("address1_postalcode")
-    address1_country: str | None = _text("address1_country")
-    leadsourcecode: Annotated[int | None, _option("leadsourcecode")] = None
-    leadqualitycode: Annotated[int | None, _option("leadqualitycode")] = None
-    budgetstatus: Annotated[int | None, _option("budgetstatus")] = None
-    purchasetimeframe: Annotated[int | None, _option("purchasetimeframe")] = None
-    purchaseprocess: Annotated[int | None, _option("purchaseprocess")] = None
-    need: Annotated[int | None, _option("need")] = None
-    estimatedamount: Money = _amount("estimatedamount")
-    budgetamount: Money = _amount("budgetamount")
-    decisionmaker: Flag = None
-    estimatedclosedate: DateOnly = None
-
-    @field_validator("emailaddress1")
-    @classmethod
-    def _email_shape(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
-
-    def payload(self) -> dict[str, Any]:
-        """The Web API body of the lead (unset columns left out, dates as ISO strings)."""
-        # JSON mode: pydantic-core writes the dates as ISO text itself (amounts are bounded,
-        # so no infinity or NaN reaches the "null" JSON mode would give them).
-        return self.model_dump(mode="json", exclude_none=True)
+    subject: Required[Annotated[str, _limit("subject")]]
+    lastname: Required[Annotated[str, _limit("lastname")]]
+    firstname: Annotated[str, _limit("firstname")]
+    companyname: Annotated[str, _limit("companyname")]
+    jobtitle: Annotated[str, _limit("jobtitle")]
+    emailaddress1: Annotated[str, _limit("emailaddress1"), AfterValidator(_email_shape)]
+    telephone1: Annotated[str, _limit("telephone1")]
+    mobilephone: Annotated[str, _limit("mobilephone")]
+    websiteurl: Annotated[str, _limit("websiteurl")]
+    description: Annotated[str, _limit("description")]
+    address1_line1: Annotated[str, _limit("address1_line1")]
+    address1_city: Annotated[str, _limit("address1_city")]
+    address1_stateorprovince: Annotated[str, _limit("address1_stateorprovince")]
+    address1_postalcode: Annotated[str, _limit("address1_postalcode")]
+    address1_country: Annotated[str, _limit("address1_country")]
+    leadsourcecode: Annotated[int, _option("leadsourcecode")]
+    leadqualitycode: Annotated[int, _option("leadqualitycode")]
+    budgetstatus: Annotated[int, _option("budgetstatus")]
+    purchasetimeframe: Annotated[int, _option("purchasetimeframe")]
+    purchaseprocess: Annotated[int, _option("purchaseprocess")]
+    need: Annotated[int, _option("need")]
+    estimatedamount: Annotated[float, BeforeValidator(_money), _range("estimatedamount")]
+    budgetamount: Annotated[float, BeforeValidator(_money), _range("budgetamount")]
+    decisionmaker: Annotated[bool, BeforeValidator(_boolean)]
+    estimatedclosedate: Annotated[str, BeforeValidator(_iso_date)]
 
 
-def validate_row(line: int, values: dict[str, str]) -> LeadImportRow | list[Rejection]:
-    """Validate one mapped row: the model, or one rejection per bad field (empty cells count as absent)."""
+_ROWS = TypeAdapter(list[LeadPayload])
+
+
+def _payloads(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The validated rows: pydantic-core returns plain dicts (a typed dict is one)."""
+    return cast("list[dict[str, Any]]", _ROWS.validate_python(rows))
+
+
+def validate_rows(lines: list[int], rows: list[dict[str, str]]) -> tuple[list[tuple[int, dict[str, Any]]],
+                                                                        list[Rejection]]:
+    """Validate mapped rows (empty cells left out): ``(line, payload)`` of the valid ones, and the rejections.
+
+    One pass through pydantic-core for the whole file; when some rows fail, their errors
+    are collected and the others validated again (validation of a row never depends on
+    another row).
+    """
     try:
-        return LeadImportRow.model_validate({k: v for k, v in values.items() if v})
+        return list(zip(lines, _payloads(rows), strict=True)), []
     except ValidationError as exc:
-        rejections = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "row"
-            reason = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "missing":
-                reason = "required value is empty"
-            elif err["type"] == "string_too_long":
-                limit = err.get("ctx", {}).get("max_length")
-                reason = f"longer than {limit} characters ({len(str(values.get(field, '')))})"
-            rejections.append(Rejection(line, field, reason, str(values.get(field, ""))))
-        return rejections
+        errors = exc.errors()
+    by_row: dict[int, list[Rejection]] = {}
+    for err in errors:
+        index, *path = err["loc"]
+        assert isinstance(index, int)
+        by_row.setdefault(index, []).append(_rejection(lines[index], rows[index], path, err))
+    good = [i for i in range(len(rows)) if i not in by_row]
+    payloads = _payloads([rows[i] for i in good])
+    return ([(lines[i], p) for i, p in zip(good, payloads, strict=True)],
+            [r for i in sorted(by_row) for r in by_row[i]])
+
+
+def _rejection(line: int, values: dict[str, str], path: list[Any], err: Any) -> Rejection:
+    field = ".".join(str(p) for p in path) or "row"
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        reason = "required value is empty"
+    elif err["type"] == "string_too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        reason = f"longer than {limit} characters ({len(str(values.get(field, '')))})"
+    return Rejection(line, field, reason, str(values.get(field, "")))
+
+
+def validate_row(line: int, values: dict[str, str]) -> dict[str, Any] | list[Rejection]:
+    """Validate one mapped row: its payload, or one rejection per bad field (empty cells count as absent)."""
+    valid, rejections = validate_rows([line], [{k: v for k, v in values.items() if v}])
+    return valid[0][1] if valid else rejections

@@ -24,7 +24,9 @@ from d365lab.models.schema import Column, ColumnType, Table
 
 __all__ = ["OPTIMIZE_EVERY", "SqlTable", "Store", "quote", "target_column", "to_sql"]
 
-#: Committed row writes between two ``ANALYZE`` runs (planner statistics).
+#: Fewest committed row writes between two ``ANALYZE`` runs (planner statistics). Past that,
+#: the statistics are refreshed once the writes since the last run reach half of all the
+#: writes before it: a bulk load of n rows in chunks costs O(log n) runs, not one per chunk.
 OPTIMIZE_EVERY = 1000
 #: Ids bound in one ``IN (...)`` query (SQLite's default limit is far higher; this keeps statements small).
 _IDS_PER_QUERY = 500
@@ -70,6 +72,8 @@ class Store:
         self.tables: dict[str, SqlTable] = create_schema(self._conn, path)
         self._version = self._stored_version()
         self._writes = 0
+        #: Row writes committed before the last ANALYZE (since this store was opened).
+        self._writes_analyzed = 0
         self._conn.execute("PRAGMA analysis_limit=1000")
         self.optimize()
 
@@ -81,6 +85,7 @@ class Store:
         """
         with self.lock:
             self._conn.execute("ANALYZE")
+            self._writes_analyzed += self._writes
             self._writes = 0
 
     # ------------------------------------------------------------- transactions
@@ -121,7 +126,7 @@ class Store:
                         self._conn.execute("UPDATE _meta SET value=? WHERE key='version'", (self._version,))
                         self._version_dirty = False
                     self._conn.execute("COMMIT")
-                    if self._writes >= OPTIMIZE_EVERY:
+                    if self._writes >= max(OPTIMIZE_EVERY, self._writes_analyzed // 2):
                         self.optimize()
                 else:
                     self._conn.execute(f"RELEASE {savepoint}")

@@ -18,7 +18,7 @@ def test_french_excel_file_is_decoded_and_labels_mapped() -> None:
     assert prepared.table.encoding == "cp1252"
     assert prepared.table.delimiter == ";"
     assert prepared.rejections == []
-    first = prepared.valid[0][1].payload()
+    first = prepared.valid[0][1]
     assert first["firstname"] == "Émile"
     assert first["companyname"] == "Café Noir SARL"
     assert first["leadsourcecode"] == 7          # Salon professionnel = Trade Show
@@ -73,7 +73,7 @@ def test_mapping_file_renames_defaults_and_ignores() -> None:
     prepared = prepare_import(FIXTURES / "leads-mapped.csv",
                               ImportOptions(mapping_file=FIXTURES / "mapping-example.yaml"))
     assert prepared.mapping.unmapped == []
-    payload = prepared.valid[0][1].payload()
+    payload = prepared.valid[0][1]
     assert payload["emailaddress1"] == "lee.gross@wideworldimporters.example"
     assert payload["description"] == "Wants a demo of the roaster"
     assert payload["leadsourcecode"] == 7
@@ -103,5 +103,5 @@ def test_french_excel_csv_utf8_with_bom_and_semicolons(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     prepared = prepare_import(path, ImportOptions())
     assert (prepared.table.encoding, prepared.table.delimiter) == ("utf-8-sig", ";")
-    assert prepared.valid[0][1].payload() == {"subject": "Torréfaction", "lastname": "Lefèvre",
+    assert prepared.valid[0][1] == {"subject": "Torréfaction", "lastname": "Lefèvre",
                                               "companyname": "Brûlerie", "leadsourcecode": 6, "budgetamount": 1000.0}
