@@ -14,13 +14,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Required, cast
 
 from annotated_types import Interval, MaxLen
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError, with_config
+from pydantic import BeforeValidator, ConfigDict, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs it for TypedDict on Python < 3.12
 
 from d365lab.backlog.mapping import parse_option
 from d365lab.models.schema import LEAD
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: What an email address looks like here (checked by pydantic-core's own regex engine).
+_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _TRUE = {"1", "true", "yes", "y", "oui", "o", "vrai", "x"}
 _FALSE = {"0", "false", "no", "n", "non", "faux"}
 
@@ -80,12 +81,6 @@ def _iso_date(value: Any) -> Any:
     raise ValueError(f"{value!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
 
 
-def _email_shape(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
 def _limit(column: str) -> MaxLen:
     """The lead column's max length (checked natively by pydantic-core)."""
     limit = LEAD.columns[column].max_length
@@ -95,7 +90,18 @@ def _limit(column: str) -> MaxLen:
 
 def _option(column: str) -> BeforeValidator:
     """An option-set column given by number or label (English or French)."""
-    return BeforeValidator(lambda value: parse_option(column, value) if isinstance(value, str) else value)
+    seen: dict[str, int] = {}  # the few spellings a file repeats on every row
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = seen.get(value)
+        if found is None:
+            found = parse_option(column, value)  # ValueError for an unknown label
+            if len(seen) < 1024:
+                seen[value] = found
+        return found
+    return BeforeValidator(parse)
 
 
 def _range(column: str) -> Interval:
@@ -117,7 +123,7 @@ class LeadPayload(TypedDict, total=False):
     firstname: Annotated[str, _limit("firstname")]
     companyname: Annotated[str, _limit("companyname")]
     jobtitle: Annotated[str, _limit("jobtitle")]
-    emailaddress1: Annotated[str, _limit("emailaddress1"), AfterValidator(_email_shape)]
+    emailaddress1: Annotated[str, _limit("emailaddress1"), StringConstraints(pattern=_EMAIL_PATTERN)]
     telephone1: Annotated[str, _limit("telephone1")]
     mobilephone: Annotated[str, _limit("mobilephone")]
     websiteurl: Annotated[str, _limit("websiteurl")]
@@ -175,6 +181,8 @@ def _rejection(line: int, values: dict[str, str], path: list[Any], err: Any) -> 
     reason = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "missing":
         reason = "required value is empty"
+    elif err["type"] == "string_pattern_mismatch" and field == "emailaddress1":
+        reason = f"{values.get(field, '')!r} is not an email address"
     elif err["type"] == "string_too_long":
         limit = err.get("ctx", {}).get("max_length")
         reason = f"longer than {limit} characters ({len(str(values.get(field, '')))})"

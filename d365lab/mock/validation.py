@@ -11,6 +11,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +106,11 @@ def validation_failed(message: str) -> MockError:
     return MockError(400, errors.MAX_LENGTH, f"A validation error occurred.  {message}")
 
 
+#: Column types whose text values have one normal form.
+_NORMALIZERS: dict[ColumnType, Callable[[str], str | None]] = {
+    ColumnType.DATETIME: normalize_datetime, ColumnType.DATEONLY: normalize_date, ColumnType.GUID: normalize_guid}
+
+
 def coerce(column: Column, value: Any) -> Any:
     """A storage-form value of a non-lookup column, type-checked and normalised.
 
@@ -125,8 +131,7 @@ def coerce(column: Column, value: Any) -> Any:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
     else:
-        normalizer = {ColumnType.DATETIME: normalize_datetime, ColumnType.DATEONLY: normalize_date,
-                      ColumnType.GUID: normalize_guid}.get(kind)
+        normalizer = _NORMALIZERS.get(kind)
         if normalizer is None:
             return value
         normalized = normalizer(value) if isinstance(value, str) else None

@@ -105,3 +105,22 @@ def test_french_excel_csv_utf8_with_bom_and_semicolons(tmp_path: Path) -> None:
     assert (prepared.table.encoding, prepared.table.delimiter) == ("utf-8-sig", ";")
     assert prepared.valid[0][1] == {"subject": "Torréfaction", "lastname": "Lefèvre",
                                               "companyname": "Brûlerie", "leadsourcecode": 6, "budgetamount": 1000.0}
+
+
+def test_cyclic_gc_is_paused_only_while_importing() -> None:
+    import gc
+
+    from d365lab.backlog.importer import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failing import")
+    assert gc.isenabled()  # restored after an error too
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is left alone
+    finally:
+        gc.enable()
