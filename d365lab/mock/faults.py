@@ -3,8 +3,8 @@
 Per request, in this order, with one ``random.Random(seed)`` so a run is reproducible:
 
 - ``latency_ms`` of added latency;
-- with probability ``error_rate``: 503 Service Unavailable with the Dataverse envelope,
-  without running the request;
+- with probability ``error_rate``: 503 Service Unavailable with the Dataverse envelope
+  and the request-id headers of any answer, without running the request;
 - with probability ``drop_rate``: the connection is "dropped" — half of the drops happen
   after the request ran (the write happened, the answer is lost), half before. A drop is
   an answer with header ``X-D365Lab-Mock-Drop: 1`` and a body shorter than its declared
@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from d365lab.mock.protection import request_id_headers
 from d365lab.mock.settings import FaultSettings, MockSettings
 from d365lab.mock.wire import JSON_CONTENT_TYPE
 from d365lab.mock.wsgi import StartResponse, WsgiApp, run_wsgi, send_error
@@ -84,7 +85,8 @@ class FaultInjection:
 
     @staticmethod
     def _unavailable(start_response: StartResponse) -> Iterable[bytes]:
-        return send_error(start_response, "503 Service Unavailable", UNEXPECTED_ERROR, UNAVAILABLE_MESSAGE)
+        return send_error(start_response, "503 Service Unavailable", UNEXPECTED_ERROR, UNAVAILABLE_MESSAGE,
+                          request_id_headers())
 
     @staticmethod
     def _dropped(start_response: StartResponse) -> Iterable[bytes]:

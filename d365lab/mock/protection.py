@@ -9,7 +9,8 @@ Per caller (the bearer token; only a hash of it is kept), over a sliding window 
 
 Like the service, the window limits trip only once they have been exceeded; a 429 carries
 an integer ``Retry-After`` (seconds until enough of the window has drained, or
-``retry_after_seconds`` when set). Successful answers carry
+``retry_after_seconds`` when set) and, like every answer of the tenant, a fresh
+``x-ms-service-request-id`` / ``REQ_ID`` (:func:`request_id_headers`). Successful answers carry
 ``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``x-ms-ratelimit-time-remaining-xrm-requests``.
 A ``$batch`` is one HTTP request and so counts once; refused requests do not count.
 
@@ -31,10 +32,22 @@ from typing import Any
 
 from d365lab.mock.errors import THROTTLE_CONCURRENCY, THROTTLE_REQUESTS, THROTTLE_TIME
 from d365lab.mock.settings import MockSettings, ThrottleSettings
+from d365lab.mock.wire import new_request_id
 from d365lab.mock.wsgi import StartResponse, WsgiApp, run_wsgi, send_error
 
 BURST_HEADER = "x-ms-ratelimit-burst-remaining-xrm-requests"
 TIME_HEADER = "x-ms-ratelimit-time-remaining-xrm-requests"
+REQUEST_ID_HEADERS = ("x-ms-service-request-id", "REQ_ID")
+
+
+def request_id_headers() -> list[tuple[str, str]]:
+    """The request-id headers of an answer a middleware gives itself: one fresh id under both names.
+
+    The app decorates its own answers the same way; answers that never reach it (a 429 here,
+    an injected 503) need them too, as the service's do.
+    """
+    request_id = new_request_id()
+    return [(name, request_id) for name in REQUEST_ID_HEADERS]
 
 
 @dataclass
@@ -163,4 +176,4 @@ class ServiceProtection:
     @staticmethod
     def _refuse(refusal: Refusal, start_response: StartResponse) -> Iterable[bytes]:
         return send_error(start_response, "429 Too Many Requests", refusal.code, refusal.message,
-                          [("Retry-After", str(refusal.retry_after))])
+                          [("Retry-After", str(refusal.retry_after)), *request_id_headers()])
