@@ -14,7 +14,7 @@ from rich.console import Console
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
-from d365lab.labs.journal import JournalError
+from d365lab.labs.journal import JournalError, lock_wait_seconds
 from d365lab.labs.loader import DEFAULT_LAB, load_lab
 from d365lab.labs.outputs import (
     OutputError,
@@ -171,6 +171,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
         resolve_time_zone(lab, language, time_zone)  # a bad name fails before any request
         if upto is not None:
             lab.resolve_upto(upto)
+        lock_wait_seconds()  # so does a bad D365LAB_LAB_LOCK_WAIT (a ConfigurationError, also a ValueError)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     log = _progress(quiet)
@@ -285,6 +286,10 @@ def seed_command(
 def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: str = _LAB) -> None:
     """Delete exactly what the lab created in this tenant (tracked in the run journal), nothing else."""
     lab, language = _setup(lab_name, lang)
+    try:
+        lock_wait_seconds()  # a bad D365LAB_LAB_LOCK_WAIT fails before any request
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     log = _progress(False)
     try:
         with _connect() as client:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -27,6 +28,7 @@ from typing import Any
 import platformdirs
 from pydantic import BaseModel, Field
 
+from d365lab.config import ConfigurationError
 from d365lab.labs import timeutil
 
 STATE_ENV = "D365LAB_LAB_STATE"
@@ -106,17 +108,37 @@ def prefix_part(prefix: str) -> str:
     return f"{slug}-{hashlib.sha256(prefix.encode('utf-8')).hexdigest()[:12]}"
 
 
+def lock_wait_seconds() -> float:
+    """Seconds to wait for another run of the same scope: ``$D365LAB_LAB_LOCK_WAIT``, 10 when unset or blank.
+
+    Raises :class:`~d365lab.config.ConfigurationError` (naming the variable and the value)
+    unless the value is a finite number of seconds, 0 or more.
+    """
+    raw = os.environ.get(LOCK_WAIT_ENV, "")
+    if not raw.strip():
+        return DEFAULT_LOCK_WAIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigurationError(LOCK_WAIT_ENV, f"{raw!r} is not a wait in seconds; expected a number, 0 or more "
+                                                f"(default {DEFAULT_LOCK_WAIT:g})")
+    return seconds
+
+
 @contextmanager
 def scope_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on one journal scope (``<journal>.lock``) while a run changes it.
 
     A second run of the same scope waits up to ``$D365LAB_LAB_LOCK_WAIT`` seconds (10 by
     default), then raises :class:`JournalError`: two runs at once would each create a full
-    set of lab records and the journal would track only one of them.
+    set of lab records and the journal would track only one of them. A bad wait raises
+    :class:`~d365lab.config.ConfigurationError` (see :func:`lock_wait_seconds`).
     """
+    wait = lock_wait_seconds()
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
-    wait = float(os.environ.get(LOCK_WAIT_ENV) or DEFAULT_LOCK_WAIT)
     deadline = time.monotonic() + wait
     with lock_path.open("a+") as handle:
         while True:
