@@ -15,7 +15,7 @@ from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.tenant_api import Ref, Row, Tenant
-from d365lab.mock.validation import coerce, conversion_error, normalize_guid
+from d365lab.mock.validation import conversion_error, normalize_guid
 from d365lab.models import schema
 from d365lab.models.enums import label_of
 from d365lab.models.schema import Column, ColumnType, Table
@@ -25,6 +25,7 @@ LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
 NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)")
 _BIND = "@odata.bind"
+_NUMBER_TYPES = frozenset({ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE})
 _INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
                             ColumnType.STATUS})
 
@@ -103,19 +104,21 @@ def key_literal(column: Column, raw: str) -> Any:
 
 
 def decode_value(column: Column, value: Any) -> Any:
-    """A JSON value as the storage form of a non-lookup column (type errors are 400).
+    """A JSON value of a non-lookup column, with the JSON-level leniency the service has.
 
-    JSON-level leniency first (money sent as a numeric string, integral floats for
-    integers), then the storage-form type check of :func:`~d365lab.mock.validation.coerce`.
+    Money sent as a numeric string becomes a number and an integral float an integer; the
+    storage-form type check (:func:`~d365lab.mock.validation.coerce`, type errors are 400)
+    is the tenant's, which checks every value it writes.
     """
-    if isinstance(value, str) and column.type in (ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE):
-        try:
-            value = float(value)
-        except ValueError:
-            raise conversion_error(value, column) from None
+    if isinstance(value, str):
+        if column.type in _NUMBER_TYPES:
+            try:
+                return float(value)
+            except ValueError:
+                raise conversion_error(value, column) from None
     elif isinstance(value, float) and value.is_integer() and column.type in _INTEGER_TYPES:
-        value = int(value)
-    return coerce(column, value)
+        return int(value)
+    return value
 
 
 def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> Row:

@@ -21,7 +21,7 @@ from d365lab.mock.rules.common import sending
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store, quote, target_column, to_sql
 from d365lab.mock.tenant_api import Caller, Ref, Row
-from d365lab.mock.validation import check_values, lookup_targets, new_guid, utc_now
+from d365lab.mock.validation import check_values, lookup_targets, new_guid, normalize_guid, utc_now
 from d365lab.models import schema
 from d365lab.models.schema import TABLES, ColumnType, Table
 
@@ -125,8 +125,7 @@ class SqliteTenant:
             supplied = [v[t.primary_id] for v in rows if isinstance(v.get(t.primary_id), str)]
             # One query for every client-supplied key instead of one per row; ids this batch
             # inserts join the set, so a key repeated inside the batch is a duplicate too.
-            # Storage-form rows carry normalised keys already (the codec made them so).
-            taken = self.store.existing_ids(t, supplied) if supplied else set()
+            taken = self.store.existing_ids(t, [normalize_guid(i) or i for i in supplied]) if supplied else set()
             return [self._create(t, values, taken=taken) for values in rows]
 
     def _create(self, t: Table, values: Row, *, taken: set[str] | None = None) -> Row:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from functools import cached_property
 
 from d365lab.models import enums as e
 
@@ -74,7 +75,7 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
 
-    @property
+    @cached_property  # read for every value the mock checks or stores
     def is_lookup(self) -> bool:
         """True for lookup, customer and owner columns."""
         return self.type in LOOKUP_TYPES
