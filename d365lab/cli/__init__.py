@@ -14,6 +14,7 @@ import sys
 import typer
 
 from d365lab import __version__
+from d365lab.cli.flags import FlagsWithoutTypeGroup
 from d365lab.errors import describe_error
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FlagsWithoutTypeGroup,  # --help: "--dry-run  Validate...", not "--dry-run  <bool>  Validate..."
 )
 
 

@@ -11,6 +11,7 @@ import requests
 import typer
 from rich.console import Console
 
+from d365lab.cli.flags import FlagsWithoutTypeCommand
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
@@ -312,11 +313,12 @@ def exercise_script(number: str) -> None:
     exercise = lab.select_exercises(number)[0]
     script = typer.Typer(add_completion=False)
 
-    @script.command(help=f"{exercise.title['en']} — run exercise {number} of {lab.lab.title['en']} "
+    @script.command(cls=FlagsWithoutTypeCommand,
+                    help=f"{exercise.title['en']} — run exercise {number} of {lab.lab.title['en']} "
                          f"(after the previous exercises; re-running skips finished steps).")
     def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
              check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
-             quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step.")) -> None:
         raise typer.Exit(do_run(DEFAULT_LAB, number, lang, prefix, time_zone, check, None, None, quiet))
 
     script()
