@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from d365lab.errors import ClientValidationError, DuplicateRecordError, NotFoundError, TransportError
 from d365lab.odata import Expand, Filter, Query, dumps, entity_id_from_url, guid, json_value, key_segment
@@ -258,17 +259,20 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def encode_json(body: Any) -> bytes:
-    """:func:`d365lab.odata.dumps` in one pass: plain JSON values go straight to the encoder.
+    """:func:`d365lab.odata.dumps` for bulk bodies, through orjson (several times faster).
 
-    ``dumps`` first copies the whole body into JSON-ready values; for bulk bodies of
-    thousands of rows that copy costs as much as the encoding, so the conversion runs
-    only for the values that need it (Decimal, dates, enums, ids).
+    Plain JSON values go straight to the encoder; Decimal, dates and datetimes go through
+    :func:`~d365lab.odata.json_value` as in ``dumps``, so both give the same values. A body
+    orjson refuses (non-text keys, integers beyond 64 bits, values nothing can encode) is
+    left to ``dumps``, which converts the first two and names the third. Unlike ``dumps``,
+    a NaN or infinite float becomes ``null``: the client's checks (``validate=True``)
+    refuse those before anything is encoded.
     """
     try:
-        text = json.dumps(body, default=json_value, separators=(",", ":"), ensure_ascii=False)
-    except TypeError:  # keys json cannot encode: dumps turns them into text
+        return orjson.dumps(body, default=json_value,
+                            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
         return dumps(body)
-    return text.encode("utf-8")
 
 
 def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:

@@ -8,6 +8,7 @@ pairs, read-only columns, lookup navigation names); unknown columns are left to 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -124,6 +125,9 @@ def _check_value(schema: Table, key: str, rule: _ColumnRule, value: Any) -> None
         if rule.max_length is not None and len(value) > rule.max_length:
             raise ClientValidationError(f"is {len(value)} characters long; the maximum is {rule.max_length}",
                                         table=schema.logical_name, field=key)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ClientValidationError(f"{value!r} is not a number the service accepts", table=schema.logical_name,
+                                    field=key)
     elif rule.options is not None:
         if isinstance(value, bool) or not isinstance(value, int) or int(value) not in rule.allowed:
             raise ClientValidationError(

@@ -58,3 +58,32 @@ def test_naive_datetimes_are_still_refused_in_bulk_bodies(client: DataverseClien
     with pytest.raises(ClientValidationError, match="no time zone"):
         client.records.create_multiple("lead", [{"subject": "s", "lastname": "L",
                                                  "lastusedincampaign": datetime(2026, 1, 2)}])
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_amounts_are_refused_naming_the_field(client: DataverseClient, amount: float) -> None:
+    row = {"subject": "s", "lastname": "L", "budgetamount": amount}
+    with pytest.raises(ClientValidationError, match="lead.budgetamount: .* is not a number the service accepts"):
+        client.records.create_multiple("lead", [row])
+    with pytest.raises(ClientValidationError, match="lead.budgetamount"):
+        client.records.create("lead", row)
+
+
+def test_bulk_bodies_encode_like_single_creates(client: DataverseClient, rsps: responses.RequestsMock) -> None:
+    rsps.post(API + "leads/Microsoft.Dynamics.CRM.CreateMultiple", status=200, json={})
+    rsps.post(API + "leads", status=204, headers={"OData-EntityId": API + f"leads({EXISTING})"})
+    row = {"subject": "Ünïcode \u2028 \"quoted\" \\ back", "lastname": "L", "budgetamount": 1e-7,
+           "estimatedamount": Decimal("1e20"), "numberofemployees": 2**40, "decisionmaker": False,
+           "description": None, "leadid": EXISTING}
+    client.records.create_multiple("lead", [row])
+    client.records.create("lead", row)
+    bulk_target = body_of(rsps.calls[0])["Targets"][0]
+    single = body_of(rsps.calls[1])
+    assert bulk_target.pop("@odata.type") == "Microsoft.Dynamics.CRM.lead"
+    assert bulk_target == single
+
+
+def test_values_no_json_can_hold_are_refused_in_bulk_bodies(client: DataverseClient) -> None:
+    with pytest.raises(ClientValidationError, match="cannot send bytes"):
+        client.records.create_multiple("lead", [{"subject": "s", "lastname": "L", "description": b"raw"}],
+                                       validate=False)
