@@ -83,19 +83,26 @@ FRENCH_LABELS: dict[type[IntEnum], dict[int, tuple[str, ...]]] = {
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+#: Every ASCII character but digits and lowercase letters, as a space.
+_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isdigit()
+                                   and not ("a" <= chr(c) <= "z")})
 
 
-@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Fold a header or label for comparison: no accents, lowercase, single spaces.
+    """Fold a header, label or name for comparison: no accents, lowercase, single spaces.
 
     >>> normalize("  Délai d'ACHAT ")
     'delai d achat'
     """
-    folded = text
-    if not text.isascii():  # most names are ASCII: no accents to strip
-        folded = unicodedata.normalize("NFKD", text)
-        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    if text.isascii():  # most names are: no accents to strip, and no cache needed
+        return " ".join(text.lower().translate(_ASCII_SEPARATORS).split())
+    return _normalize_accented(text)
+
+
+@lru_cache(maxsize=4096)
+def _normalize_accented(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return _NOT_ALNUM.sub(" ", folded.lower()).strip()
 
 
