@@ -219,7 +219,7 @@ def format_value(column: Column, value: Any) -> str | None:
         except ValueError:
             return str(value)
     if kind is ColumnType.BOOLEAN:
-        return "Yes" if value else "No"
+        return column.true_label if value else column.false_label
     if kind is ColumnType.MONEY:
         return f"${value:,.2f}"
     if kind in (ColumnType.INTEGER, ColumnType.BIGINT):

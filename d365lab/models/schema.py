@@ -61,7 +61,10 @@ class Column:
     """One attribute of a table.
 
     For lookups, ``navigation`` maps each target table to the navigation property used
-    in ``<nav>@odata.bind`` (``{"account": "customerid_account", ...}``).
+    in ``<nav>@odata.bind`` (``{"account": "customerid_account", ...}``). For two-option
+    (boolean) columns, ``true_label``/``false_label`` are the column's own option labels
+    (``"Outgoing"``/``"Incoming"`` for ``phonecall.directioncode``), what the service shows
+    as the FormattedValue and in the attribute's OptionSet.
     """
 
     name: str
@@ -74,6 +77,8 @@ class Column:
     indexed: bool = False
     min_value: float | None = None
     max_value: float | None = None
+    true_label: str = "Yes"
+    false_label: str = "No"
 
     @cached_property  # read for every value the mock checks or stores
     def is_lookup(self) -> bool:
@@ -152,8 +157,17 @@ def _memo(name: str, n: int = 2000) -> Column:
     return Column(name, ColumnType.MEMO, max_length=n)
 
 
-def _b(name: str) -> Column:
-    return Column(name, ColumnType.BOOLEAN)
+def _b(name: str, labels: tuple[str, str] = ("Yes", "No")) -> Column:
+    """A two-option column; ``labels`` is (true label, false label), as in the out-of-box schema."""
+    return Column(name, ColumnType.BOOLEAN, true_label=labels[0], false_label=labels[1])
+
+
+# Out-of-box two-option labels (Dataverse table reference pages). Several Sales
+# process-step columns are labelled the other way round from what their name suggests
+# (confirminterest: true = "No", false = "Yes"); that is the shipped schema.
+_COMPLETED = ("completed", "mark complete")
+_COMPLETED_CAPITALISED = ("Completed", "Mark complete")
+_NO_YES = ("No", "Yes")
 
 
 def _money(name: str) -> Column:
@@ -204,7 +218,8 @@ _ADDRESS = [
 _LEAD_OPP_SHARED = [
     _money("budgetamount"), _pick("budgetstatus", e.BudgetStatus),
     _pick("purchasetimeframe", e.PurchaseTimeframe), _pick("purchaseprocess", e.PurchaseProcess),
-    _pick("need", e.Need), _b("decisionmaker"), _b("confirminterest"), _b("evaluatefit"),
+    _pick("need", e.Need), _b("decisionmaker", _COMPLETED), _b("confirminterest", _NO_YES),
+    _b("evaluatefit", _NO_YES),
     _memo("description"), _memo("qualificationcomments"),
     _pick("salesstage", e.StageCategory), _date("estimatedclosedate"),
     _lk("parentaccountid", "account"), _lk("parentcontactid", "contact"),
@@ -260,12 +275,13 @@ OPPORTUNITY = _table("opportunity", "opportunities", "opportunityid", "name", 3,
     _money("estimatedvalue"), _money("actualvalue"),
     _date("actualclosedate"), _date("finaldecisiondate"),
     Column("closeprobability", ColumnType.INTEGER, min_value=0, max_value=100),
-    _b("isrevenuesystemcalculated"),
-    *(_b(n) for n in (
-        "identifycustomercontacts", "identifycompetitors", "identifypursuitteam",
-        "developproposal", "completeinternalreview", "presentproposal",
-        "completefinalproposal", "presentfinalproposal", "sendthankyounote", "filedebrief",
-        "pursuitdecision", "captureproposalfeedback", "resolvefeedback")),
+    _b("isrevenuesystemcalculated", ("System Calculated", "User Provided")),
+    _b("identifycustomercontacts", _COMPLETED), _b("identifycompetitors", _COMPLETED),
+    _b("identifypursuitteam", _COMPLETED), _b("developproposal", _COMPLETED_CAPITALISED),
+    _b("completeinternalreview", _COMPLETED_CAPITALISED), _b("presentproposal", _COMPLETED_CAPITALISED),
+    _b("completefinalproposal", _COMPLETED_CAPITALISED), _b("presentfinalproposal", _COMPLETED),
+    _b("sendthankyounote", _COMPLETED_CAPITALISED), _b("filedebrief", _COMPLETED_CAPITALISED),
+    _b("pursuitdecision", _NO_YES), _b("captureproposalfeedback", _NO_YES), _b("resolvefeedback", _NO_YES),
     _s("stepname", 200),
     *_LEAD_OPP_SHARED,
 ])
@@ -275,7 +291,7 @@ _REGARDING = Column("regardingobjectid", ColumnType.LOOKUP, indexed=True, naviga
 
 PHONECALL = _table("phonecall", "phonecalls", "activityid", "subject", 4210, e.PHONECALL_STATES, [
     _s("subject", 200, indexed=True), _memo("description"), _s("phonenumber", 200),
-    _b("directioncode"), _dt("scheduledstart"), _dt("scheduledend"),
+    _b("directioncode", ("Outgoing", "Incoming")), _dt("scheduledstart"), _dt("scheduledend"),
     _dt("actualstart"), _dt("actualend"), Column("actualdurationminutes", ColumnType.INTEGER),
     _b("leftvoicemail"), _pick("prioritycode", e.Priority), _REGARDING, _OWNER,
 ], collections={"phonecall_activity_parties": CollectionNavigation(
@@ -322,7 +338,7 @@ SYSTEMUSER = _table("systemuser", "systemusers", "systemuserid", "fullname", 8, 
     _s("fullname", 200), _s("firstname", 64), _s("lastname", 64),
     _s("domainname", 1024), _s("internalemailaddress", 100),
     _lk("businessunitid", "businessunit"), Column("azureactivedirectoryobjectid", ColumnType.GUID),
-    Column("isdisabled", ColumnType.BOOLEAN),
+    _b("isdisabled", ("Disabled", "Enabled")),
 ], supports_bulk=False)
 
 BUSINESSUNIT = _table("businessunit", "businessunits", "businessunitid", "name", 10, None, [

@@ -127,7 +127,9 @@ def attribute_metadata(table: Table, column: Column) -> dict[str, Any]:
 
 
 def option_set(table: Table, column: Column) -> dict[str, Any] | None:
-    """The OptionSet of a picklist, state or status column."""
+    """The OptionSet of a picklist, state, status or two-option (boolean) column."""
+    if column.type is ColumnType.BOOLEAN:
+        return boolean_option_set(table, column)
     if column.options is None:
         return None
     options: list[dict[str, Any]] = []
@@ -145,6 +147,18 @@ def option_set(table: Table, column: Column) -> dict[str, Any] | None:
         "IsGlobal": False,
         "OptionSetType": column.type.value,
         "Options": options,
+    }
+
+
+def boolean_option_set(table: Table, column: Column) -> dict[str, Any]:
+    """The BooleanOptionSetMetadata of a two-option column: its own true and false labels."""
+    return {
+        "MetadataId": metadata_id(table.logical_name, column.name, "optionset"),
+        "Name": f"{table.logical_name}_{column.name}",
+        "IsGlobal": False,
+        "OptionSetType": "Boolean",
+        "TrueOption": {"Value": 1, "Label": _label(column.true_label)},
+        "FalseOption": {"Value": 0, "Label": _label(column.false_label)},
     }
 
 
