@@ -107,7 +107,7 @@ def test_value_formats_and_formatted_values(api: ServiceRootSession) -> None:
     assert row["_transactioncurrencyid_value"] is not None  # money brings the base currency
     assert row["estimatedclosedate"] == "2026-03-31"
     assert row["estimatedclosedate@OData.Community.Display.V1.FormattedValue"] == "3/31/2026"
-    assert row["isrevenuesystemcalculated@OData.Community.Display.V1.FormattedValue"] == "No"
+    assert row["isrevenuesystemcalculated@OData.Community.Display.V1.FormattedValue"] == "User Provided"
     assert row["purchasetimeframe@OData.Community.Display.V1.FormattedValue"] == "This Quarter"
 
 
