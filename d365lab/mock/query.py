@@ -20,7 +20,7 @@ from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
-from d365lab.mock.relationships import one_to_many
+from d365lab.mock.relationships import OneToMany, one_to_many
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Ref, Row
@@ -90,33 +90,47 @@ def parse_options(query: dict[str, str]) -> QueryOptions:
 
 
 def parse_expand(text: str) -> list[Expansion]:
-    """``a($select=x;$top=2),b`` -> expansions with their nested options."""
+    """``a($select=x;$top=2),b($expand=c($select=y))`` -> expansions with their nested options.
+
+    Commas and semicolons split only outside parentheses and quoted strings, so nested
+    ``$expand`` options and ``$filter`` texts keep their own.
+    """
     out: list[Expansion] = []
-    depth = 0
-    current = ""
-    items: list[str] = []
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        if char == "," and depth == 0:
-            items.append(current)
-            current = ""
-            continue
-        current += char
-    items.append(current)
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        name, _, rest = item.partition("(")
+    for item in _split_top_level(text, ","):
+        name, paren, rest = item.partition("(")
         nested: dict[str, str] = {}
-        if rest:
-            for option in split_outside_quotes(rest.rstrip(")"), ";"):
+        if paren:
+            rest = rest.rstrip()
+            if not rest.endswith(")"):
+                raise errors.bad_request(f"Syntax error in $expand: ')' expected after '{item}'.",
+                                         code=SYNTAX_ERROR)
+            for option in _split_top_level(rest[:-1], ";"):
                 key, _, value = option.partition("=")
                 nested[key.strip()] = value.strip()
         out.append(Expansion(name.strip(), nested))
     return out
+
+
+def _split_top_level(text: str, separator: str) -> list[str]:
+    """Split on ``separator`` outside parentheses and single-quoted strings (``''`` escapes)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == separator:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
 
 
 # ------------------------------------------------------------------- SQL building
@@ -229,12 +243,16 @@ def applied(request: MockRequest, page: int | None = None) -> dict[str, str]:
 
 
 def context_fragment(table: Table, options: QueryOptions) -> str:
-    """``leads(fullname,parentaccountid(name))`` for ``@odata.context``."""
+    """``leads(fullname,parentaccountid(name))`` for ``@odata.context`` (nested expands included)."""
+    parts = _context_parts(options)
+    return f"{table.entity_set}({','.join(parts)})" if parts else table.entity_set
+
+
+def _context_parts(options: QueryOptions) -> list[str]:
     parts = list(options.select or [])
     for item in options.expand:
-        nested = item.options.get("$select")
-        parts.append(f"{item.name}({nested})" if nested else f"{item.name}()")
-    return f"{table.entity_set}({','.join(parts)})" if parts else table.entity_set
+        parts.append(f"{item.name}({','.join(_context_parts(parse_options(item.options)))})")
+    return parts
 
 
 def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table,
@@ -249,6 +267,7 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
 
         request = replace(request, query=translate(table, request.query["sql"]))
     options = parse_options(request.query)
+    check_expand(table, options.expand)
     patterns = annotation_patterns(request.prefer())
     columns = selected_columns(table, options.select)
     keys = _sort_columns(table, options)
@@ -271,7 +290,8 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
     body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#{context_fragment(table, options)}"}
     if options.count:
         body["@odata.count"] = count_rows(tenant, table, where, params)
-    body["value"] = [render(tenant, table, row, columns, options, patterns) for row in rows]
+    context = ExpandContext(request.base_url, requested_page, uses_nested_expand(options.expand), links=True)
+    body["value"] = [render(tenant, table, row, columns, options, patterns, context) for row in rows]
     if more and paging and rows:
         last_row = rows[-1]
         token = _encode_token([_sort_value(last_row, c) for c, _ in keys])
@@ -305,35 +325,133 @@ def count_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> 
 def entity_body(tenant: SqliteTenant, request: MockRequest, table: Table, row: Row) -> dict[str, Any]:
     """One record as returned by GET or ``return=representation`` (with ``@odata.context``)."""
     options = parse_options({k: v for k, v in request.query.items() if k in ("$select", "$expand")})
+    check_expand(table, options.expand)
     columns = selected_columns(table, options.select)
     patterns = annotation_patterns(request.prefer())
     body: dict[str, Any] = {
         "@odata.context": f"{request.base_url}/$metadata#{context_fragment(table, options)}/$entity"}
-    body.update(render(tenant, table, row, columns, options, patterns))
+    requested_page = page_size(request, tenant) if request.method == "GET" else None
+    context = ExpandContext(request.base_url, requested_page, uses_nested_expand(options.expand))
+    body.update(render(tenant, table, row, columns, options, patterns, context))
     return body
 
 
+@dataclass(frozen=True)
+class ExpandContext:
+    """What expanding collection-valued navigations needs to know about the request.
+
+    Dataverse answers a single-level ``$expand`` of a collection-valued navigation on an
+    entity-set query with every related row (no paging), the referencing lookup in each row
+    and a ``<nav>@odata.nextLink`` naming the filtered collection with the expand's options
+    (``links``). When the query holds a nested ``$expand`` anywhere (``nested``), the
+    ``odata.maxpagesize`` preference pages each expanded collection and that link carries
+    the ``$skiptoken`` of the next page.
+    """
+
+    base_url: str
+    page_size: int | None = None
+    nested: bool = False
+    links: bool = False
+
+
+_EXPAND_LIMITS = ("Only $select and $filter clause can be provided while doing $expand on many-to-one "
+                  "relationship or nested one-to-many relationship.")
+
+
+def uses_nested_expand(expansions: list[Expansion]) -> bool:
+    """True when any ``$expand`` item holds an ``$expand`` of its own."""
+    return any(item.options.get("$expand") for item in expansions)
+
+
+def check_expand(table: Table, expansions: list[Expansion], depth: int = 0) -> None:
+    """Refuse what the service refuses before any row is read (also when no row matches).
+
+    Unknown navigations and nested properties are 400; ``$top``/``$orderby`` are refused on
+    single-valued navigations and on collection-valued ones that nest or are nested;
+    ``<collection>/$ref`` is refused (the mock has no ``$ref`` expansion at all).
+    """
+    relations = one_to_many(table)
+    for item in expansions:
+        if item.name.endswith("/$ref") and item.name[:-5] in relations:
+            raise errors.bad_request("Expand with $ref is only supported on lookup type navigation property.",
+                                     code=SYNTAX_ERROR)
+        nested = parse_options(item.options)
+        limited = "$top" in item.options or "$orderby" in item.options
+        relation = relations.get(item.name)
+        if relation is not None:
+            if limited and (depth > 0 or nested.expand):
+                raise errors.bad_request(_EXPAND_LIMITS, code=SYNTAX_ERROR)
+            target = TABLES[relation.target]
+        else:
+            navigation = table.navigation_properties().get(item.name)
+            if navigation is None:
+                raise errors.unknown_property(item.name, table.logical_name)
+            if limited:
+                raise errors.bad_request(_EXPAND_LIMITS, code=SYNTAX_ERROR)
+            if navigation[1] not in TABLES:
+                continue
+            target = TABLES[navigation[1]]
+        selected_columns(target, nested.select)
+        _sort_columns(target, nested)
+        check_expand(target, nested.expand, depth + 1)
+
+
 def render(tenant: SqliteTenant, table: Table, row: Row, columns: list[Column], options: QueryOptions,
-           patterns: list[str] | None) -> dict[str, Any]:
-    """Encode a row and its ``$expand`` items."""
+           patterns: list[str] | None, context: ExpandContext | None = None) -> dict[str, Any]:
+    """Encode a row and its ``$expand`` items (``context`` None: no links, no paging)."""
     out = encode_row(tenant, table, row, columns=columns, annotations=patterns)
+    relations = one_to_many(table) if options.expand else {}
     for item in options.expand:
-        out[item.name] = _expand(tenant, table, row, item, patterns)
+        relation = relations.get(item.name)
+        if relation is None:
+            out[item.name] = _expand_single(tenant, table, row, item, patterns, context)
+            continue
+        rows, link = _expand_collection(tenant, table, row, relation, item, patterns, context)
+        out[item.name] = rows
+        if link is not None:
+            out[f"{item.name}@odata.nextLink"] = link
     return out
 
 
-def _expand(tenant: SqliteTenant, table: Table, row: Row, item: Expansion, patterns: list[str] | None) -> Any:
+def _expand_collection(tenant: SqliteTenant, table: Table, row: Row, relation: OneToMany, item: Expansion,
+                       patterns: list[str] | None,
+                       context: ExpandContext | None) -> tuple[list[dict[str, Any]], str | None]:
+    """The related rows of one collection-valued navigation and, when due, its ``@odata.nextLink``."""
     nested = parse_options(item.options)
-    relation = one_to_many(table).get(item.name)
-    if relation is not None:
-        target = TABLES[relation.target]
-        where, params = where_clause(tenant, target, nested,
-                                     parent=(relation.column, Ref(table.logical_name, row[table.primary_id])))
-        keys = _sort_columns(target, nested)
-        limit = nested.top if nested.top is not None else tenant.settings.max_page_size
-        children = tenant.store.select(target, where, params, _order_sql(keys), limit)
-        columns = selected_columns(target, nested.select)
-        return [render(tenant, target, child, columns, nested, patterns) for child in children]
+    target = TABLES[relation.target]
+    parent_id = row[table.primary_id]
+    where, params = where_clause(tenant, target, nested,
+                                 parent=(relation.column, Ref(table.logical_name, parent_id)))
+    keys = _sort_columns(target, nested)
+    paged = context is not None and context.nested and context.page_size is not None
+    limit = nested.top if nested.top is not None else tenant.settings.max_page_size
+    if paged and context is not None and context.page_size is not None:
+        limit = min(limit, context.page_size)
+    children = tenant.store.select(target, where, params, _order_sql(keys), limit + 1 if paged else limit)
+    more = len(children) > limit
+    children = children[:limit]
+    columns = selected_columns(target, nested.select)
+    links = context is not None and (context.links or context.nested)
+    if links and context is not None and not context.nested and nested.select:
+        referencing = target.columns[relation.column]
+        if referencing not in columns:
+            columns = [*columns, referencing]
+    rendered = [render(tenant, target, child, columns, nested, patterns, context) for child in children]
+    if not links or context is None:
+        return rendered, None
+    query = {key: value for key, value in item.options.items() if value}
+    if more and children:
+        query["$skiptoken"] = _encode_token([_sort_value(children[-1], c) for c, _ in keys])
+    link = f"{context.base_url}/{table.entity_set}({parent_id})/{item.name}"
+    if query:
+        link += "?" + urlencode(query, quote_via=url_quote, safe=_URL_SAFE)
+    return rendered, link
+
+
+def _expand_single(tenant: SqliteTenant, table: Table, row: Row, item: Expansion, patterns: list[str] | None,
+                   context: ExpandContext | None) -> Any:
+    """The related record of a single-valued navigation (None when the lookup is empty)."""
+    nested = parse_options(item.options)
     navigation = table.navigation_properties().get(item.name)
     if navigation is None:
         raise errors.unknown_property(item.name, table.logical_name)
@@ -345,7 +463,7 @@ def _expand(tenant: SqliteTenant, table: Table, row: Row, item: Expansion, patte
     if target_row is None:
         return None
     target = TABLES[target_name]
-    return render(tenant, target, target_row, selected_columns(target, nested.select), nested, patterns)
+    return render(tenant, target, target_row, selected_columns(target, nested.select), nested, patterns, context)
 
 
 def encode_single_value(column: Column, value: Any) -> Any:
