@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
@@ -20,117 +20,16 @@ from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
+from d365lab.mock.query_options import Expansion, QueryOptions, parse_options
 from d365lab.mock.relationships import OneToMany, one_to_many
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Ref, Row
-from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response, split_outside_quotes
+from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response
 from d365lab.models.schema import TABLES, Column, ColumnType, Table
 
 COUNT_CAP = 5000
 _URL_SAFE = "$,()='"
-_KNOWN_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken",
-                            "$format"})
-
-
-@dataclass
-class Expansion:
-    """One ``$expand`` item: the navigation property and its nested options."""
-
-    name: str
-    options: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class QueryOptions:
-    """The parsed system query options of one request (or one nested ``$expand``)."""
-
-    select: list[str] | None = None
-    filter: str | None = None
-    orderby: list[tuple[str, bool]] = field(default_factory=list)
-    top: int | None = None
-    count: bool = False
-    expand: list[Expansion] = field(default_factory=list)
-    skiptoken: str | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
-
-
-def parse_options(query: dict[str, str]) -> QueryOptions:
-    """Parse ``$select``/``$filter``/... from a query dict (``$skip`` is refused)."""
-    if "$skip" in query:
-        raise errors.bad_request("The query parameter $skip is not supported.", code=SYNTAX_ERROR)
-    for name in query:
-        if name.startswith("$") and name not in _KNOWN_OPTIONS:
-            raise errors.bad_request(f"The query parameter {name} is not supported.", code=SYNTAX_ERROR)
-        if name in ("savedQuery", "userQuery"):
-            raise errors.bad_request(f"The query parameter {name} is not supported by the mock tenant.",
-                                     code=SYNTAX_ERROR)
-    options = QueryOptions(aliases={k: v for k, v in query.items() if k.startswith("@")})
-    if query.get("$select"):
-        options.select = [s.strip() for s in query["$select"].split(",") if s.strip()]
-    if query.get("$filter"):
-        options.filter = query["$filter"]
-    for item in split_outside_quotes(query.get("$orderby", "")):
-        name, _, direction = item.partition(" ")
-        direction = direction.strip().lower()
-        if direction not in ("", "asc", "desc"):
-            raise errors.bad_request(f"Invalid $orderby direction '{direction}'.", code=SYNTAX_ERROR)
-        options.orderby.append((name.strip(), direction == "desc"))
-    if query.get("$top"):
-        try:
-            options.top = int(query["$top"])
-        except ValueError:
-            raise errors.bad_request(f"Invalid $top value '{query['$top']}'.", code=SYNTAX_ERROR) from None
-        if options.top < 0:
-            raise errors.bad_request("$top must not be negative.", code=SYNTAX_ERROR)
-    options.count = query.get("$count", "").lower() == "true"
-    options.expand = parse_expand(query.get("$expand", ""))
-    options.skiptoken = query.get("$skiptoken")
-    return options
-
-
-def parse_expand(text: str) -> list[Expansion]:
-    """``a($select=x;$top=2),b($expand=c($select=y))`` -> expansions with their nested options.
-
-    Commas and semicolons split only outside parentheses and quoted strings, so nested
-    ``$expand`` options and ``$filter`` texts keep their own.
-    """
-    out: list[Expansion] = []
-    for item in _split_top_level(text, ","):
-        name, paren, rest = item.partition("(")
-        nested: dict[str, str] = {}
-        if paren:
-            rest = rest.rstrip()
-            if not rest.endswith(")"):
-                raise errors.bad_request(f"Syntax error in $expand: ')' expected after '{item}'.",
-                                         code=SYNTAX_ERROR)
-            for option in _split_top_level(rest[:-1], ";"):
-                key, _, value = option.partition("=")
-                nested[key.strip()] = value.strip()
-        out.append(Expansion(name.strip(), nested))
-    return out
-
-
-def _split_top_level(text: str, separator: str) -> list[str]:
-    """Split on ``separator`` outside parentheses and single-quoted strings (``''`` escapes)."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    quoted = False
-    for char in text:
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and char == separator:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return [p.strip() for p in parts if p.strip()]
 
 
 # ------------------------------------------------------------------- SQL building
