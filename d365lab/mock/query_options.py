@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from d365lab.mock import errors
 from d365lab.mock.query_lexer import SYNTAX_ERROR
-from d365lab.mock.wire import split_outside_quotes
+from d365lab.mock.wire import split_outside_quotes, split_top_level
 
 _KNOWN_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken",
                             "$format"})
@@ -95,22 +95,5 @@ def parse_expand(text: str) -> list[Expansion]:
 
 
 def _split_top_level(text: str, separator: str) -> list[str]:
-    """Split on ``separator`` outside parentheses and single-quoted strings (``''`` escapes)."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    quoted = False
-    for char in text:
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and char == separator:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return [p.strip() for p in parts if p.strip()]
+    """The non-blank parts, stripped, of :func:`~d365lab.mock.wire.split_top_level`."""
+    return [part.strip() for part in split_top_level(text, separator) if part.strip()]

@@ -16,7 +16,7 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.handlers import registry
 from d365lab.mock.relationships import one_to_many
-from d365lab.mock.wire import split_outside_quotes
+from d365lab.mock.wire import split_outside_quotes, split_top_level
 from d365lab.models.schema import BY_ENTITY_SET, TYPE_NAMESPACE, Table
 
 NAMESPACE_PREFIX = TYPE_NAMESPACE + "."
@@ -56,25 +56,8 @@ class Route:
 
 def split_segments(path: str) -> list[str]:
     """Path segments, not splitting inside parentheses or quotes."""
-    segments: list[str] = []
-    current: list[str] = []
-    depth = 0
-    quoted = False
-    for char in path.strip("/"):
-        if char == "'" :
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-        elif char == "/" and depth == 0 and not quoted:
-            segments.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    if current:
-        segments.append("".join(current))
-    return segments
+    text = path.strip("/")
+    return split_top_level(text, "/") if text else []
 
 
 def split_call(segment: str) -> tuple[str, str | None]:

@@ -103,6 +103,31 @@ class MockResponse:
         return json.loads(self.body)
 
 
+def split_top_level(text: str, separator: str) -> list[str]:
+    """Split on ``separator`` outside parentheses and single-quoted strings (``''`` escapes).
+
+    Every part is kept as it is, empty ones included.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == separator:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def split_outside_quotes(text: str, separator: str = ",") -> list[str]:
     """Split on ``separator`` except inside double or single quotes."""
     parts: list[str] = []
