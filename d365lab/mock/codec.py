@@ -25,6 +25,8 @@ LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
 NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)")
 _BIND = "@odata.bind"
+#: The code of an undeclared alternate key (UNVERIFIED: seen in third-party logs, not in Microsoft's docs).
+INVALID_KEY = "0x80060888"
 _NUMBER_TYPES = frozenset({ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE})
 _INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
                             ColumnType.STATUS})
@@ -80,6 +82,7 @@ def resolve_key(tenant: Tenant, table: Table, key: str) -> str:
         return ident
     if set(parsed) == {table.primary_id}:
         return resolve_key(tenant, table, parsed[table.primary_id])
+    check_declared_key(tenant, table, set(parsed))
     equals: dict[str, Any] = {}
     for name, raw in parsed.items():
         column = table.columns.get(name)
@@ -91,6 +94,26 @@ def resolve_key(tenant: Tenant, table: Table, key: str) -> str:
         raise errors.MockError(404, "0x80060891",
                                f"A record with the specified key values does not exist in {table.logical_name} entity")
     return str(rows[0][table.primary_id])
+
+
+def declared_keys(tenant: Tenant, table: Table) -> list[list[str]] | None:
+    """The alternate keys declared for a table (``MockSettings.alternate_keys``); None when keys are lenient."""
+    declared = tenant.settings.alternate_keys
+    if declared is None:
+        return None
+    return declared.get(table.logical_name, [])
+
+
+def check_declared_key(tenant: Tenant, table: Table, names: set[str]) -> None:
+    """Refuse key columns that are not one declared alternate key (any order), when keys are declared."""
+    keys = declared_keys(tenant, table)
+    if keys is None or any(set(key) == names for key in keys):
+        return
+    resource = table.type_name
+    raise errors.MockError(
+        400, INVALID_KEY,
+        f"The key in the request URI is not valid for resource '{resource}'. Ensure that the names and number "
+        f"of key properties match the declared or alternate key properties for the resource '{resource}'.")
 
 
 def key_literal(column: Column, raw: str) -> Any:

@@ -73,6 +73,13 @@ class MockSettings(BaseModel):
     #: (phone calls) and, for an opportunity, its close records — the "parental" cascade of
     #: the Regarding relationships. False: their lookups are only cleared.
     delete_cascades_to_activities: bool = True
+    #: Declared alternate keys per table logical name, each key a list of column names:
+    #: ``{"account": [["accountnumber"]], "contact": [["firstname", "emailaddress1"]]}``.
+    #: None (lenient): any non-lookup column works as a key in a URL. A dict (strict, like an
+    #: org): only a declared key (same columns, any order) is accepted, anything else is 400
+    #: "The key in the request URI is not valid for resource …" (the message is Microsoft's;
+    #: the status and the code 0x80060888 are not), and ``EntityDefinitions(…)/Keys`` lists them.
+    alternate_keys: dict[str, list[list[str]]] | None = None
 
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)

@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from d365lab.mock import errors
+from d365lab.mock.codec import declared_keys
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, Route, split_call
 from d365lab.mock.tenant_api import Tenant
@@ -234,16 +235,47 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
             body["Attributes"] = [_apply_select(attribute_metadata(table, c), nested.group(1) if nested else None)
                                   for c in table.columns.values()]
+        if "Keys" in query.get("$expand", ""):
+            nested = re.search(r"Keys\(\$select=([^;)]*)", query["$expand"])
+            body["Keys"] = [_apply_select(key, nested.group(1) if nested else None)
+                            for key in key_metadata(tenant, table)]
         body["@odata.context"] = f"{base}/$metadata#EntityDefinitions/$entity"
         return json_response(200, body)
+    if route.segments == ["Keys"]:
+        items = [_apply_select(key, query.get("$select")) for key in key_metadata(tenant, table)]
+        return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Keys",
+                                   "value": items})
     return _attributes(table, request, route.segments)
+
+
+def key_metadata(tenant: Tenant, table: Table) -> list[dict[str, Any]]:
+    """The EntityKeyMetadata of the table's declared alternate keys (``MockSettings.alternate_keys``).
+
+    Names are the mock's own (``accountnumber_key``); the index is always ``Active``.
+    """
+    items: list[dict[str, Any]] = []
+    for columns in declared_keys(tenant, table) or []:
+        logical_name = "_".join(columns) + "_key"
+        items.append({
+            "MetadataId": metadata_id(table.logical_name, "keys", logical_name),
+            "LogicalName": logical_name,
+            "SchemaName": schema_name(logical_name),
+            "EntityLogicalName": table.logical_name,
+            "KeyAttributes": list(columns),
+            "EntityKeyIndexStatus": "Active",
+            "AsyncJob": None,
+            "DisplayName": _label(" ".join(columns).title() + " Key"),
+            "IsManaged": False,
+            "IsCustomizable": {"Value": True, "CanBeChanged": True, "ManagedPropertyLogicalName": "iscustomizable"},
+            "IntroducedVersion": "1.0",
+            "HasChanged": None,
+        })
+    return items
 
 
 def _attributes(table: Table, request: MockRequest, segments: list[str]) -> MockResponse:
     base = request.base_url
     name, args = split_call(segments[0])
-    if name == "Keys":
-        return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions/Keys", "value": []})
     if name != "Attributes" or len(segments) > 2:
         raise errors.unknown_segment(segments[-1])
     cast = segments[1][len(NAMESPACE_PREFIX):] if len(segments) == 2 else None
