@@ -2,6 +2,7 @@
 
 ``leads``, ``leads(<id>)``, ``accounts(accountnumber='A1')``, ``leads/$count``,
 ``leads(<id>)/subject``, ``leads(<id>)/parentaccountid/$ref``,
+``accounts(<id>)/contact_customer_accounts``, its ``/$count`` and ``/$ref``,
 ``leads(<id>)/Microsoft.Dynamics.CRM.QualifyLead``, ``WhoAmI()``,
 ``RetrieveActivePath(ProcessInstanceId=@p)``, ``EntityDefinitions(...)/...``, ``$batch``.
 """
@@ -35,6 +36,7 @@ class RouteKind(StrEnum):
     PROPERTY = "property"
     REF = "ref"
     NAVIGATION_COLLECTION = "navigation_collection"
+    NAVIGATION_COUNT = "navigation_count"
     COLLECTION_REF = "collection_ref"
     BOUND_ACTION = "bound_action"
     FUNCTION = "function"
@@ -114,6 +116,8 @@ def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
         raise errors.unknown_segment(segment)
     if len(rest) == 2 and rest[1] == "$ref" and rest[0] in table.navigation_properties():
         return Route(RouteKind.REF, table, key, name=rest[0])
+    if len(rest) == 2 and rest[1] == "$count" and rest[0] in one_to_many(table):
+        return Route(RouteKind.NAVIGATION_COUNT, table, key, name=rest[0])
     if len(rest) == 2 and rest[1] == "$ref" and split_call(rest[0])[0] in one_to_many(table):
         name, child_key = split_call(rest[0])
         return Route(RouteKind.COLLECTION_REF, table, key, name=name, args=child_key)

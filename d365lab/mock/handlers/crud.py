@@ -1,4 +1,4 @@
-"""Create, retrieve, update (upsert), delete, single properties and ``$ref``.
+"""Create, retrieve, update (upsert), delete, single properties, ``$ref`` and navigation listings.
 
 Status codes and headers follow the Web API: POST 204 + ``OData-EntityId`` (201 + body
 with ``Prefer: return=representation``), PATCH is an upsert, ``If-Match``/``If-None-Match``
@@ -21,7 +21,16 @@ from d365lab.mock.codec import (
     resolve_key,
 )
 from d365lab.mock.errors import MockError
-from d365lab.mock.query import applied, collection_response, count_response, encode_single_value, entity_body
+from d365lab.mock.query import (
+    applied,
+    collection_response,
+    count_response,
+    count_rows,
+    encode_single_value,
+    entity_body,
+    where_clause,
+)
+from d365lab.mock.query_options import parse_options
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.tenant_api import Ref, Row
@@ -67,7 +76,13 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
         relation = one_to_many(table)[route.name or ""]
         return collection_response(app.tenant, request, app.tenant.table(relation.target),
                                    parent=(relation.column, Ref(table.logical_name, record_id)))
+    if kind is RouteKind.NAVIGATION_COUNT:
+        if method != "GET":
+            raise no_resource(request)
+        return _navigation_count(app, request, table, record_id, route.name or "")
     if kind is RouteKind.COLLECTION_REF:
+        if method == "GET" and route.args is None:
+            return _navigation_refs(app, request, table, record_id, route.name or "")
         return _collection_ref(app, request, table, record_id, route)
     if kind is RouteKind.REF:
         return _ref(app, request, table, record_id, route.name or "")
@@ -245,3 +260,40 @@ def _collection_ref(app: MockApp, request: MockRequest, table: Table, record_id:
         app.tenant.update(target.logical_name, child_id, {relation.column: None})
         return empty_response(204)
     raise not_allowed(request.method)
+
+
+def _navigation_count(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
+    """GET ``<record>/<collection nav>/$count``: the number of related rows as ``text/plain`` (capped at 5000)."""
+    app.tenant.require(table.logical_name, record_id)
+    relation = one_to_many(table)[nav]
+    target = app.tenant.table(relation.target)
+    where, params = where_clause(app.tenant, target, parse_options(request.query),
+                                 parent=(relation.column, Ref(table.logical_name, record_id)))
+    out = MockResponse(200, body=str(count_rows(app.tenant, target, where, params)).encode())
+    out.headers["Content-Type"] = "text/plain"
+    return out
+
+
+def _navigation_refs(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
+    """GET ``<record>/<collection nav>/$ref``: ``{"@odata.id": <absolute URL>}`` of every related row.
+
+    ``$filter``, ``$orderby``, ``$top``, ``$count=true`` and paging work as on the navigation
+    itself; ``$select``/``$expand`` do not apply to references (400).
+    """
+    for option in ("$select", "$expand"):
+        if option in request.query:
+            raise errors.bad_request(f"The query option '{option}' does not apply to a collection of references.")
+    app.tenant.require(table.logical_name, record_id)
+    relation = one_to_many(table)[nav]
+    target = app.tenant.table(relation.target)
+    parent = (relation.column, Ref(table.logical_name, record_id))
+    listed = collection_response(app.tenant, request, target, parent=parent)
+    page = listed.json()
+    body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#Collection($ref)"}
+    if "@odata.count" in page:
+        body["@odata.count"] = page["@odata.count"]
+    body["value"] = [{"@odata.id": _entity_id(request, target, str(row[target.primary_id]))} for row in page["value"]]
+    if "@odata.nextLink" in page:
+        body["@odata.nextLink"] = page["@odata.nextLink"]
+    applied_header = listed.headers.get("Preference-Applied")
+    return json_response(200, body, {"Preference-Applied": applied_header} if applied_header else None)
