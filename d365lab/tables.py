@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
@@ -100,6 +101,11 @@ def validate_payload(info: TableInfo, data: Mapping[str, Any], *, creating: bool
         return
     rules = _rules_for(schema)
     for key, value in data.items():
+        # any column, known or not: bulk bodies (orjson) would write a NaN or infinity as null
+        if isinstance(value, float | Decimal) and not (math.isfinite(value) if isinstance(value, float)
+                                                         else value.is_finite()):
+            raise ClientValidationError(f"{value!r} is not a number the service accepts", table=schema.logical_name,
+                                        field=key)
         rule = rules.columns.get(key)
         if rule is None:
             if key.endswith("@odata.bind") and not key.startswith("@"):
@@ -125,9 +131,6 @@ def _check_value(schema: Table, key: str, rule: _ColumnRule, value: Any) -> None
         if rule.max_length is not None and len(value) > rule.max_length:
             raise ClientValidationError(f"is {len(value)} characters long; the maximum is {rule.max_length}",
                                         table=schema.logical_name, field=key)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ClientValidationError(f"{value!r} is not a number the service accepts", table=schema.logical_name,
-                                    field=key)
     elif rule.options is not None:
         if isinstance(value, bool) or not isinstance(value, int) or int(value) not in rule.allowed:
             raise ClientValidationError(
