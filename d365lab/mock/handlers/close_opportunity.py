@@ -80,7 +80,8 @@ def _close(tenant: Tenant, call: OperationCall, target: OpportunityState) -> Ope
     revenue = values.get("actualrevenue")
     if revenue is None and target == OpportunityState.WON:
         revenue = opportunity.get("estimatedvalue")
-    close_date = values.get("actualend") or utc_today()
+    # None only: a value of the wrong type ("", 0, false) is refused when written, not taken for "today"
+    close_date = values["actualend"] if values.get("actualend") is not None else utc_today()
     changes: Row = {
         "statecode": int(target),
         "statuscode": status,
