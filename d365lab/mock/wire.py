@@ -75,7 +75,7 @@ class MockRequest:
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MockError(400, "0x0",
                             f"The request body is not valid JSON: {exc}") from None
@@ -101,6 +101,11 @@ class MockResponse:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (Python's parser accepts them; the service does not)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def split_top_level(text: str, separator: str) -> list[str]:

@@ -262,3 +262,12 @@ def test_error_annotations_on_request(api: ServiceRootSession) -> None:
     assert error["@Microsoft.PowerApps.CDS.HelpLink"].endswith(
         "error=Microsoft.Crm.CrmException%3a0x80040217&client=platform")
     assert error["@Microsoft.PowerApps.CDS.InnerError.Message"] == error["message"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_malformed_json(api: ServiceRootSession, literal: str) -> None:
+    before = api.get("leads/$count").text
+    response = api.post("leads", data='{"subject": "s", "lastname": "l", "budgetamount": ' + literal + "}",
+                        headers={"Content-Type": "application/json"})
+    assert f"{literal.lstrip('-')} is not a JSON value" in error_of(response, 400)["message"]
+    assert api.get("leads/$count").text == before
