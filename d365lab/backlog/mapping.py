@@ -83,9 +83,6 @@ FRENCH_LABELS: dict[type[IntEnum], dict[int, tuple[str, ...]]] = {
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-#: Every ASCII character but digits and lowercase letters, as a space.
-_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isdigit()
-                                   and not ("a" <= chr(c) <= "z")})
 
 
 def normalize(text: str) -> str:
@@ -94,9 +91,12 @@ def normalize(text: str) -> str:
     >>> normalize("  Délai d'ACHAT ")
     'delai d achat'
     """
-    if text.isascii():  # most names are: no accents to strip, and no cache needed
-        return " ".join(text.lower().translate(_ASCII_SEPARATORS).split())
-    return _normalize_accented(text)
+    if not text.isascii():
+        return _normalize_accented(text)
+    folded = text.lower()
+    if "  " not in folded and folded.replace(" ", "").isalnum():
+        return folded.strip()  # letters, digits and single spaces: most names are
+    return _NOT_ALNUM.sub(" ", folded).strip()
 
 
 @lru_cache(maxsize=4096)
