@@ -18,7 +18,7 @@ from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.mock.validation import conversion_error, normalize_guid
 from d365lab.models import schema
 from d365lab.models.enums import label_of
-from d365lab.models.schema import Column, ColumnType, Table
+from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
@@ -27,9 +27,6 @@ _KEY_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)")
 _BIND = "@odata.bind"
 #: The code of an undeclared alternate key (UNVERIFIED: seen in third-party logs, not in Microsoft's docs).
 INVALID_KEY = "0x80060888"
-_NUMBER_TYPES = frozenset({ColumnType.MONEY, ColumnType.DECIMAL, ColumnType.DOUBLE})
-_INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
-                            ColumnType.STATUS})
 
 
 def etag(row: Row) -> str:
@@ -134,12 +131,12 @@ def decode_value(column: Column, value: Any) -> Any:
     is the tenant's, which checks every value it writes.
     """
     if isinstance(value, str):
-        if column.type in _NUMBER_TYPES:
+        if column.type in REAL_TYPES:
             try:
                 return float(value)
             except ValueError:
                 raise conversion_error(value, column) from None
-    elif isinstance(value, float) and value.is_integer() and column.type in _INTEGER_TYPES:
+    elif isinstance(value, float) and value.is_integer() and column.type in INTEGER_TYPES:
         return int(value)
     return value
 

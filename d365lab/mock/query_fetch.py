@@ -22,14 +22,11 @@ from d365lab.mock.store import quote
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.validation import normalize_datetime, normalize_guid
 from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response
-from d365lab.models.schema import Column, ColumnType, Table
+from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
 
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _LIKE = {"like": ("", ""), "begins-with": ("", "%"), "ends-with": ("%", ""),
          "not-like": ("", ""), "not-begin-with": ("", "%"), "not-end-with": ("%", "")}
-_INTEGERS = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
-                       ColumnType.STATUS})
-_REALS = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
 
 
 def fetch_error(message: str) -> MockError:
@@ -112,9 +109,9 @@ class FetchCompiler:
                 return ident
             if column.type is ColumnType.BOOLEAN:
                 return 1 if text.lower() in ("1", "true") else 0
-            if column.type in _INTEGERS:
+            if column.type in INTEGER_TYPES:
                 return int(text)
-            if column.type in _REALS:
+            if column.type in REAL_TYPES:
                 return float(text)
             if column.type is ColumnType.DATETIME:
                 normalized = normalize_datetime(text)

@@ -25,12 +25,11 @@ from d365lab.mock.collation import comparison_sql, comparison_value, is_text, li
 from d365lab.mock.errors import MockError
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
-from d365lab.models.schema import Column, ColumnType, Table
+from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
 
 _COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _FLIPPED = {"=": "=", "<>": "<>", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
-_NUMERIC = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
-                      ColumnType.STATUS, ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+_NUMERIC = INTEGER_TYPES | REAL_TYPES
 _QUERY_FUNCTION_PREFIX = "Microsoft.Dynamics.CRM."
 
 

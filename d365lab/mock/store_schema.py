@@ -17,12 +17,11 @@ import logging
 import sqlite3
 
 from d365lab.mock.collation import FOLD_FUNCTION, fold_value, has_shadow, shadow_name
-from d365lab.models.schema import TABLES, Column, ColumnType, Table
+from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TABLES, Column, ColumnType, Table
 
 _LOG = logging.getLogger(__name__)
-_INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST,
-                            ColumnType.STATE, ColumnType.STATUS, ColumnType.BOOLEAN})
-_REAL_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
+#: Columns stored as SQLite integers (booleans as 0/1).
+_SQL_INTEGER_TYPES = INTEGER_TYPES | {ColumnType.BOOLEAN}
 # NOCASE is no longer what comparisons use (they go through the folded form); it stays on
 # the stored text so files written before and after the shadow columns declare the same.
 _TEXT_NOCASE = frozenset({ColumnType.STRING, ColumnType.MEMO, ColumnType.ENTITYNAME})
@@ -53,7 +52,7 @@ class SqlTable:
         self.get_sql = f"{self.select_sql} WHERE {pk}=?"
         #: (column name, is a two-column lookup, is boolean, is real) in SQL order.
         self.layout: tuple[tuple[str, bool, bool, bool], ...] = tuple(
-            (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in _REAL_TYPES)
+            (c.name, c.is_lookup and c.name != table.primary_id, c.type is ColumnType.BOOLEAN, c.type in REAL_TYPES)
             for c in table.columns.values())
         # Inserts bind columns grouped by conversion (plain, boolean, lookup pairs, folded
         # shadows), so most values go through one list comprehension, not a per-column branch.
@@ -75,9 +74,9 @@ class SqlTable:
 
 
 def _sql_type(column: Column) -> str:
-    if column.type in _INTEGER_TYPES:
+    if column.type in _SQL_INTEGER_TYPES:
         return "INTEGER"
-    if column.type in _REAL_TYPES:
+    if column.type in REAL_TYPES:
         return "REAL"
     if column.type in _TEXT_NOCASE:
         return "TEXT COLLATE NOCASE"

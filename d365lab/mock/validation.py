@@ -18,7 +18,7 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
 from d365lab.mock.tenant_api import Ref, Row
-from d365lab.models.schema import TABLES, Column, ColumnType, Table
+from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TABLES, Column, ColumnType, Table
 
 _EDM_TYPES: dict[ColumnType, str] = {
     ColumnType.GUID: "Edm.Guid", ColumnType.STRING: "Edm.String", ColumnType.MEMO: "Edm.String",
@@ -28,9 +28,6 @@ _EDM_TYPES: dict[ColumnType, str] = {
     ColumnType.PICKLIST: "Edm.Int32", ColumnType.STATE: "Edm.Int32", ColumnType.STATUS: "Edm.Int32",
     ColumnType.ENTITYNAME: "Edm.String",
 }
-_INT_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST,
-                        ColumnType.STATE, ColumnType.STATUS})
-_NUMBER_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _INT32 = (-(2**31), 2**31 - 1)
@@ -124,10 +121,10 @@ def coerce(column: Column, value: Any) -> Any:
         ok = isinstance(value, str)
     elif kind is ColumnType.BOOLEAN:
         ok = isinstance(value, bool)
-    elif kind in _INT_TYPES:
+    elif kind in INTEGER_TYPES:
         ok = isinstance(value, int) and not isinstance(value, bool) and (
             kind is ColumnType.BIGINT or _INT32[0] <= value <= _INT32[1])
-    elif kind in _NUMBER_TYPES:
+    elif kind in REAL_TYPES:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
     else:
@@ -160,7 +157,7 @@ def check_value(table: Table, column: Column, value: Any) -> Any:
         raise validation_failed(
             f"The length of the '{column.name}' attribute of the '{table.logical_name}' entity exceeded "
             f"the maximum allowed length of '{column.max_length}'.")
-    if column.options is not None and column.type in _INT_TYPES and value not in _option_values(column):
+    if column.options is not None and column.type in INTEGER_TYPES and value not in _option_values(column):
         accepted = ",".join(str(int(m)) for m in column.options)
         raise validation_failed(
             f"The value {value} of '{column.name}' on record of type '{table.logical_name}' is outside "

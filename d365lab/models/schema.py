@@ -54,6 +54,11 @@ class ColumnType(StrEnum):
 OptionSet = type[IntEnum]
 
 LOOKUP_TYPES = frozenset({ColumnType.LOOKUP, ColumnType.CUSTOMER, ColumnType.OWNER})
+#: Columns holding a whole number (choices, states and statuses are numbers on the wire).
+INTEGER_TYPES = frozenset({ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST, ColumnType.STATE,
+                           ColumnType.STATUS})
+#: Columns holding a number with a fractional part.
+REAL_TYPES = frozenset({ColumnType.MONEY, ColumnType.DOUBLE, ColumnType.DECIMAL})
 
 
 @dataclass(frozen=True)
