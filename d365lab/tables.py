@@ -101,9 +101,7 @@ def validate_payload(info: TableInfo, data: Mapping[str, Any], *, creating: bool
         return
     rules = _rules_for(schema)
     for key, value in data.items():
-        # any column, known or not: bulk bodies (orjson) would write a NaN or infinity as null
-        if isinstance(value, float | Decimal) and not (math.isfinite(value) if isinstance(value, float)
-                                                         else value.is_finite()):
+        if not _finite(value):  # any column, known or not: orjson would write a NaN or infinity as null
             raise ClientValidationError(f"{value!r} is not a number the service accepts", table=schema.logical_name,
                                         field=key)
         rule = rules.columns.get(key)
@@ -121,6 +119,13 @@ def validate_payload(info: TableInfo, data: Mapping[str, Any], *, creating: bool
             continue
         _check_value(schema, key, rule, value)
     _check_state(schema, data, creating=creating)
+
+
+def _finite(value: Any) -> bool:
+    """False for a NaN or infinite float or Decimal; True for anything else."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value.is_finite() if isinstance(value, Decimal) else True
 
 
 def _check_value(schema: Table, key: str, rule: _ColumnRule, value: Any) -> None:

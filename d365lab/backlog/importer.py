@@ -92,12 +92,21 @@ class ImportReport:
 
 def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
     """Read, map and validate a CSV file (raises CsvFormatError / MappingError for whole-file problems)."""
-    mapping_file = load_mapping_file(options.mapping_file) if options.mapping_file else MappingFile()
     with cyclic_gc_paused():
         table = read_csv(path, options.encoding)
-        mapping = ColumnMapping(table.header, mapping_file)
-        valid, rejections = validate_rows(table.line_numbers, [mapping.apply(record) for record in table.records])
+        mapping = ColumnMapping(table.header, _mapping_file(options))
+        valid, rejections = validate_table(table, mapping)
     return PreparedImport(table, mapping, valid, short_row_rejections(table) + rejections)
+
+
+def _mapping_file(options: ImportOptions) -> MappingFile:
+    return load_mapping_file(options.mapping_file) if options.mapping_file else MappingFile()
+
+
+def validate_table(table: CsvTable, mapping: ColumnMapping) -> tuple[list[tuple[int, dict[str, Any]]],
+                                                                     list[Rejection]]:
+    """Map and validate every record of a read file (see :func:`validate_rows`)."""
+    return validate_rows(table.line_numbers, [mapping.apply(record) for record in table.records])
 
 
 def short_row_rejections(table: CsvTable) -> list[Rejection]:
@@ -192,8 +201,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions) -> 
     started = time.perf_counter()
     requests_before = client.request_count
     table = read_csv(path, options.encoding)
-    mapping = ColumnMapping(table.header, load_mapping_file(options.mapping_file) if options.mapping_file
-                            else MappingFile())
+    mapping = ColumnMapping(table.header, _mapping_file(options))
     report = ImportReport(rows=len(table.records) + len(table.short_rows), dry_run=options.dry_run,
                           encoding=table.encoding, delimiter=table.delimiter,
                           unmapped_headers=list(mapping.unmapped))
@@ -209,7 +217,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions) -> 
         scan = background.submit(tenant_duplicate_index, client) \
             if options.on_duplicate is not OnDuplicate.CREATE else None
         # Every row is validated before anything is sent (the tenant's leads are read meanwhile).
-        valid, rejections = validate_rows(table.line_numbers, [mapping.apply(record) for record in table.records])
+        valid, rejections = validate_table(table, mapping)
         report.invalid_rows += len({r.line for r in rejections})
         report.rejections.extend(rejections)
         report.valid = len(valid)

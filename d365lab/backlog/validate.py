@@ -187,9 +187,3 @@ def _rejection(line: int, values: dict[str, str], path: list[Any], err: Any) -> 
         limit = err.get("ctx", {}).get("max_length")
         reason = f"longer than {limit} characters ({len(str(values.get(field, '')))})"
     return Rejection(line, field, reason, str(values.get(field, "")))
-
-
-def validate_row(line: int, values: dict[str, str]) -> dict[str, Any] | list[Rejection]:
-    """Validate one mapped row: its payload, or one rejection per bad field (empty cells count as absent)."""
-    valid, rejections = validate_rows([line], [{k: v for k, v in values.items() if v}])
-    return valid[0][1] if valid else rejections
