@@ -36,7 +36,7 @@ def seed(tenant: SqliteTenant, organization_name: str) -> bool:
             return False
         tenant.create("businessunit", {"businessunitid": BUSINESS_UNIT_ID, "name": "Contoso Coffee"})
         tenant.create("systemuser", {
-            "systemuserid": USER_ID, "fullname": "Mock Administrator", "firstname": "Mock",
+            "systemuserid": USER_ID, "firstname": "Mock",
             "lastname": "Administrator", "domainname": "admin@contoso-coffee.mock",
             "internalemailaddress": "admin@contoso-coffee.mock",
             "businessunitid": Ref("businessunit", BUSINESS_UNIT_ID), "isdisabled": False,
