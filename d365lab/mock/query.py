@@ -44,7 +44,8 @@ def _sort_columns(table: Table, options: QueryOptions) -> list[tuple[Column, boo
             raise errors.unknown_property(name, table.logical_name)
         keys.append((column, desc))
     if not any(c.name == table.primary_id for c, _ in keys):
-        keys.append((table.columns[table.primary_id], False))
+        # Ties follow the first key's direction: time-ordered keys (audit ids) keep "newest first".
+        keys.append((table.columns[table.primary_id], keys[0][1] if keys else False))
     return keys
 
 
