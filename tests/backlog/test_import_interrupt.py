@@ -43,12 +43,12 @@ def test_ctrl_c_stops_after_the_chunks_in_flight_and_a_rerun_finishes(tmp_path: 
 
     running = start_background(db_path=str(tmp_path / "tenant.sqlite"),
                                settings=MockSettings(faults=FaultSettings(latency_ms=60)))
+    _write_leads(tmp_path / "leads.csv")
+    env = cli_env(running.base_url, running.token, tmp_path / "journal.sqlite")
+    args = [sys.executable, "-c", CLI, "backlog", "import", "leads.csv", "--batch-size", "50"]
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
-        _write_leads(tmp_path / "leads.csv")
-        env = cli_env(running.base_url, running.token, tmp_path / "journal.sqlite")
-        args = [sys.executable, "-c", CLI, "backlog", "import", "leads.csv", "--batch-size", "50"]
-        proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
         with DataverseClient(running.base_url, StaticTokenProvider(running.token)) as client:
             deadline = time.monotonic() + 60
             while client.records.count("lead") == 0:
@@ -70,4 +70,7 @@ def test_ctrl_c_stops_after_the_chunks_in_flight_and_a_rerun_finishes(tmp_path: 
             assert re.search(rf"duplicates of tenant leads\s*│\s*{created}\b", rerun.stdout), rerun.stdout
             assert client.records.count("lead") == ROWS
     finally:
+        if proc.poll() is None:  # a failed test leaves no import retrying against a stopped tenant
+            proc.kill()
+            proc.communicate()
         running.stop()
