@@ -8,6 +8,7 @@ ids. Ids are constants, so a persisted tenant keeps them across restarts and
 
 from __future__ import annotations
 
+from d365lab.mock.platform_seed import seed_platform
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Caller, Ref
 from d365lab.models.enums import StageCategory
@@ -33,6 +34,7 @@ def seed(tenant: SqliteTenant, organization_name: str) -> bool:
     """Create the seed rows when the tenant is empty; return True if it seeded."""
     with tenant.transaction():
         if tenant.get("systemuser", USER_ID) is not None:
+            seed_platform(tenant)
             return False
         tenant.create("businessunit", {"businessunitid": BUSINESS_UNIT_ID, "name": "Contoso Coffee"})
         tenant.create("systemuser", {
@@ -59,4 +61,5 @@ def seed(tenant: SqliteTenant, organization_name: str) -> bool:
                 "primaryentitytypecode": entity,
                 "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
             })
+        seed_platform(tenant)
         return True
