@@ -93,7 +93,8 @@ class FetchCompiler:
         """Refuse documents past the stated limits before compiling (nesting, conditions, values)."""
         conditions = 0
         values = 0
-        stack = [(f, 1) for f in self.entity.findall("filter")]
+        owners = [self.entity, *self.entity.iter("link-entity")]  # a link's filters count too
+        stack = [(f, 1) for owner in owners for f in owner.findall("filter")]
         while stack:
             element, depth = stack.pop()
             if depth > MAX_FETCH_DEPTH:

@@ -108,3 +108,12 @@ def test_refused(api: ServiceRootSession, crm: dict[str, str], xml: str, fragmen
     response = api.get(f"accounts?fetchXml={quote(xml)}")
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]["message"]
+
+
+def test_filters_inside_links_count_towards_the_stated_limits(api: ServiceRootSession) -> None:
+    nested = "<filter>" * 25 + "<condition attribute='name' operator='null'/>" + "</filter>" * 25
+    xml = (f"<fetch><entity name='contact'><link-entity name='account' from='accountid' to='parentcustomerid'>"
+           f"{nested}</link-entity></entity></fetch>")
+    response = api.get(f"contacts?fetchXml={quote(xml)}")
+    assert response.status_code == 400, response.text
+    assert "nesting" in response.json()["error"]["message"]
