@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 #: Tables Power Platform admin center audits once auditing is switched on there ([S4]),
 #: among those the mock knows (phonecall is not in that list: UNVERIFIED).
@@ -66,3 +66,13 @@ class TimeZoneSettings(BaseModel):
     #: time with a ``Z`` suffix (``2025-07-15T16:30:00Z``), ``offset`` with the zone's offset
     #: (``2025-07-15T16:30:00+02:00``).
     local_time_suffix: Literal["z", "offset"] = "z"
+
+    @field_validator("user_timezone", "default_user_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        """A zone the mock's ``timezonedefinitions`` hold (code, IANA or Windows name)."""
+        if value is not None:
+            from d365lab.mock.timezones import resolve
+
+            resolve(value)
+        return value
