@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 from waitress.utilities import BadRequest
 
 from d365lab.mock.app import MockApp, create_app
+from d365lab.mock.header_casing import CasePreservingChannel
 from d365lab.mock.hostcheck import HostCheck
 from d365lab.mock.settings import MockSettings
 
@@ -130,8 +130,9 @@ class StrictLineEndingParser(HTTPRequestParser):  # type: ignore[misc]
         return consumed
 
 
-class StrictChannel(HTTPChannel):  # type: ignore[misc]
-    """A waitress channel whose requests are parsed by :class:`StrictLineEndingParser`."""
+class StrictChannel(CasePreservingChannel):
+    """A waitress channel whose requests are parsed by :class:`StrictLineEndingParser` and whose
+    answers keep the app's header-name spellings (:mod:`d365lab.mock.header_casing`)."""
 
     parser_class = StrictLineEndingParser
 
