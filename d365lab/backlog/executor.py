@@ -1,5 +1,10 @@
 """Running a journaled triage: several requests at a time, each lead processed exactly once.
 
+Every action is conditional on the state the lead was planned from (its ETag): a
+disqualification is a PATCH with ``If-Match: <planned ETag>``; QualifyLead, which takes no
+``If-Match``, is preceded by a re-read of the lead. A lead closed or changed by someone
+else is recorded as ``skipped`` with the state it was found in, never overwritten.
+
 Per lead: if an earlier attempt may have reached the tenant (the journal says it was
 started), the lead is re-read first and a lead that is already closed is recorded, not
 sent again. Otherwise the lead is marked ``started`` (committed), the action is sent,
@@ -19,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from d365lab.backlog.journal import DONE, FAILED, PENDING, STARTED, Journal, JournalItem
 from d365lab.backlog.rules import Action
-from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError
-from d365lab.models.enums import DISQUALIFY_REASONS, LeadState
+from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError, PreconditionFailedError
+from d365lab.models.enums import DISQUALIFY_REASONS, LeadState, LeadStatus
+from d365lab.sales.leads import disqualify_status
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 #: Outcomes recorded in the journal.
 QUALIFIED, DISQUALIFIED, LEFT, SKIPPED, ERROR = "qualified", "disqualified", "left", "skipped", "error"
 _RECOGNISED = "done by an earlier, interrupted attempt (recognised from the tenant)"
+_STATE_COLUMNS = ["statecode", "statuscode", "_qualifyingopportunityid_value"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class LeadOutcome:
     outcome: str
     detail: str | None = None
     opportunity_id: str | None = None
+    #: For a skipped lead: the state it was found in.
+    found: str | None = None
 
 
 class TriageExecutor:
@@ -136,7 +145,8 @@ class TriageExecutor:
             # e.g. the re-read after a closed-lead error was itself refused: a resume retries it.
             outcome = LeadOutcome(FAILED, ERROR, str(exc))
         self.journal.mark_finished(self.run_id, item.leadid, outcome.state, outcome.outcome,
-                                   outcome.detail, outcome.opportunity_id, processed_by=client.tenant_label)
+                                   outcome.detail, outcome.opportunity_id, processed_by=client.tenant_label,
+                                   found=outcome.found)
         self._report(item, outcome)
 
     def _report(self, item: JournalItem, outcome: LeadOutcome) -> None:
@@ -149,19 +159,28 @@ class TriageExecutor:
         for attempt in range(self.settings.transient_retries + 1):
             sent_before = may_have_run
             try:
-                if may_have_run:
-                    known = self._recognise(client, item, ours=True)
+                etag = item.etag
+                if may_have_run or item.action == Action.QUALIFY.value:
+                    # QualifyLead takes no If-Match: the lead's state is read right before it.
+                    row = self._read(client, item)
+                    if row is None:
+                        return _deleted()
+                    known = self._judge(item, row, ours=may_have_run)
                     if known is not None:
                         return known
+                    etag = etag or row.get("@odata.etag")
                 self.journal.mark_started(self.run_id, item.leadid)
                 may_have_run = True
-                return self._send(client, item)
-            except InvalidStateTransitionError as exc:
-                # The lead is closed: by an earlier attempt of ours only if one may have run.
-                known = self._recognise(client, item, ours=sent_before or exc.ambiguous_retry)
+                return self._send(client, item, etag)
+            except (InvalidStateTransitionError, PreconditionFailedError) as exc:
+                # The lead is closed or changed: by an earlier attempt of ours only if one may have run.
+                row = self._read(client, item)
+                if row is None:
+                    return _deleted()
+                known = self._judge(item, row, ours=sent_before or exc.ambiguous_retry)
                 return known or LeadOutcome(FAILED, ERROR, str(exc))
-            except NotFoundError as exc:
-                return LeadOutcome(DONE, SKIPPED, f"lead no longer exists: {exc.message}")
+            except NotFoundError:
+                return _deleted()
             except DataverseError as exc:
                 if not exc.is_transient:
                     return LeadOutcome(FAILED, ERROR, str(exc))
@@ -169,7 +188,7 @@ class TriageExecutor:
                 time.sleep(self.settings.retry_backoff_seconds * (2 ** attempt))
         return LeadOutcome(FAILED, ERROR, f"gave up after retries: {last_error}")
 
-    def _send(self, client: DataverseClient, item: JournalItem) -> LeadOutcome:
+    def _send(self, client: DataverseClient, item: JournalItem, etag: str | None) -> LeadOutcome:
         if item.action == Action.QUALIFY.value:
             create = set(item.params.get("create", []))
             result = client.leads.qualify(
@@ -180,29 +199,64 @@ class TriageExecutor:
             return LeadOutcome(DONE, QUALIFIED, None, result.opportunity_id)
         if item.action == Action.DISQUALIFY.value:
             reason = str(item.params["reason"])
-            client.leads.disqualify(item.leadid, reason=reason)
+            # If-Match: the ETag the lead had when planned; a lead changed since then answers 412.
+            client.records.update("lead", item.leadid, {"statecode": int(LeadState.DISQUALIFIED),
+                                                        "statuscode": int(disqualify_status(reason))},
+                                  etag=etag)
             return LeadOutcome(DONE, DISQUALIFIED, reason)
         return LeadOutcome(FAILED, ERROR, f"unknown action {item.action!r}")
 
-    def _recognise(self, client: DataverseClient, item: JournalItem, ours: bool) -> LeadOutcome | None:
-        """The lead's outcome if it is already closed on the tenant, else None (send it).
+    @staticmethod
+    def _read(client: DataverseClient, item: JournalItem) -> dict[str, Any] | None:
+        """The lead's state and ETag as the tenant has it now (None: it was deleted)."""
+        try:
+            row: dict[str, Any] = client.records.get("lead", item.leadid, select=_STATE_COLUMNS)
+        except NotFoundError:
+            return None
+        return row
+
+    @staticmethod
+    def _judge(item: JournalItem, row: dict[str, Any], ours: bool) -> LeadOutcome | None:
+        """None when the lead is still as planned (send the action), else what to record.
 
         ``ours`` says whether an earlier attempt of this run may have closed it; if not, a
-        closed lead was closed by someone else and is skipped.
+        closed lead was closed by someone else and is skipped. An open lead whose ETag is not
+        the planned one was changed by someone else (the rules saw other values): skipped too.
         """
-        row: dict[str, Any] = client.records.get(
-            "lead", item.leadid, select=["statecode", "statuscode", "_qualifyingopportunityid_value"])
         state = row.get("statecode")
+        found = describe_lead_state(row)
         if state == LeadState.OPEN:
-            return None
-        if not ours:
-            return LeadOutcome(DONE, SKIPPED, f"lead was already closed by someone else (statecode {state}, "
-                                              f"statuscode {row.get('statuscode')})")
-        wanted_disqualify = DISQUALIFY_REASONS.get(str(item.params.get("reason")))
-        if item.action == Action.QUALIFY.value and state == LeadState.QUALIFIED:
-            return LeadOutcome(DONE, QUALIFIED, _RECOGNISED, row.get("_qualifyingopportunityid_value"))
-        if (item.action == Action.DISQUALIFY.value and state == LeadState.DISQUALIFIED
-                and row.get("statuscode") == wanted_disqualify):
-            return LeadOutcome(DONE, DISQUALIFIED, f"{item.params.get('reason')}; {_RECOGNISED}")
-        return LeadOutcome(DONE, SKIPPED, f"lead was closed by someone else (statecode {state}, "
-                                          f"statuscode {row.get('statuscode')})")
+            current = row.get("@odata.etag")
+            if item.etag is None or current is None or current == item.etag:
+                return None
+            return LeadOutcome(DONE, SKIPPED, f"lead changed by someone else since the plan (found {found}, "
+                                              f"ETag {current}, planned from {item.etag}); plan a new run to "
+                                              "triage it", found=f"{found}, changed")
+        if ours:
+            wanted_disqualify = DISQUALIFY_REASONS.get(str(item.params.get("reason")))
+            if item.action == Action.QUALIFY.value and state == LeadState.QUALIFIED:
+                return LeadOutcome(DONE, QUALIFIED, _RECOGNISED, row.get("_qualifyingopportunityid_value"))
+            if (item.action == Action.DISQUALIFY.value and state == LeadState.DISQUALIFIED
+                    and row.get("statuscode") == wanted_disqualify):
+                return LeadOutcome(DONE, DISQUALIFIED, f"{item.params.get('reason')}; {_RECOGNISED}")
+        return LeadOutcome(DONE, SKIPPED, f"lead found {found}: closed by someone else, left as it is",
+                           row.get("_qualifyingopportunityid_value"), found=found)
+
+
+def describe_lead_state(row: dict[str, Any]) -> str:
+    """A lead's state in words: ``open (New)``, ``qualified (Qualified)``, ``disqualified (Cannot Contact)``."""
+    state: Any = row.get("statecode")
+    status: Any = row.get("statuscode")
+    try:
+        state_text = LeadState(int(state)).name.lower()
+    except (TypeError, ValueError):
+        state_text = f"statecode {state}"
+    try:
+        status_text = LeadStatus(int(status)).name.replace("_", " ").title()
+    except (TypeError, ValueError):
+        status_text = f"statuscode {status}"
+    return f"{state_text} ({status_text})"
+
+
+def _deleted() -> LeadOutcome:
+    return LeadOutcome(DONE, SKIPPED, "lead no longer exists (deleted by someone else)", found="deleted")

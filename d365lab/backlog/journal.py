@@ -11,7 +11,9 @@ re-read from the tenant on resume instead of being sent again.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -32,7 +34,9 @@ CREATE TABLE IF NOT EXISTS runs (
     base_url TEXT NOT NULL,
     organization_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    runner_pid INTEGER,
+    runner_host TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -49,10 +53,18 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,
     processed_by TEXT,
     updated_at TEXT NOT NULL,
+    etag TEXT,
+    found TEXT,
     PRIMARY KEY (run_id, leadid)
 );
 CREATE INDEX IF NOT EXISTS items_state ON items(run_id, state);
 """
+#: Columns added after the first release: ``(table, column, type)``, added to older journals on open.
+_ADDED_COLUMNS = (("runs", "runner_pid", "INTEGER"), ("runs", "runner_host", "TEXT"),
+                  ("items", "etag", "TEXT"), ("items", "found", "TEXT"))
+
+
+_RUN_COLUMNS = "run_id, created_at, rules_file, base_url, organization_id, status, finished_at, runner_pid, runner_host"
 
 
 def default_journal_path() -> Path:
@@ -73,6 +85,8 @@ class PlannedItem:
     rule: str
     action: str
     params: dict[str, Any]
+    #: The lead's ``@odata.etag`` when it was planned: every action is conditional on it.
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,10 @@ class JournalItem:
     opportunity_id: str | None
     attempts: int
     processed_by: str | None = None
+    #: The ETag the lead had when planned (None in journals written before it was recorded).
+    etag: str | None = None
+    #: For a skipped lead: the state it was found in (``qualified``, ``disqualified (Lost)``, ...).
+    found: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,9 @@ class RunInfo:
     organization_id: str
     status: str
     finished_at: str | None
+    #: Process id and host of the last process that executed the run (see :mod:`d365lab.backlog.lease`).
+    runner_pid: int | None = None
+    runner_host: str | None = None
 
 
 class JournalError(Exception):
@@ -125,8 +146,15 @@ class Journal:
             # only an OS crash or power loss can drop the last commits (resume re-reads those leads).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def _add_missing_columns(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the database."""
@@ -142,19 +170,24 @@ class Journal:
     # ------------------------------------------------------------------ runs
 
     def create_run(self, rules_file: str, base_url: str, organization_id: str, items: Iterable[PlannedItem]) -> str:
-        """Record a new run and its whole plan atomically; return the run id."""
+        """Record a new run and its whole plan atomically; return the run id.
+
+        The calling process is recorded as the run's executor (see :meth:`set_runner`).
+        """
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         now = _now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, 'running', NULL)",
-                                 (run_id, now, rules_file, base_url, organization_id))
+                self._db.execute("INSERT INTO runs (run_id, created_at, rules_file, base_url, organization_id,"
+                                 " status, runner_pid, runner_host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                                 (run_id, now, rules_file, base_url, organization_id, os.getpid(),
+                                  socket.gethostname()))
                 self._db.executemany(
-                    "INSERT INTO items (run_id, seq, leadid, name, rule, action, params, state, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((run_id, seq, it.leadid, it.name, it.rule, it.action, json.dumps(it.params), PENDING, now)
-                     for seq, it in enumerate(items)))
+                    "INSERT INTO items (run_id, seq, leadid, name, rule, action, params, state, updated_at, etag)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((run_id, seq, it.leadid, it.name, it.rule, it.action, json.dumps(it.params), PENDING, now,
+                      it.etag) for seq, it in enumerate(items)))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -164,7 +197,7 @@ class Journal:
     def run(self, run_id: str) -> RunInfo:
         """A run's header; JournalError if unknown."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise JournalError(f"no run {run_id!r} in the journal {self.path}")
         return RunInfo(*row)
@@ -172,8 +205,13 @@ class Journal:
     def runs(self) -> list[RunInfo]:
         """Every run, newest first."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
+            rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC").fetchall()
         return [RunInfo(*r) for r in rows]
+
+    def set_runner(self, run_id: str, pid: int | None, host: str | None) -> None:
+        """Record which process executes the run (None, None when it stops)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET runner_pid = ?, runner_host = ? WHERE run_id = ?", (pid, host, run_id))
 
     def finish_run(self, run_id: str) -> None:
         """Mark a run finished (every item done or failed)."""
@@ -186,7 +224,7 @@ class Journal:
     def items(self, run_id: str, states: Iterable[str] | None = None) -> Iterator[JournalItem]:
         """Items of a run in plan order, optionally only those in the given states."""
         sql = ("SELECT seq, leadid, name, rule, action, params, state, outcome, detail, opportunity_id, attempts,"
-               " processed_by FROM items WHERE run_id = ?")
+               " processed_by, etag, found FROM items WHERE run_id = ?")
         args: list[Any] = [run_id]
         if states is not None:
             wanted = list(states)
@@ -214,13 +252,14 @@ class Journal:
 
     def mark_finished(self, run_id: str, leadid: str, state: str, outcome: str,
                       detail: str | None = None, opportunity_id: str | None = None,
-                      processed_by: str | None = None) -> None:
-        """Record a lead's final outcome (``done`` or ``failed``) and which user's client sent it."""
+                      processed_by: str | None = None, found: str | None = None) -> None:
+        """Record a lead's final outcome (``done`` or ``failed``), which user's client sent it and,
+        for a skipped lead, the state it was found in."""
         with self._lock:
             self._db.execute(
                 "UPDATE items SET state = ?, outcome = ?, detail = ?, opportunity_id = ?, processed_by = ?,"
-                " updated_at = ? WHERE run_id = ? AND leadid = ?",
-                (state, outcome, detail, opportunity_id, processed_by, _now(), run_id, leadid))
+                " found = ?, updated_at = ? WHERE run_id = ? AND leadid = ?",
+                (state, outcome, detail, opportunity_id, processed_by, found, _now(), run_id, leadid))
 
     def mark_many_done(self, run_id: str, leadids: list[str], outcome: str, detail: str | None = None) -> None:
         """Record the same outcome for many leads in one commit (e.g. leads left as they are)."""

@@ -67,6 +67,9 @@ def _lead_name(lead: dict[str, Any]) -> str:
 def build_plan(records: RecordReader, rules: RuleSet, page_size: int = 5000) -> Plan:
     """Read every open lead (and the ids each OData-filter rule selects) and decide per lead.
 
+    Each planned action keeps the lead's ETag: the executor acts only on a lead still in the
+    state it was planned from.
+
     Requests: one paged listing of open leads plus one paged listing per rule with a filter.
     A filter the tenant refuses (HTTP 400) is a :class:`RulesError` naming the rule and filter.
     """
@@ -91,9 +94,10 @@ def build_plan(records: RecordReader, rules: RuleSet, page_size: int = 5000) -> 
             if matches(rule.when, lead, leadid in filtered.get(rule.name, ())):
                 chosen = rule
                 break
+        etag = lead.get("@odata.etag")
         if chosen is None:
             plan.items.append(PlannedItem(leadid, _lead_name(lead), NO_RULE, Action.LEAVE.value, {}))
         else:
             plan.items.append(PlannedItem(leadid, _lead_name(lead), chosen.name, chosen.action.value,
-                                          _params(chosen, lead)))
+                                          _params(chosen, lead), str(etag) if etag else None))
     return plan

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -21,7 +22,7 @@ from d365lab.backlog.rules import RulesError, load_rules
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-RESULT_COLUMNS = ["run_id", "seq", "leadid", "name", "rule", "action", "state", "outcome", "detail",
+RESULT_COLUMNS = ["run_id", "seq", "leadid", "name", "rule", "action", "state", "outcome", "found", "detail",
                   "opportunity_id", "attempts", "processed_by"]
 
 
@@ -55,10 +56,12 @@ def check_resumable(journal: Journal, client: DataverseClient, run_id: str) -> N
 
 
 def execute(client: DataverseClient | Sequence[DataverseClient], journal: Journal, run_id: str,
-            settings: ExecutorSettings, console: Console, show_progress: bool = True) -> None:
+            settings: ExecutorSettings, console: Console, show_progress: bool = True,
+            rules_path: Path | None = None) -> None:
     """Execute a run's remaining items with a progress bar (Ctrl-C stops cleanly, resumable).
 
-    Several clients (application users of the same organization) share the work.
+    Several clients (application users of the same organization) share the work. The
+    Ctrl-C hint names ``rules_path`` (by default the rules file the run was planned from).
     """
     counts = journal.counts(run_id)
     total = sum(counts.values())
@@ -81,7 +84,9 @@ def execute(client: DataverseClient | Sequence[DataverseClient], journal: Journa
             executor.run()
         except KeyboardInterrupt:
             executor.stop()
-            console.print(f"[yellow]interrupted; resume with: d365lab backlog triage RULES --resume {run_id}[/]")
+            rules = escape(quote_argument(str(rules_path or journal.run(run_id).rules_file)))
+            console.print(f"[yellow]interrupted; resume with: d365lab backlog triage {rules} --resume {run_id}[/]",
+                          highlight=False)
             raise
 
 
@@ -91,7 +96,7 @@ def write_results(journal: Journal, run_id: str, path: Path) -> int:
     for item in journal.items(run_id):
         rows.append({"run_id": run_id, "seq": item.seq, "leadid": item.leadid, "name": item.name,
                      "rule": item.rule, "action": item.action, "state": item.state,
-                     "outcome": item.outcome, "detail": item.detail,
+                     "outcome": item.outcome, "found": item.found, "detail": item.detail,
                      "opportunity_id": item.opportunity_id, "attempts": item.attempts,
                      "processed_by": item.processed_by})
     write_csv(path, RESULT_COLUMNS, rows)
@@ -99,18 +104,30 @@ def write_results(journal: Journal, run_id: str, path: Path) -> int:
 
 
 def summary_table(journal: Journal, run_id: str) -> Table:
-    """A rich table: count of leads per action and outcome, with failures highlighted."""
+    """A rich table: count of leads per action and outcome (skipped leads by the state found),
+    with failures highlighted."""
     table = Table(title=f"Triage run {run_id}")
-    for name in ("action", "outcome", "leads"):
+    for name in ("action", "outcome", "found", "leads"):
         table.add_column(name, justify="right" if name == "leads" else "left")
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
     for item in journal.items(run_id):
-        counts[(item.action, item.outcome or item.state)] += 1
-    for (action, outcome), n in sorted(counts.items()):
+        counts[(item.action, item.outcome or item.state, item.found or "")] += 1
+    for (action, outcome, found), n in sorted(counts.items()):
         style = "red" if outcome in ("error", FAILED, "pending", "started") else None
-        table.add_row(action, outcome, str(n), style=style)
-    table.add_row("[bold]total[/]", "", f"[bold]{sum(counts.values())}[/]")
+        table.add_row(action, outcome, found, str(n), style=style)
+    table.add_row("[bold]total[/]", "", "", f"[bold]{sum(counts.values())}[/]")
     return table
+
+
+def quote_argument(text: str) -> str:
+    """``text`` quoted for a command line when it needs it (spaces, quotes), for the user's shell.
+
+    Double quotes work in bash, zsh, cmd.exe and PowerShell for ordinary file names.
+    """
+    if text and not any(ch.isspace() or ch in "\"'&|<>;()$`" for ch in text):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'
+
 
 
 def plan_tables(plan: Plan, sample_size: int = 5) -> list[Table]:

@@ -169,6 +169,7 @@ def triage_command(
 ) -> None:
     """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
     from d365lab.backlog import triage
+    from d365lab.backlog.lease import running, tenant_lease
     from d365lab.backlog.users import check_same_organization, clients_from_files
     from d365lab.connect import connect
 
@@ -177,12 +178,15 @@ def triage_command(
         # The default results file is named after the run, unknown yet; its folder is what can fail.
         _check_outputs((path, "--journal"), (results or Path("triage-RUN.csv"), "--results"))
     try:
-        with Journal(path) as journal, connect() as client, ExitStack() as extra_clients:
+        with Journal(path) as journal, connect() as client, ExitStack() as stack:
             users = [client]
             if credentials and not dry_run:
-                users += [extra_clients.enter_context(c) for c in clients_from_files(credentials)]
+                users += [stack.enter_context(c) for c in clients_from_files(credentials)]
                 check_same_organization(users, credentials)
                 console.print(f"spreading the work over {len(users)} users", highlight=False)
+            if not dry_run:
+                # One run at a time per tenant and journal (a second one is refused before it plans).
+                stack.enter_context(tenant_lease(journal, client.whoami().organization_id))
             if resume:
                 triage.check_resumable(journal, client, resume)
                 run_id = resume
@@ -206,8 +210,9 @@ def triage_command(
                 run_id = triage.start_run(journal, client, rules, plan)
                 console.print(f"run {run_id}: {len(plan.items)} open leads planned (journal {path})",
                               highlight=False)
-            triage.execute(users, journal, run_id, ExecutorSettings(max_workers=max_workers), console,
-                           show_progress=progress)
+            with running(journal, run_id):
+                triage.execute(users, journal, run_id, ExecutorSettings(max_workers=max_workers), console,
+                               show_progress=progress, rules_path=rules)
             out = results or Path(f"triage-{run_id}.csv")
             triage.write_results(journal, run_id, out)
             console.print(triage.summary_table(journal, run_id))
@@ -235,6 +240,8 @@ def runs_command(
                                       help="Journal SQLite file.")] = None,
 ) -> None:
     """List the triage runs in the journal, newest first, with their progress."""
+    from d365lab.backlog.lease import run_status
+
     try:
         journal = Journal(journal_path or default_journal_path())
     except JournalError as exc:
@@ -242,12 +249,12 @@ def runs_command(
     with journal:
         table = Table(title="Triage runs")
         for name in ("run", "created", "status", "done", "failed", "left to do", "rules"):
-            table.add_column(name, no_wrap=name in ("run", "status"), overflow="fold")
+            table.add_column(name, no_wrap=name == "run", overflow="fold")
         for run in journal.runs():
             counts = journal.counts(run.run_id)
             by_state = {s: sum(n for (st, _), n in counts.items() if st == s)
                         for s in ("done", "failed", "pending", "started")}
-            table.add_row(run.run_id, run.created_at[:19], run.status, str(by_state["done"]),
+            table.add_row(run.run_id, run.created_at[:19], run_status(journal, run), str(by_state["done"]),
                           str(by_state["failed"]), str(by_state["pending"] + by_state["started"]), run.rules_file)
         console.print(table)
 

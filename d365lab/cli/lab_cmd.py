@@ -34,7 +34,6 @@ from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.steps import LabRunError
 from d365lab.labs.timeutil import now_utc, resolve_time_zone, to_wire
 from d365lab.labs.watch import WatchOptions
-from d365lab.labs.watch_history import apply_watch_history, load_watch_journal
 from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
@@ -47,14 +46,18 @@ EXIT_ERROR = lab_checker.EXIT_ERROR
 
 _LANG = typer.Option(None, "--lang", help="Lab language: fr (default) or en.")
 _PREFIX = typer.Option("", "--prefix", help="Prefix of the lab's lead topics on a shared tenant.")
-_TZ = typer.Option(None, "--timezone", help="IANA time zone of the lab user (env D365LAB_TIMEZONE).")
-_LAB = typer.Option(DEFAULT_LAB, "--lab", help="Lab key or YAML file.", hidden=True)
+_TZ = typer.Option(None, "--timezone", help="IANA time zone of the lab user (env D365LAB_TIMEZONE; default: the "
+                                          "user's own time zone in the tenant, else the lab's for the language).")
+_LAB = typer.Option(DEFAULT_LAB, "--lab", help="Lab key (a file in the labs folder, e.g. lab-2.1) or a lab YAML file.")
 _FORMAT = typer.Option(None, "--format",
                        help="table | json | junit | markdown, or a lab platform's: instruqt | skillable | classroom "
                             "(docs/lab-platforms.md; default: from the --output suffix, else table).")
 _OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal "
                                               "(.json, .xml, .md, .txt pick the format).")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Do not print progress lines.")
+_REQUIRE_OBSERVABLE = typer.Option(False, "--require-observable",
+                                   help="Count a task no source can observe (e.g. ex2.t3 without audit or "
+                                        "journal) as failed instead of leaving it out of the score.")
 _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row per student (see docs/labs.md).")
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 _WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
@@ -208,6 +211,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
                               upto=upto, log=log)
             log(say(language, "steps_done", performed=summary.performed, skipped=summary.skipped,
                     journal=summary.journal_path))
+            log(say(language, "time_zone_used", zone=summary.time_zone, source=summary.time_zone_source))
             if summary.done_beyond:
                 raise _fail(say(language, "beyond_upto", upto=upto, done=", ".join(summary.done_beyond)))
             if not check:
@@ -248,6 +252,7 @@ def check_command(
     parallel: int = typer.Option(4, "--parallel", min=1, help="Tenants graded at a time (--roster)."),
     reports_dir: Path = _REPORTS_DIR,
     no_journal: bool = typer.Option(False, "--no-journal", help="Ignore the local run journal."),
+    require_observable: bool = _REQUIRE_OBSERVABLE,
     quiet: bool = _QUIET,
     lab_name: str = _LAB,
     watch: bool = _WATCH, interval: float = _INTERVAL, until_complete: bool = _UNTIL_COMPLETE,
@@ -273,17 +278,19 @@ def check_command(
         raise typer.Exit(_watch(lab, language, prefix, roster, fmt, output, reports_dir, board, quiet,
                                 WatchOptions(interval=interval, until_complete=until_complete, max_time=max_time,
                                              upto=upto, time_zone=time_zone, parallel=parallel,
-                                             use_journal=not no_journal)))
+                                             use_journal=not no_journal,
+                                             require_observable=require_observable)))
     if roster is not None:
         raise typer.Exit(_grade_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
-                                       output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet))
+                                       output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet,
+                                       require_observable=require_observable))
     chosen_format = _report_target(fmt, output)
 
     def check() -> LabReport:
         with _connect(**_client_options(chosen_format)) as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
-                                           upto=upto, use_journal=not no_journal)
-        apply_watch_history(lab, report, load_watch_journal(lab, report))  # what a --watch saw
+                                           upto=upto, use_journal=not no_journal,
+                                           require_observable=require_observable)
         return report
 
     try:
@@ -320,7 +327,8 @@ def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, f
 
 
 def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,
-                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool) -> int:
+                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool,
+                  require_observable: bool = False) -> int:
     from d365lab.labs.roster_report import SUMMARY_SUFFIXES, grade_roster
 
     try:  # both checked before any tenant is asked anything
@@ -333,7 +341,8 @@ def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str |
     except OutputError as exc:
         raise _fail(str(exc)) from None
     return grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt, output=output,
-                        parallel=parallel, reports_dir=reports_dir, quiet=quiet)
+                        parallel=parallel, reports_dir=reports_dir, quiet=quiet,
+                        require_observable=require_observable)
 
 
 @lab_app.command("seed")

@@ -16,12 +16,21 @@ def serve_command(
                                      help="Bearer token to require (default: accept any token)."),
     allow_remote: bool = typer.Option(False, "--allow-remote",
                                       help="Allow a non-loopback --host (requires --token)."),
+    user_timezone: str | None = typer.Option(
+        None, "--user-timezone", help="The mock user's Dataverse time zone: an IANA name (Europe/Paris) or a "
+                                      "timezonecode (105). Default: a new tenant's user is in Europe/Paris."),
 ) -> None:
     """Serve the mock tenant's Web API at http://HOST:PORT/api/data/v9.2/ until Ctrl+C."""
     from d365lab.mock.server import MockDatabaseError, PortInUseError, serve
     from d365lab.mock.settings import MockSettings
+    from d365lab.mock.timezones import resolve
 
-    settings = MockSettings.model_validate({"token": token})
+    if user_timezone is not None:
+        try:
+            resolve(user_timezone)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--user-timezone") from None
+    settings = MockSettings.model_validate({"token": token, "time_zones": {"user_timezone": user_timezone}})
     try:
         serve(host=host, port=port, db_path=db, settings=settings, allow_remote=allow_remote)
     except MockDatabaseError as exc:

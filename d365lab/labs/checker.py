@@ -7,15 +7,18 @@ transient disqualify) and without it (a student who did the lab by hand).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from d365lab.labs import timeutil
 from d365lab.labs.duplicates import prefer_best_fit
 from d365lab.labs.evaluate import EvalContext, evaluate_task
+from d365lab.labs.history import HistoryScope, history_sources
 from d365lab.labs.journal import Journal, journal_path
+from d365lab.labs.lab_time import lab_time_zone, owner_of
 from d365lab.labs.locate import Locator, journal_is_stale
+from d365lab.labs.proof import prove_from_history
 from d365lab.labs.reports.common import status_word
-from d365lab.labs.results import CheckResult, LabReport, RecordEvidence, TaskResult
+from d365lab.labs.results import LabReport, RecordEvidence, TaskResult
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix, localize
 from d365lab.labs.wording import say
@@ -25,19 +28,20 @@ if TYPE_CHECKING:
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
-_NOT_OBSERVABLE_HINT = {
-    "en": "Checked now, this task cannot be seen: task {later} undoes it. Check right after it with --upto {task}.",
-    "fr": "Vérifiée maintenant, cette tâche n'est pas observable : la tâche {later} l'annule. "
-          "Vérifiez juste après avec --upto {task}.",
-}
-
-
 def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "",
-              time_zone: str | None = None, upto: str | None = None, use_journal: bool = True) -> LabReport:
-    """Grade the tenant behind ``client`` against ``lab`` (tasks up to ``upto``, default all)."""
+              time_zone: str | None = None, upto: str | None = None, use_journal: bool = True,
+              require_observable: bool = False, history_extras: dict[str, Any] | None = None) -> LabReport:
+    """Grade the tenant behind ``client`` against ``lab`` (tasks up to ``upto``, default all).
+
+    States a later task undid are proven by the history sources (:mod:`d365lab.labs.history`:
+    audit, run journal, then any registered one; ``history_extras`` is handed to their
+    factories). A task none of them can see is *not observable*: left out of the maximum
+    score, or a failure with ``require_observable``.
+    """
     prefix = clean_prefix(prefix)
     last = lab.resolve_upto(upto)
-    org = str(client.whoami().organization_id)
+    me = client.whoami()
+    org = str(me.organization_id)
     journal_file = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
     journal = Journal.load(journal_file, prefix=prefix) if use_journal else None
     locator = Locator(client, lab, lang, prefix, journal)
@@ -47,21 +51,26 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
         journal = None
         locator = Locator(client, lab, lang, prefix, None)
         snapshot = locator.snapshot()
-    tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone if journal else None)
+    tz, tz_source = lab_time_zone(client, lab, lang, time_zone, owner_of(snapshot),
+                                  journal.data.time_zone if journal else None, caller_id=str(me.user_id))
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
+    scope = HistoryScope(client=client, lab=lab, lang=lang, prefix=prefix, organization_id=org, journal=journal,
+                         extras=dict(history_extras or {}))
+    ctx.history = history_sources(scope)
     if snapshot.ambiguous:
         graded = lab.tasks_upto(last)
 
         def passing_checks(trial: Snapshot) -> int:
             trial_ctx = replace(ctx, snapshot=trial)
-            return sum(c.passed for task in graded for c in evaluate_task(trial_ctx, task))
+            return sum(1 for task in graded for c in evaluate_task(trial_ctx, task) if c.passed)
 
         snapshot = prefer_best_fit(locator, snapshot, passing_checks)
         ctx.snapshot = snapshot
     report = LabReport(
         lab_id=lab.lab.id, lab_title=str(localize(lab.lab.title, lang)), tenant=client.tenant_label,
-        organization_id=org, language=lang, prefix=prefix, time_zone=tz, upto=last,
+        organization_id=org, language=lang, prefix=prefix, time_zone=tz, time_zone_source=tz_source, upto=last,
+        require_observable=require_observable,
         checked_at=timeutil.to_wire(timeutil.now_utc()),
         run_started_at=journal.data.run_started_at if journal else None,
         journal=str(journal.path) if journal else None,
@@ -96,7 +105,7 @@ def grade_task(ctx: EvalContext, lab: LabSpec, task: TaskSpec, last: str, journa
     result = TaskResult(id=task.id, exercise=exercise, title=title, status="failed", passed=False,
                         points=0, max_points=task.points, checks=checks)
     if superseded and not any(c.strict and c.status in ("pass", "fail") for c in checks):
-        _transient(ctx, task, result, superseded, sorted(later_tasks), journal)
+        prove_from_history(ctx, task, result, superseded, sorted(later_tasks))
         return result
     score_task(result, task, ctx.lang)
     return result
@@ -110,21 +119,6 @@ def score_task(result: TaskResult, task: TaskSpec, lang: Language) -> None:
     result.status = "passed" if result.passed else "failed"
     result.points = task.points if result.passed else round(task.points * len(passed) / max(len(counted), 1), 2)
     result.hint = None if result.passed else str(localize(task.hint, lang))
-
-
-def _transient(ctx: EvalContext, task: TaskSpec, result: TaskResult, superseded: list[CheckResult],
-               later: list[str], journal: Journal | None) -> None:
-    """A state a later task undid: known from the journal, or reported as not observable."""
-    done = journal.data.tasks.get(task.id) if journal else None
-    for check in superseded:
-        check.status = "not_observable"
-    if done is not None:
-        result.status, result.passed, result.points = "passed", True, task.points
-        result.how_known = say(ctx.lang, "known_from_journal", later=", ".join(later), done_at=done.done_at)
-        return
-    result.status = "not_observable"
-    result.how_known = say(ctx.lang, "not_observable", later=", ".join(later), task=task.id)
-    result.hint = _NOT_OBSERVABLE_HINT[ctx.lang].format(later=", ".join(later), task=task.id)
 
 
 def settle_task_done(lab: LabSpec, report: LabReport, journal: Journal | None = None) -> None:
@@ -147,7 +141,7 @@ def settle_task_done(lab: LabSpec, report: LabReport, journal: Journal | None = 
             # the status token stays in `actual` (machines read it); people read it in their language
             outcome.actual_label = status_word(other, report.language) if other else say(report.language,
                                                                                            "not_checked")
-            outcome.passed = other is not None and other.passed
+            outcome.passed = other is not None and other.passed is True
             if outcome.passed:
                 continue
             never_done = journal is not None and not journal.is_done(check.task_done)
@@ -167,10 +161,18 @@ def result_lang(report: LabReport) -> Language:
 
 
 def finish_report(report: LabReport) -> None:
-    """Total the score and set ``passed`` / ``exit_code`` (0 all strict checks passed, 1 some failed)."""
+    """Total the score and set ``passed`` / ``exit_code`` (0 all strict checks passed, 1 some failed).
+
+    A task not observable is neither: it is left out of the maximum score and the exit code,
+    unless the report requires every task to be observable (then it is a failure).
+    """
+    report.not_observable = [t.id for t in report.tasks if t.status == "not_observable"]
+    counted = [t for t in report.tasks if t.status != "not_observable" or report.require_observable]
     report.score = round(sum(t.points for t in report.tasks), 2)
-    report.max_score = round(sum(t.max_points for t in report.tasks), 2)
+    report.max_score = round(sum(t.max_points for t in counted), 2)
     strict_failures = any(c.status == "fail" for t in report.tasks for c in t.checks)
+    if report.require_observable and report.not_observable:
+        strict_failures = True
     report.passed = not strict_failures
     report.exit_code = EXIT_FAILED if strict_failures else EXIT_PASSED
 

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from d365lab.labs import timeutil
+from d365lab.labs.history import HistorySource
 from d365lab.labs.results import CheckResult, CheckStatus
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import Expectation, LabSpec, Language, RelativeDate, TaskSpec, localize
@@ -40,6 +41,8 @@ class EvalContext:
     snapshot: Snapshot
     #: Local day each task was performed on, from the run journal (task id -> day).
     step_days: dict[str, date] = field(default_factory=dict)
+    #: Where states a later task undid are looked for, in order (see d365lab.labs.history).
+    history: list[HistorySource] = field(default_factory=list)
 
     def expected_find_value(self, alias: str) -> Any:
         """The value a record is found by (with the run's prefix when the spec says so)."""

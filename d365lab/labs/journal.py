@@ -11,14 +11,12 @@ The checker works without it too (a student who did the lab by hand has no journ
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import math
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
 from d365lab.config import ConfigurationError
@@ -139,22 +138,19 @@ def scope_lock(path: Path) -> Iterator[None]:
     wait = lock_wait_seconds()
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
-    deadline = time.monotonic() + wait
-    with lock_path.open("a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise JournalError(
-                        f"another run of this lab scope is in progress (lock {lock_path} held for more than "
-                        f"{wait:g} s); wait for it to finish and run again") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    # filelock: flock on Linux/macOS, msvcrt.locking on Windows; released by the system when
+    # the process dies, so a killed run never leaves a stale lock.
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=wait, poll_interval=0.1)
+    except Timeout:
+        raise JournalError(
+            f"another run of this lab scope is in progress (lock {lock_path} held for more than "
+            f"{wait:g} s); wait for it to finish and run again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Journal:

@@ -18,7 +18,8 @@ class CheckResult(BaseModel):
     id: str
     description: str
     status: CheckStatus
-    passed: bool
+    #: ``None`` when the check could not be observed (``status`` ``not_observable``).
+    passed: bool | None
     strict: bool
     record: str | None = None
     record_id: str | None = None
@@ -35,17 +36,28 @@ class CheckResult(BaseModel):
 
 
 class TaskResult(BaseModel):
-    """A graded task: all-or-nothing ``passed`` plus partial-credit ``points``."""
+    """A graded task: all-or-nothing ``passed`` plus partial-credit ``points``.
+
+    A task no source can see (``status`` ``not_observable``) has ``passed`` ``None``: it is
+    neither a pass nor a failure, and the report leaves it out of the maximum score.
+    """
 
     id: str
     exercise: str
     title: str
     status: TaskStatus
-    passed: bool
+    passed: bool | None
     points: float
     max_points: float
     hint: str | None = None
+    #: How a state the tenant no longer shows was proven (audit rows, run journal...) or why it cannot be.
     how_known: str | None = None
+    #: For a task not observable: what would make it observable (auditing, ``lab prepare``, ``--watch``).
+    how_to_observe: str | None = None
+    #: Which history source proved the task (``audit``, ``run journal``, ``watch journal``), if one did.
+    proven_by: str | None = None
+    #: The source's own references (audit row ids...), for evidence.
+    evidence_refs: list[str] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)
 
     @property
@@ -75,6 +87,9 @@ class LabReport(BaseModel):
     language: str
     prefix: str = ""
     time_zone: str
+    #: Where the time zone came from: ``--timezone``, ``D365LAB_TIMEZONE``, ``tenant`` (the lab user's
+    #: personal settings), ``run journal`` or ``lab default``.
+    time_zone_source: str | None = None
     upto: str
     checked_at: str
     run_started_at: str | None = None
@@ -83,6 +98,10 @@ class LabReport(BaseModel):
     max_score: float = 0
     passed: bool = False
     exit_code: int = 2
+    #: Tasks no source could observe (left out of ``max_score`` unless ``require_observable``).
+    not_observable: list[str] = Field(default_factory=list)
+    #: ``--require-observable``: a task not observable counts as failed.
+    require_observable: bool = False
     error: str | None = None
     http_requests: int | None = None
     tasks: list[TaskResult] = Field(default_factory=list)

@@ -188,7 +188,8 @@ def default_connector(options: dict[str, Any]) -> DataverseClient:
 
 def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
                 time_zone: str | None = None, parallel: int = 4, connector: Connector = default_connector,
-                on_report: Callable[[Student, LabReport], None] | None = None) -> list[tuple[Student, LabReport]]:
+                on_report: Callable[[Student, LabReport], None] | None = None,
+                require_observable: bool = False) -> list[tuple[Student, LabReport]]:
     """Grade every student, ``parallel`` tenants at a time; one failure never stops the others.
 
     Students sharing the default tenant are graded one after the other over one client.
@@ -205,7 +206,7 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
             try:
                 with _client_for(student, client, connector) as live:
                     report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
-                                       time_zone=time_zone, upto=upto)
+                                       time_zone=time_zone, upto=upto, require_observable=require_observable)
             except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
                 report = error_report(lab, student_lang, _tenant_of(student), describe_error(exc),
                                       prefix=student.prefix, upto=upto)

@@ -77,7 +77,8 @@ def print_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], console
 
 
 def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None, time_zone: str | None,
-                 fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool = False) -> int:
+                 fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool = False,
+                 require_observable: bool = False) -> int:
     """``lab check --roster``: grade, write one report per student, print/write the summary; exit code."""
     console = terminal_console()
     try:
@@ -99,7 +100,7 @@ def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None
             console.print(f"{student.name}: {state} -> {path}", markup=False)
 
     graded = grade_class(lab, students, lang=lang, upto=upto, time_zone=time_zone, parallel=parallel,
-                         on_report=progress)
+                         on_report=progress, require_observable=require_observable)
     print_summary(lab, graded, console)
     if output is not None:
         suffix = output.suffix.lower()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path, scope_lock
+from d365lab.labs.lab_time import SOURCE_JOURNAL, is_lab_default, lab_time_zone
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
@@ -40,6 +40,8 @@ class RunSummary:
 
     journal_path: str
     time_zone: str
+    #: where the time zone came from (see :func:`d365lab.labs.lab_time.lab_time_zone`)
+    time_zone_source: str = ""
     steps: list[StepOutcome] = field(default_factory=list)
     #: Tasks after ``upto`` the journal shows done: the tenant is past the state asked for.
     done_beyond: list[str] = field(default_factory=list)
@@ -53,12 +55,6 @@ class RunSummary:
     def skipped(self) -> int:
         """How many steps were already done."""
         return sum(1 for s in self.steps if not s.performed)
-
-
-def scope_journal_path(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str) -> tuple[Path, str]:
-    """Where the run journal of this tenant + language + prefix lives, and the organization id."""
-    org = str(client.whoami().organization_id)
-    return journal_path(lab.lab.key, org, lang, prefix, client.tenant_label), org
 
 
 def tasks_to_run(lab: LabSpec, exercise: str | None = None, upto: str | None = None) -> list[TaskSpec]:
@@ -75,8 +71,9 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
             log: Callable[[str], None] = lambda _msg: None) -> RunSummary:
     """Perform the selected tasks in order, skipping what is already done.
 
-    ``time_zone`` is ``--timezone``; without it the environment's, then the journal's, then
-    the lab default for ``lang`` is used.
+    ``time_zone`` is ``--timezone``; without it ``$D365LAB_TIMEZONE``, then the signed-in
+    user's personal time zone in the tenant (usersettings, what the app converts "16:30"
+    with), then the journal's, then the lab default for ``lang`` is used.
 
     Only records this run's journal tracks (and those linked to them) are used: leads with
     the same topic from elsewhere are left alone, and a later exercise without the earlier
@@ -87,15 +84,18 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     when the journal is unreadable or another run of the scope holds it.
     """
     prefix = clean_prefix(prefix)
-    tz = timeutil.resolve_time_zone(lab, lang, time_zone)
-    path, org = scope_journal_path(client, lab, lang, prefix)
+    timeutil.resolve_time_zone(lab, lang, time_zone)  # a bad name fails before any request
+    me = client.whoami()
+    org = str(me.organization_id)
+    path = journal_path(lab.lab.key, org, lang, prefix, client.tenant_label)
+    tz, tz_source = lab_time_zone(client, lab, lang, time_zone, caller_id=str(me.user_id))
 
     def open_journal() -> Journal:
         return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=org, tenant=client.tenant_label,
                                      language=lang, prefix=prefix, time_zone=tz)
 
     with scope_lock(path):
-        summary = _run_locked(client, lab, lang, prefix, tz, time_zone, tasks_to_run(lab, exercise, upto), log,
+        summary = _run_locked(client, lab, lang, prefix, (tz, tz_source), tasks_to_run(lab, exercise, upto), log,
                               open_journal)
     if upto is not None:
         journal = Journal.load(path, prefix=prefix)
@@ -104,8 +104,9 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     return summary
 
 
-def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, tz: str, time_zone: str | None,
+def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: str, zone: tuple[str, str],
                 tasks: list[TaskSpec], log: Callable[[str], None], open_journal: Callable[[], Journal]) -> RunSummary:
+    tz, tz_source = zone
     journal = open_journal()
     snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
     if journal_is_stale(journal, lab, snapshot):
@@ -114,11 +115,11 @@ def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: s
         journal = open_journal()
         snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
     track_discovered(journal, snapshot, log)  # what a run killed mid-step made, so cleanup deletes it
-    if journal.data.tasks:  # keep the zone the earlier steps were done in
-        tz = timeutil.resolve_time_zone(lab, lang, time_zone, journal.data.time_zone)
+    if journal.data.tasks and is_lab_default(tz_source) and journal.data.time_zone:
+        tz, tz_source = journal.data.time_zone, SOURCE_JOURNAL  # keep the zone the earlier steps were done in
     ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,
                      snapshot=snapshot, today=timeutil.local_date(timeutil.now_utc(), tz), log=log)
-    summary = RunSummary(journal_path=str(journal.path), time_zone=tz)
+    summary = RunSummary(journal_path=str(journal.path), time_zone=tz, time_zone_source=tz_source)
     for task in tasks:
         performed_any = False
         for step in task.steps:

@@ -1,8 +1,9 @@
 """``lab check --watch``: grade one student or a class again and again while they do the lab.
 
-Each round is one ordinary check per student (about 8 requests: ``WhoAmI`` and the reads
-of the lab's records; see docs/labs.md), its transitions written to the student's watch
-journal, and the tasks it saw pass for the first time reported. A throttled round (429
+Each round is one ordinary check per student (``WhoAmI``, the reads of the lab's records,
+and the history sources' questions about a state a later task undid; see
+docs/lab-platforms.md), its transitions written to the student's watch journal (which the
+check itself reads back as a history source), and the tasks turning green reported. A throttled round (429
 after the client's own retries) pushes the next round back by the ``Retry-After`` the
 tenant asked for. Clients stay open between rounds (one per tenant).
 """
@@ -24,15 +25,13 @@ from d365lab.labs.journal import JournalError
 from d365lab.labs.roster import Connector, Student, default_connector
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.timeutil import now_utc, to_wire
-from d365lab.labs.watch_history import apply_watch_history, scope_watch_path, waiting_checks
+from d365lab.labs.watch_history import EXTRAS_KEY, scope_watch_path, waiting_checks
 from d365lab.labs.watch_journal import WatchEvent, WatchJournal, WatchJournalError
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
     from d365lab.labs.results import LabReport
 
-#: What one round costs per student, as documented: one check (WhoAmI + the lab's record reads).
-REQUESTS_PER_STUDENT_ROUND = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class WatchOptions:
     time_zone: str | None = None
     parallel: int = 4
     use_journal: bool = True
+    require_observable: bool = False
     #: keep the watch journals on disk (next to the run journals), so later checks can use them
     keep_journal: bool = True
 
@@ -152,8 +152,10 @@ class ClassWatch:
         try:
             if student.error is not None:
                 raise ValueError(student.error)
+            extras = {EXTRAS_KEY: watched.journal} if watched.journal is not None else None
             report = check_lab(self._client(student), self.lab, lang=watched.language, prefix=student.prefix,
-                               time_zone=opts.time_zone, upto=opts.upto, use_journal=opts.use_journal)
+                               time_zone=opts.time_zone, upto=opts.upto, use_journal=opts.use_journal,
+                               require_observable=opts.require_observable, history_extras=extras)
         except ThrottledError as exc:
             report = self._error(watched, describe_error(exc))
             with self._lock:
@@ -186,7 +188,6 @@ class ClassWatch:
         if watched.green is None:
             watched.green = set(journal.data.first_pass)
         events = journal.observe(report, at)
-        apply_watch_history(self.lab, report, journal)
         journal.note_passes(report, at, self._waiting)
         journal.save()
         for task in report.tasks:  # green now, whatever proves it (the tenant, a journal, audit)

@@ -198,6 +198,6 @@ class WatchJournal:
 
 def _seen_passing(task: TaskResult, waiting: set[str]) -> bool:
     """Passing on what the tenant shows now, with every task it depends on known done."""
-    if task.status != "passed" or not any(c.strict and c.status == "pass" for c in task.checks):
-        return False
+    if task.status != "passed" or task.proven_by or not any(c.strict and c.status == "pass" for c in task.checks):
+        return False  # proven by history (audit, a journal) is not seen on the tenant
     return all(c.passed for c in task.checks if c.id in waiting)

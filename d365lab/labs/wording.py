@@ -24,8 +24,25 @@ _TEXT: dict[str, dict[str, str]] = {
         "superseded": "task {later} changes this state later; graded only by checking --upto {task}",
         "known_from_journal": ("not observable in the tenant any more (undone by {later}); "
                                "the run journal records it done at {done_at}"),
-        "not_observable": ("not observable: {later} undoes this state and no run journal or audit records it; "
-                           "check with --upto {task} right after the task"),
+        "not_observable": "not observable: {later} undoes this state and no source records it ({reasons})",
+        "observable_by": "to make it observable: {remedies}",
+        "journal_has_no_task": "the run journal does not record {task}",
+        "audit_denied": "the grader's user cannot read the audit table (View Audit Summary / View Audit History)",
+        "audit_unreadable": "this tenant's audit table cannot be read",
+        "audit_off_org": "auditing is off for this environment, so no audit row records {alias}",
+        "audit_off_table": "auditing is off for the {table} table, so no audit row records {alias}",
+        "audit_no_rows": "no audit row records {alias} (auditing was off while the lab was done)",
+        "audit_values_unreadable": "audit rows exist ({rows}) but their old and new values cannot be read",
+        "audit_seen": "the audit table shows {alias} in that state: {rows}",
+        "audit_never": ("the audit table has recorded {alias} since its creation and it never held {wanted}: "
+                        "{seen}"),
+        "audit_no_change": "no change of those columns",
+        "audit_started_late": "auditing of {alias} started after it was created and no audit row shows the state",
+        "remedy_prepare": "switch auditing on before the class (d365lab lab prepare)",
+        "remedy_audit_privilege": "give the grader's user the View Audit Summary and View Audit History privileges",
+        "remedy_watch": "keep 'd365lab lab check --watch' running during the lab",
+        "remedy_upto": "check right after the task (d365lab lab check --upto {task})",
+        "required_observable": "not observable, and --require-observable makes that a failure",
         "task_done_unknown": ("{task} is {status}: this state cannot be told apart from one where {task} "
                               "never happened"),
         "task_never_done": "the run journal shows {task} was never done",
@@ -36,6 +53,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "expected", "actual": "actual", "empty": "(empty)",
         "steps_done": "{performed} step(s) done, {skipped} already done; journal {journal}",
         "http_requests": "HTTP requests: {count}",
+        "time_zone_used": "time zone {zone} ({source})",
+        "tz_owner": "owner of the lab's records", "tz_caller": "the signed-in user",
+        "tz_from_tenant": "tenant: usersettings of {user} ({whose}), timezonecode {code}",
+        "tz_code_unknown": "timezonecode {code} has no known zone",
+        "tz_not_in_tenant": "the tenant did not give the user's time zone",
         "how_not_found": "not found ({how})",
         "how_not_searched": "not searched: {target} not found",
         "how_lenient": " (lenient match)",
@@ -75,8 +97,29 @@ _TEXT: dict[str, dict[str, str]] = {
                        "--upto {task}"),
         "known_from_journal": ("n'est plus observable dans le tenant (annulée par {later}) ; "
                                "le journal d'exécution l'enregistre comme faite le {done_at}"),
-        "not_observable": ("non observable : {later} annule cet état et aucun journal d'exécution ni audit ne "
-                           "l'enregistre ; vérifiez avec --upto {task} juste après la tâche"),
+        "not_observable": "non observable : {later} annule cet état et aucune source ne l'enregistre ({reasons})",
+        "observable_by": "pour la rendre observable : {remedies}",
+        "journal_has_no_task": "le journal d'exécution n'enregistre pas {task}",
+        "audit_denied": ("l'utilisateur du correcteur ne peut pas lire l'audit (privilèges Afficher le résumé "
+                         "d'audit / Afficher l'historique d'audit)"),
+        "audit_unreadable": "la table d'audit de ce tenant est illisible",
+        "audit_off_org": "l'audit est désactivé pour cet environnement : aucune ligne d'audit n'enregistre {alias}",
+        "audit_off_table": "l'audit est désactivé pour la table {table} : aucune ligne d'audit n'enregistre {alias}",
+        "audit_no_rows": "aucune ligne d'audit n'enregistre {alias} (l'audit était désactivé pendant le labo)",
+        "audit_values_unreadable": ("des lignes d'audit existent ({rows}) mais leurs anciennes et nouvelles "
+                                    "valeurs sont illisibles"),
+        "audit_seen": "la table d'audit montre {alias} dans cet état : {rows}",
+        "audit_never": ("la table d'audit enregistre {alias} depuis sa création et il n'a jamais eu {wanted} : "
+                        "{seen}"),
+        "audit_no_change": "aucune modification de ces colonnes",
+        "audit_started_late": ("l'audit de {alias} a commencé après sa création et aucune ligne d'audit ne montre "
+                               "cet état"),
+        "remedy_prepare": "activez l'audit avant la session (d365lab lab prepare)",
+        "remedy_audit_privilege": ("donnez à l'utilisateur du correcteur les privilèges Afficher le résumé d'audit "
+                                   "et Afficher l'historique d'audit"),
+        "remedy_watch": "laissez tourner « d365lab lab check --watch » pendant le labo",
+        "remedy_upto": "vérifiez juste après la tâche (d365lab lab check --upto {task})",
+        "required_observable": "non observable, et --require-observable en fait un échec",
         "task_done_unknown": ("{task} est {status} : cet état ne se distingue pas de celui où {task} n'a "
                               "jamais été faite"),
         "task_never_done": "le journal d'exécution montre que {task} n'a jamais été faite",
@@ -87,6 +130,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "expected": "attendu", "actual": "obtenu", "empty": "(vide)",
         "steps_done": "{performed} étape(s) faite(s), {skipped} déjà faite(s) ; journal {journal}",
         "http_requests": "Requêtes HTTP : {count}",
+        "time_zone_used": "fuseau horaire {zone} ({source})",
+        "tz_owner": "propriétaire des enregistrements du labo", "tz_caller": "l'utilisateur connecté",
+        "tz_from_tenant": "tenant : usersettings de {user} ({whose}), timezonecode {code}",
+        "tz_code_unknown": "le timezonecode {code} ne correspond à aucun fuseau connu",
+        "tz_not_in_tenant": "le tenant n'a pas donné le fuseau horaire de l'utilisateur",
         "how_not_found": "introuvable ({how})",
         "how_not_searched": "non recherché : {target} introuvable",
         "how_lenient": " (correspondance approchée)",

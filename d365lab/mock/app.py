@@ -14,6 +14,7 @@ import json
 import logging
 import pkgutil
 import re
+import sqlite3
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from d365lab.mock import errors
+from d365lab.mock import errors, limits
 from d365lab.mock.codec import annotation_wanted
 from d365lab.mock.errors import MockError
 from d365lab.mock.seed import CALLER, seed
@@ -135,9 +136,8 @@ class MockApp:
                 response = dispatch.dispatch(self, request)
         except MockError as exc:
             response = error_response(exc)
-        except Exception:
-            _log.exception("mock tenant: unexpected error on %s %s", request.method, request.path)
-            response = error_response(MockError(500, "0x80040216", "An unexpected error occurred."))
+        except Exception as exc:
+            response = error_response(_unexpected(request, exc))
         if response.status >= 400:
             _annotate_error(request, response)
         self._decorate(response)
@@ -184,6 +184,26 @@ def _annotate_error(request: MockRequest, response: MockResponse) -> None:
     }
     error.update({k: v for k, v in extra.items() if annotation_wanted(patterns, k[1:])})
     response.body = json.dumps(body, separators=(",", ":")).encode()
+
+
+#: SQLite's words for a statement past its own limits (expression depth, parser stack, variables).
+_SQLITE_LIMITS = ("too large", "too complex", "parser stack overflow", "too many")
+
+
+def _unexpected(request: MockRequest, exc: Exception) -> MockError:
+    """The error of an exception no handler turned into a :class:`MockError`.
+
+    A query SQLite or Python cannot nest that deep is a 400: the last guard behind the
+    stated limits of :mod:`d365lab.mock.limits`, which refuse such requests first. Anything
+    else (a bug, a broken database file) is a 500, logged with its traceback.
+    """
+    if isinstance(exc, RecursionError) or (
+            isinstance(exc, sqlite3.OperationalError) and any(w in str(exc) for w in _SQLITE_LIMITS)):
+        _log.warning("mock tenant: %s %s is too complex (%s)", request.method, request.path[:200], exc)
+        return MockError(400, limits.LIMIT_CODE, "The request is too complex for the mock tenant: "
+                         "simplify the query (fewer nested or combined conditions).")
+    _log.error("mock tenant: unexpected error on %s %s", request.method, request.path[:200], exc_info=exc)
+    return MockError(500, "0x80040216", "An unexpected error occurred.")
 
 
 def create_app(db_path: str = ":memory:", settings: MockSettings | None = None) -> MockApp:

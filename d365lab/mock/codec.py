@@ -9,13 +9,14 @@ service returns (``@odata.etag``, ``_x_value`` lookups, ``$select``, annotations
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from datetime import datetime
 from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.tenant_api import Ref, Row, Tenant
-from d365lab.mock.validation import conversion_error, normalize_guid
+from d365lab.mock.validation import conversion_error, normalize_guid, out_of_type_range
 from d365lab.models import schema
 from d365lab.models.enums import label_of
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
@@ -133,9 +134,12 @@ def decode_value(column: Column, value: Any) -> Any:
     if isinstance(value, str):
         if column.type in REAL_TYPES:
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 raise conversion_error(value, column) from None
+            if not math.isfinite(number):  # "NaN", "Infinity", "1e400"
+                raise out_of_type_range(value, column)
+            return number
     elif isinstance(value, float) and value.is_integer() and column.type in INTEGER_TYPES:
         return int(value)
     return value
@@ -244,17 +248,24 @@ def format_value(column: Column, value: Any) -> str | None:
         return f"${value:,.2f}"
     if kind in (ColumnType.INTEGER, ColumnType.BIGINT):
         return f"{value:,}"
-    if kind is ColumnType.DATETIME:
-        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
-        hour = parsed.hour % 12 or 12
-        meridiem = "AM" if parsed.hour < 12 else "PM"
-        return f"{parsed.month}/{parsed.day}/{parsed.year} {hour}:{parsed.minute:02d} {meridiem}"
-    if kind is ColumnType.DATEONLY:
-        parsed = datetime.strptime(value, "%Y-%m-%d")
-        return f"{parsed.month}/{parsed.day}/{parsed.year}"
+    if kind in (ColumnType.DATETIME, ColumnType.DATEONLY):
+        return _format_date(kind, value)
     if kind in (ColumnType.DOUBLE, ColumnType.DECIMAL):
         return f"{value:,.2f}"
     return None
+
+
+def _format_date(kind: ColumnType, value: str) -> str | None:
+    """``4/7/2023 2:59 PM`` / ``4/7/2023``; None for a stored text that is not a date (an older file)."""
+    try:
+        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ" if kind is ColumnType.DATETIME else "%Y-%m-%d")
+    except (TypeError, ValueError):
+        return None
+    if kind is ColumnType.DATETIME:
+        hour = parsed.hour % 12 or 12
+        meridiem = "AM" if parsed.hour < 12 else "PM"
+        return f"{parsed.month}/{parsed.day}/{parsed.year} {hour}:{parsed.minute:02d} {meridiem}"
+    return f"{parsed.month}/{parsed.day}/{parsed.year}"
 
 
 def selected_columns(table: Table, select: list[str] | None) -> list[Column]:

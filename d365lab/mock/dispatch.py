@@ -11,9 +11,10 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
+from d365lab.mock.audit_metadata import update_entity_definition
 from d365lab.mock.handlers import crud, registry
+from d365lab.mock.handlers.metadata import find_table, metadata_document, service_document
 from d365lab.mock.handlers.metadata import handle as metadata_handle
-from d365lab.mock.handlers.metadata import metadata_document, service_document
 from d365lab.mock.handlers.registry import OperationCall, OperationResult
 from d365lab.mock.routing import Route, RouteKind, bound_handler, function_parameters, parse_route
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response, no_resource
@@ -36,6 +37,8 @@ def dispatch(app: MockApp, request: MockRequest) -> MockResponse:
     if kind is RouteKind.METADATA_DOCUMENT:
         return _require(method, "GET", request) or metadata_document(request)
     if kind is RouteKind.ENTITY_DEFINITIONS:
+        if method == "PUT" and route.name == "EntityDefinitions" and route.args and not route.segments:
+            return update_entity_definition(app.tenant, request, find_table(route.args))
         return _require(method, "GET", request) or metadata_handle(app.tenant, request, route)
     if kind is RouteKind.FUNCTION:
         if method != "GET":
@@ -47,11 +50,16 @@ def dispatch(app: MockApp, request: MockRequest) -> MockResponse:
             raise no_resource(request)
         return _operation(app, request, registry.UNBOUND_ACTIONS[route.name or ""], route, _action_body(request))
     if kind is RouteKind.BOUND_ACTION:
-        if method != "POST":
-            raise no_resource(request)
         assert route.table is not None
+        is_function = (route.table.logical_name, route.name) in registry.BOUND_FUNCTIONS
+        if method != ("GET" if is_function else "POST"):
+            raise no_resource(request)
         handler = bound_handler(route.table, route.name or "")
         return _operation(app, request, handler, route, _action_body(request))
+    custom = registry.TABLE_HANDLERS.get(route.table.logical_name) if route.table is not None else None
+    if custom is not None:
+        response: MockResponse = custom(app, request, route)
+        return response
     return crud.handle(app, request, route)
 
 

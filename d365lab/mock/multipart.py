@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
+from d365lab.mock.limits import has_surrogate
+
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))', re.IGNORECASE)
 _REQUEST_LINE = re.compile(r"^([A-Za-z]+)\s+(.+?)(?:\s+HTTP/\d(?:\.\d)?)?\s*$")
 CRLF = "\r\n"
@@ -136,7 +138,12 @@ def parse_batch(body: bytes | str, content_type: str) -> list[BatchItem]:
     boundary = boundary_of(content_type)
     if boundary is None:
         raise MultipartError("The $batch request needs Content-Type: multipart/mixed; boundary=<boundary>.")
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise MultipartError(f"The $batch body is not valid UTF-8 text: {exc}") from None
+    if has_surrogate(text):
+        raise MultipartError("The $batch body holds a lone UTF-16 surrogate, which is not valid Unicode text.")
     return _parse_lines(re.split(r"\r?\n", text), boundary, nested=False)
 
 

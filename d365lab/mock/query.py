@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
+from d365lab.mock.limits import MAX_SKIPTOKEN_LENGTH, finite_float, has_surrogate, in_int64
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.query_options import Expansion, QueryOptions, parse_options
@@ -43,7 +44,8 @@ def _sort_columns(table: Table, options: QueryOptions) -> list[tuple[Column, boo
             raise errors.unknown_property(name, table.logical_name)
         keys.append((column, desc))
     if not any(c.name == table.primary_id for c, _ in keys):
-        keys.append((table.columns[table.primary_id], False))
+        # Ties follow the first key's direction: time-ordered keys (audit ids) keep "newest first".
+        keys.append((table.columns[table.primary_id], keys[0][1] if keys else False))
     return keys
 
 
@@ -80,13 +82,27 @@ def _encode_token(values: list[Any]) -> str:
 
 
 def _decode_token(token: str, expected: int) -> list[Any]:
+    """The sort values a ``$skiptoken`` carries: a flat list of ``expected`` scalars SQLite can bind."""
+    invalid = errors.bad_request("The $skiptoken is not valid for this query.", code=SYNTAX_ERROR)
+    if len(token) > MAX_SKIPTOKEN_LENGTH:
+        raise invalid
     try:
-        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
-        values = None
-    if not isinstance(values, list) or len(values) != expected:
-        raise errors.bad_request("The $skiptoken is not valid for this query.", code=SYNTAX_ERROR)
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)),
+                            parse_float=finite_float)
+    except (ValueError, RecursionError):
+        raise invalid from None
+    if not isinstance(values, list) or len(values) != expected or not all(_bindable(v) for v in values):
+        raise invalid
     return values
+
+
+def _bindable(value: Any) -> bool:
+    """A sort value a token may carry: null, a 64-bit integer, a finite float or Unicode text."""
+    if value is None or isinstance(value, float):
+        return True
+    if isinstance(value, int):
+        return in_int64(value)
+    return isinstance(value, str) and not has_surrogate(value)
 
 
 def where_clause(tenant: SqliteTenant, table: Table, options: QueryOptions,

@@ -11,6 +11,7 @@ Text conditions and orders are case- and accent-insensitive, like ``$filter``
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from xml.etree import ElementTree
 
@@ -18,6 +19,8 @@ from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, like_escape, presence_sql
 from d365lab.mock.errors import MockError
+from d365lab.mock.limits import INT32_RANGE, MAX_FETCH_CONDITIONS, MAX_FETCH_DEPTH, MAX_QUERY_VALUES, limit_exceeded
+from d365lab.mock.query_values import number_for
 from d365lab.mock.store import quote
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.validation import normalize_datetime, normalize_guid
@@ -72,6 +75,7 @@ class FetchCompiler:
 
     def where(self) -> str:
         """The SQL condition of every top-level ``<filter>`` (and-ed)."""
+        self._check_size()
         parts = [self._filter(f) for f in self.entity.findall("filter")]
         return " AND ".join(p for p in parts if p)
 
@@ -84,6 +88,26 @@ class FetchCompiler:
             terms.append(f"{comparison_sql(column)}{' DESC' if descending else ''}")
         terms.append(quote(self.table.primary_id))
         return ", ".join(terms)
+
+    def _check_size(self) -> None:
+        """Refuse documents past the stated limits before compiling (nesting, conditions, values)."""
+        conditions = 0
+        values = 0
+        stack = [(f, 1) for f in self.entity.findall("filter")]
+        while stack:
+            element, depth = stack.pop()
+            if depth > MAX_FETCH_DEPTH:
+                raise limit_exceeded("nesting of <filter> elements in FetchXML", MAX_FETCH_DEPTH)
+            for child in element:
+                if child.tag == "filter":
+                    stack.append((child, depth + 1))
+                elif child.tag == "condition":
+                    conditions += 1
+                    values += 1 + len(child.findall("value"))
+        if conditions > MAX_FETCH_CONDITIONS:
+            raise limit_exceeded("<condition> elements in FetchXML", MAX_FETCH_CONDITIONS)
+        if values > MAX_QUERY_VALUES:
+            raise limit_exceeded("values in one FetchXML query", MAX_QUERY_VALUES)
 
     def _filter(self, element: ElementTree.Element) -> str:
         joiner = " OR " if element.get("type", "and").lower() == "or" else " AND "
@@ -110,9 +134,12 @@ class FetchCompiler:
             if column.type is ColumnType.BOOLEAN:
                 return 1 if text.lower() in ("1", "true") else 0
             if column.type in INTEGER_TYPES:
-                return int(text)
+                return number_for(column, int(text))
             if column.type in REAL_TYPES:
-                return float(text)
+                number = float(text)
+                if not math.isfinite(number):
+                    raise ValueError(text)
+                return number
             if column.type is ColumnType.DATETIME:
                 normalized = normalize_datetime(text)
                 if normalized is None:
@@ -161,10 +188,14 @@ class FetchCompiler:
             page = int(self.root.get("page", "1") or 1)
         except ValueError:
             raise fetch_error("top, count and page must be integers") from None
+        if not 0 <= top <= INT32_RANGE[1] or not 0 <= count <= INT32_RANGE[1]:
+            raise fetch_error(f"top and count must be whole numbers from 1 to {INT32_RANGE[1]}")
+        if not 1 <= page <= INT32_RANGE[1]:
+            raise fetch_error(f"page must be a whole number from 1 to {INT32_RANGE[1]}")
         if top:
             return min(top, max_page), 0
         size = min(count or max_page, max_page)
-        return size, (max(page, 1) - 1) * size
+        return size, (page - 1) * size
 
 
 def fetch_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> MockResponse:

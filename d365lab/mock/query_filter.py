@@ -16,14 +16,23 @@ literal is folded in Python before it is bound.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.collation import comparison_sql, comparison_value, is_text, like_escape, prefix_range, presence_sql
 from d365lab.mock.errors import MockError
+from d365lab.mock.limits import (
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_TERMS,
+    MAX_QUERY_VALUES,
+    has_surrogate,
+    limit_exceeded,
+    lone_surrogate,
+)
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
+from d365lab.mock.query_values import number_for, relative_range
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
 
@@ -64,6 +73,8 @@ class FilterCompiler:
         self.tokens = tokenize(text)
         self.pos = 0
         self.params: list[Any] = []
+        self.depth = 0
+        self.terms = 0
 
     # --------------------------------------------------------------- driving
 
@@ -75,7 +86,20 @@ class FilterCompiler:
         if self.pos < len(self.tokens):
             token = self.tokens[self.pos]
             raise syntax_error(self.text, token.pos, f"unexpected '{token.text}'")
+        if len(self.params) > MAX_QUERY_VALUES:
+            raise limit_exceeded("values in one $filter", MAX_QUERY_VALUES)
         return sql, self.params
+
+    def _enter(self) -> None:
+        """One more level of nesting (parentheses, ``not``, a query function)."""
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            raise limit_exceeded("nesting of parentheses and 'not' in $filter", MAX_FILTER_DEPTH)
+
+    def _count_term(self) -> None:
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            raise limit_exceeded("comparisons and functions in one $filter", MAX_FILTER_TERMS)
 
     def _peek(self) -> Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -113,7 +137,10 @@ class FilterCompiler:
 
     def _not(self) -> str:
         if self._keyword("not"):
-            return f"(NOT {self._not()})"
+            self._enter()
+            inner = self._not()
+            self.depth -= 1
+            return f"(NOT {inner})"
         return self._primary()
 
     def _primary(self) -> str:
@@ -122,9 +149,12 @@ class FilterCompiler:
             raise syntax_error(self.text, len(self.text), "expected an expression at the end")
         if token.text == "(":
             self._next()
+            self._enter()
             inner = self._or()
             self._next(")")
+            self.depth -= 1
             return inner
+        self._count_term()
         if token.kind == "name" and token.text in ("contains", "startswith", "endswith"):
             return self._like(self._next().text)
         if token.kind == "name" and token.text.startswith(_QUERY_FUNCTION_PREFIX):
@@ -164,7 +194,14 @@ class FilterCompiler:
         if token.kind == "string":
             return Operand(value=text[1:-1].replace("''", "'"), kind="string")
         if token.kind == "jstring":  # JSON-style values in PropertyValues=["a","b"]
-            return Operand(value=json.loads(text), kind="string")
+            try:
+                decoded = json.loads(text)
+            except ValueError as exc:
+                detail = f"the string {text[:40]} has a bad escape ({exc.args[0]})"
+                raise syntax_error(self.text, token.pos, detail) from None
+            if has_surrogate(decoded):
+                raise lone_surrogate()
+            return Operand(value=decoded, kind="string")
         if token.kind == "guid":
             return Operand(value=text.lower(), kind="guid")
         if token.kind == "datetime":
@@ -172,6 +209,8 @@ class FilterCompiler:
         if token.kind == "number":
             digits = text.rstrip("mMdDfFlL")
             number: float | int = float(digits) if any(c in digits for c in ".eE") else int(digits)
+            if isinstance(number, float) and not math.isfinite(number):
+                raise syntax_error(self.text, token.pos, f"the number {digits[:40]} is out of range")
             return Operand(value=number, kind="number")
         if token.kind == "name" and text in ("true", "false"):
             return Operand(value=text == "true", kind="bool")
@@ -221,7 +260,7 @@ class FilterCompiler:
         if ctype in _NUMERIC:
             if kind != "number":
                 raise self._type_error(column, value)
-            return value
+            return number_for(column, value)
         if ctype is ColumnType.DATETIME:
             normalized = normalize_datetime(str(value)) if kind in ("datetime", "date", "string") else None
             if normalized is None:
@@ -289,7 +328,9 @@ class FilterCompiler:
     def _query_function(self) -> str:
         token = self._next()
         name = token.text[len(_QUERY_FUNCTION_PREFIX):]
+        self._enter()
         args = self._named_arguments()
+        self.depth -= 1
         prop = args.get("PropertyName")
         if not isinstance(prop, Operand) or prop.kind != "string":
             raise errors.bad_request(f"{name} needs PropertyName='<column>'.")
@@ -317,33 +358,15 @@ class FilterCompiler:
         return self._date_function(name, sql, args)
 
     def _date_function(self, name: str, sql: str, args: dict[str, Any]) -> str:
-        now = datetime.now(UTC).replace(microsecond=0)
-        midnight = now.replace(hour=0, minute=0, second=0)
         amount = args.get("PropertyValue")
-        count = int(amount.value) if isinstance(amount, Operand) and amount.kind in ("number", "string") else 0
-
-        def fmt(moment: datetime) -> str:
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        ranges: dict[str, tuple[datetime | None, datetime | None]] = {
-            "Today": (midnight, midnight + timedelta(days=1)),
-            "Yesterday": (midnight - timedelta(days=1), midnight),
-            "LastXDays": (midnight - timedelta(days=count), now),
-            "LastXHours": (now - timedelta(hours=count), now),
-            "NextXDays": (now, midnight + timedelta(days=count + 1)),
-            "OlderThanXDays": (None, midnight - timedelta(days=count)),
-        }
-        if name not in ranges:
-            raise errors.bad_request(f"The query function '{name}' is not supported by the mock tenant.",
-                                     code="0x0")
-        low, high = ranges[name]
+        low, high = relative_range(name, amount.value if isinstance(amount, Operand) else amount)
         clauses: list[str] = []
         if low is not None:
             clauses.append(f"{sql} >= ?")
-            self.params.append(fmt(low))
+            self.params.append(low)
         if high is not None:
-            clauses.append(f"{sql} < ?" if name != "LastXDays" and name != "LastXHours" else f"{sql} <= ?")
-            self.params.append(fmt(high))
+            clauses.append(f"{sql} < ?" if name not in ("LastXDays", "LastXHours") else f"{sql} <= ?")
+            self.params.append(high)
         return "(" + " AND ".join(clauses) + ")"
 
     def _named_arguments(self) -> dict[str, Any]:

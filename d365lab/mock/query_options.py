@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from d365lab.mock import errors
+from d365lab.mock.limits import INT32_RANGE
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.wire import split_outside_quotes, split_top_level
 
@@ -64,8 +65,8 @@ def parse_options(query: dict[str, str]) -> QueryOptions:
             options.top = int(query["$top"])
         except ValueError:
             raise errors.bad_request(f"Invalid $top value '{query['$top']}'.", code=SYNTAX_ERROR) from None
-        if options.top < 0:
-            raise errors.bad_request("$top must not be negative.", code=SYNTAX_ERROR)
+        if not 0 <= options.top <= INT32_RANGE[1]:
+            raise errors.bad_request(f"$top must be a whole number from 0 to {INT32_RANGE[1]}.", code=SYNTAX_ERROR)
     options.count = query.get("$count", "").lower() == "true"
     options.expand = parse_expand(query.get("$expand", ""))
     options.skiptoken = query.get("$skiptoken")

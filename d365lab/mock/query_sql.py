@@ -14,6 +14,7 @@ import re
 
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
+from d365lab.mock.limits import MAX_FILTER_DEPTH, MAX_FILTER_TERMS, limit_exceeded
 from d365lab.models.schema import Table
 
 _STATEMENT = re.compile(
@@ -84,6 +85,7 @@ class _WhereTranslator:
 
     def translate(self) -> str:
         parts: list[str] = []
+        depth = terms = 0
         while self._peek() is not None:
             kind, text = self._peek()  # type: ignore[misc]
             word = text.upper() if kind == "word" else ""
@@ -95,10 +97,16 @@ class _WhereTranslator:
             elif kind == "punct" and text in "()":
                 parts.append(text)
                 self.pos += 1
+                depth += 1 if text == "(" else -1
             elif kind == "word":
                 parts.append(self._predicate())
+                terms += 1
             else:
                 raise sql_error(f"unexpected {text!r} in the WHERE clause")
+            if depth > MAX_FILTER_DEPTH:
+                raise limit_exceeded("nesting of parentheses in the WHERE clause of ?sql=", MAX_FILTER_DEPTH)
+            if terms > MAX_FILTER_TERMS:
+                raise limit_exceeded("conditions in the WHERE clause of ?sql=", MAX_FILTER_TERMS)
         return " ".join(parts).replace("( ", "(").replace(" )", ")")
 
     def _predicate(self) -> str:

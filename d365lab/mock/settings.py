@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from d365lab.mock.platform_settings import AuditSettings, TimeZoneSettings
+
 
 class ThrottleSettings(BaseModel):
     """Service-protection limits (per user). Off by default."""
@@ -83,3 +85,6 @@ class MockSettings(BaseModel):
 
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    #: Auditing (``audits``, history functions) and user time zones (``usersettingscollection``).
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    time_zones: TimeZoneSettings = Field(default_factory=TimeZoneSettings)

@@ -62,6 +62,8 @@ class Store:
         self._known: dict[str, set[str]] = {}
         #: Bumped by every change to an existing row (update, delete, raw statement).
         self.modifications = 0
+        #: Bumped when an outermost transaction begins (audit rows of one transaction share an id).
+        self.transactions = 0
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -101,6 +103,7 @@ class Store:
                 # COMMIT even when another process shares the database file.
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._version = self._stored_version()
+                self.transactions += 1
             else:
                 self._conn.execute(f"SAVEPOINT {savepoint}")
             self._depth += 1

@@ -229,11 +229,14 @@ class SqliteTenant:
             self._remove_links(t, ident)
 
     def _remove_links(self, t: Table, ident: str) -> None:
-        """Clear lookups that pointed to a deleted row (Dataverse's default "remove link" cascade)."""
+        """Clear lookups that pointed to a deleted row (Dataverse's default "remove link" cascade).
+
+        Read-only lookups the platform writes (``createdby``, ``audit.objectid``) keep their value.
+        """
         version = self.store.next_version()
         for other in TABLES.values():
             for column in other.columns.values():
-                if not column.is_lookup or t.logical_name not in column.navigation:
+                if not column.is_lookup or column.read_only or t.logical_name not in column.navigation:
                     continue
                 self.store.execute(
                     f"UPDATE {quote(other.logical_name)} SET {quote(column.name)}=NULL, "

@@ -7,6 +7,7 @@ columns are table rules (:mod:`d365lab.mock.rules`), not this module.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
+from d365lab.mock.limits import INT32_RANGE, INT64_RANGE
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TABLES, Column, ColumnType, Table
 
@@ -30,7 +32,6 @@ _EDM_TYPES: dict[ColumnType, str] = {
 }
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_INT32 = (-(2**31), 2**31 - 1)
 
 
 def edm_type(column: Column) -> str:
@@ -63,8 +64,13 @@ def new_guid() -> str:
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
-def normalize_datetime(text: str) -> str | None:
-    """An ISO date or datetime as UTC ``YYYY-MM-DDTHH:MM:SSZ``; None if it does not parse.
+#: The dates Dataverse stores: 1753-01-01 to 9999-12-31 (SQL Server ``datetime``).
+MIN_DATE = datetime(1753, 1, 1, tzinfo=UTC)
+MAX_DATE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """An ISO date or datetime as an aware UTC datetime; None if it does not parse or cannot be UTC.
 
     A datetime without an offset is taken as UTC; a bare date is midnight UTC.
     """
@@ -73,13 +79,32 @@ def normalize_datetime(text: str) -> str | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        return None
+
+
+def in_date_range(moment: datetime) -> bool:
+    """True for a moment Dataverse can store (:data:`MIN_DATE` to :data:`MAX_DATE`)."""
+    return MIN_DATE <= moment <= MAX_DATE
+
+
+def normalize_datetime(text: str) -> str | None:
+    """An ISO date or datetime as UTC ``YYYY-MM-DDTHH:MM:SSZ``; None if it does not parse or is out of range.
+
+    A datetime without an offset is taken as UTC; a bare date is midnight UTC.
+    """
+    parsed = parse_datetime(text)
+    if parsed is None or not in_date_range(parsed):
+        return None
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalize_date(text: str) -> str | None:
-    """A ``YYYY-MM-DD`` date that exists in the calendar, or None."""
-    if not _DATE_RE.match(text):
+    """A ``YYYY-MM-DD`` date that exists in the calendar and in Dataverse's range, or None."""
+    if not _DATE_RE.match(text) or text < "1753-01-01":
         return None
     try:
         datetime.strptime(text, "%Y-%m-%d")
@@ -122,20 +147,64 @@ def coerce(column: Column, value: Any) -> Any:
     elif kind is ColumnType.BOOLEAN:
         ok = isinstance(value, bool)
     elif kind in INTEGER_TYPES:
-        ok = isinstance(value, int) and not isinstance(value, bool) and (
-            kind is ColumnType.BIGINT or _INT32[0] <= value <= _INT32[1])
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        bounds = INT64_RANGE if kind is ColumnType.BIGINT else INT32_RANGE
+        if ok and not bounds[0] <= value <= bounds[1]:
+            raise out_of_type_range(value, column)
     elif kind in REAL_TYPES:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        if ok:
+            value = _finite(value, column)
     else:
         normalizer = _NORMALIZERS.get(kind)
         if normalizer is None:
             return value
         normalized = normalizer(value) if isinstance(value, str) else None
+        if normalized is None and isinstance(value, str) and _out_of_date_range(kind, value):
+            raise date_out_of_range(value, column)
         ok, value = normalized is not None, normalized if normalized is not None else value
     if not ok:
         raise conversion_error(value, column)
     return value
+
+
+def _finite(value: int | float, column: Column) -> float:
+    """A number as a finite float (``1e400``, a 400-digit integer, NaN and infinities are refused)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise out_of_type_range(value, column) from None
+    if not math.isfinite(number):
+        raise out_of_type_range(value, column)
+    return number
+
+
+def _out_of_date_range(kind: ColumnType, text: str) -> bool:
+    """True when ``text`` is a well-formed date/datetime that Dataverse cannot store."""
+    if kind is ColumnType.DATEONLY:
+        return bool(_DATE_RE.match(text)) and text < "1753-01-01"
+    if kind is ColumnType.DATETIME:
+        try:
+            datetime.fromisoformat(text.strip())
+        except ValueError:
+            return False
+        parsed = parse_datetime(text)
+        return parsed is None or not in_date_range(parsed)
+    return False
+
+
+def out_of_type_range(value: Any, column: Column) -> MockError:
+    """400 for a number its column type cannot hold (Int32/Int64 range, finite Double/Decimal)."""
+    shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}…({len(str(value))} characters)"
+    return MockError(400, errors.UNKNOWN_PROPERTY,
+                     f"The value '{shown}' is outside the range of the type '{edm_type(column)}' of '{column.name}'.")
+
+
+def date_out_of_range(value: str, column: Column) -> MockError:
+    """400 for a date before 1753-01-01 (or one whose UTC form leaves the calendar)."""
+    return MockError(400, errors.UNKNOWN_PROPERTY,
+                     f"The date '{value}' of '{column.name}' is outside the range Dataverse stores "
+                     f"(1753-01-01 to 9999-12-31).")
 
 
 def check_value(table: Table, column: Column, value: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from d365lab.mock import limits
 from d365lab.mock.errors import MockError
 
 JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal"
@@ -72,13 +73,7 @@ class MockRequest:
 
     def json(self) -> Any:
         """The body parsed as JSON (None when empty); malformed JSON is a 400."""
-        if not self.body.strip():
-            return None
-        try:
-            return json.loads(self.body, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MockError(400, "0x0",
-                            f"The request body is not valid JSON: {exc}") from None
+        return parse_json_body(self.body)
 
     @property
     def url(self) -> str:
@@ -101,6 +96,29 @@ class MockResponse:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+
+def parse_json_body(body: bytes) -> Any:
+    """A JSON request body (None when empty), checked against the mock's limits.
+
+    Malformed JSON, text that is not UTF-8 (raw surrogate bytes included), ``NaN``/
+    ``Infinity`` literals and numbers out of the float range (``1e400``) are 400; so are
+    lone surrogates (``"\\ud800"``) and nesting past :data:`~d365lab.mock.limits.MAX_JSON_DEPTH`.
+    """
+    if not body.strip():
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MockError(400, "0x0", f"The request body is not valid UTF-8 text: {exc}") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=limits.finite_float)
+    except RecursionError:
+        raise limits.limit_exceeded("JSON nesting depth", limits.MAX_JSON_DEPTH) from None
+    except ValueError as exc:
+        raise MockError(400, "0x0", f"The request body is not valid JSON: {exc}") from None
+    limits.check_json_value(value, body)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

@@ -384,3 +384,8 @@ def table(name: str) -> Table:
     if found is None:
         raise KeyError(f"unknown table {name!r}")
     return found
+
+# Platform tables (audit, usersettings, timezonedefinition) and the organization's audit columns.
+from d365lab.models.schema_platform import add_platform_tables  # noqa: E402 - needs the classes above
+
+add_platform_tables(TABLES, BY_ENTITY_SET)

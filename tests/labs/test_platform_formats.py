@@ -259,6 +259,21 @@ def test_junit_failure_message_lists_each_distinct_hint_once(one_mistake: Path) 
     assert sum("Clôturer comme conclu" in p for p in parts) == 1
 
 
+def test_a_task_not_observable_fails_every_platform_format_when_required(done_lab: Path) -> None:
+    flags = ("lab", "check", "--no-journal", "--require-observable", "--format")
+    instruqt = cli(*flags, "instruqt")
+    assert instruqt.exit_code == 1
+    assert instruqt.stdout.startswith("FAIL: ex2.t3: ") and "--watch" in instruqt.stdout.splitlines()[0]
+    assert cli(*flags, "skillable").stdout.rstrip("\n").splitlines()[-1] == "False"
+    document = _classroom(cli(*flags, "classroom"))
+    _assert_classroom_shape(document)
+    tests = {t["name"].split()[0]: t for t in document["tests"]}  # type: ignore[attr-defined]
+    assert document["status"] == "fail" and tests["ex2.t3"]["status"] == "fail"
+    root = ET.fromstring(cli(*flags, "junit").stdout)
+    case = next(c for c in root.iter("testcase") if c.get("name", "").startswith("ex2.t3 "))
+    assert case.find("failure") is not None and case.find("skipped") is None
+
+
 def test_platform_formats_are_refused_with_a_roster(lab_env: Path) -> None:
     (lab_env / "class.csv").write_text("student,prefix\nAnn,A1\n", encoding="utf-8")
     result = cli("lab", "check", "--roster", "class.csv", "--format", "instruqt")

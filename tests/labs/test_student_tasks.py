@@ -38,9 +38,11 @@ def test_student_who_did_everything_passes_but_the_disqualify_is_not_observable(
     assert report.exit_code == 0
     disqualify = next(t for t in report.tasks if t.id == "ex2.t3")
     # no journal, no audit: never a silent pass
-    assert disqualify.status == "not_observable" and not disqualify.passed and disqualify.points == 0
+    assert disqualify.status == "not_observable" and disqualify.passed is None and disqualify.points == 0
     assert "non observable" in (disqualify.how_known or "")
-    assert report.score == report.max_score - 1
+    assert "lab prepare" in (disqualify.how_to_observe or "") and "--watch" in (disqualify.how_to_observe or "")
+    # not a failure: left out of the maximum, and the exit code stays 0
+    assert report.score == report.max_score == 14 and report.not_observable == ["ex2.t3"]
 
 
 def test_disqualify_is_graded_right_after_the_task(lab_env: Path, d365_client: DataverseClient) -> None:

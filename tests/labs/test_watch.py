@@ -52,6 +52,7 @@ def test_a_watch_sees_the_disqualify_that_the_reactivation_later_hides(lab_env: 
     assert second.exit_code == 0 and report["score"] == report["max_score"]
     task = next(t for t in report["tasks"] if t["id"] == "ex2.t3")
     assert task["status"] == "passed" and "--watch" in task["how_known"]
+    assert task["proven_by"] == "watch journal"  # the third history source, after audit and the run journal
 
     # a later plain check reads the watch journal too
     later = cli("lab", "check", "--no-journal", "--upto", "ex2.t4", "--format", "json").json()

@@ -10,7 +10,7 @@ audit-timezones-grading §3.3.
 
 One test per graded task; as the command grader does, a test scores its task's points when
 it passes and 0 otherwise (the partial credit is in the message). Tasks not observable are
-left out of ``tests`` and of ``max_score``.
+left out of ``tests`` and of ``max_score`` (failed tests with ``--require-observable``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def classroom_result(report: LabReport, *, command: str = "d365lab lab check") -
                            "duration": 0}]}
     tests = []
     for task in report.tasks:
-        if task.status == "not_observable":
+        if task.status == "not_observable" and not report.require_observable:
             continue
         passed = task.status == "passed"
         message = (task.how_known or "") if passed else (

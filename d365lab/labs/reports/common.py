@@ -70,12 +70,18 @@ def distinct_hints(task: TaskResult) -> list[str]:
     unique = list(dict.fromkeys(hints))
     if unique:
         return unique
-    return [task.hint] if task.hint else []
+    fallback = task.hint or task.how_to_observe
+    return [fallback] if fallback else []
+
+
+def counts_as_failed(task: TaskResult, report: LabReport) -> bool:
+    """Failed, or not observable under ``--require-observable`` (otherwise not observable is no failure)."""
+    return task.status == "failed" or (task.status == "not_observable" and report.require_observable)
 
 
 def failed_tasks(report: LabReport) -> list[TaskResult]:
-    """The tasks that failed, in lab order (not-observable tasks are not failures)."""
-    return [t for t in report.tasks if t.status == "failed"]
+    """The tasks that count as failed, in lab order."""
+    return [t for t in report.tasks if counts_as_failed(t, report)]
 
 
 def first_failure_message(report: LabReport) -> str | None:
@@ -91,6 +97,6 @@ def first_failure_message(report: LabReport) -> str | None:
 
 
 def graded_points(report: LabReport) -> tuple[float, float]:
-    """(score, maximum) over the graded tasks: tasks not observable count in neither."""
-    graded = [t for t in report.tasks if t.status != "not_observable"]
+    """(score, maximum) over the graded tasks: tasks not observable count in neither (unless required)."""
+    graded = [t for t in report.tasks if t.status != "not_observable" or report.require_observable]
     return round(sum(t.points for t in graded), 2), round(sum(t.max_points for t in graded), 2)

@@ -35,7 +35,7 @@ def render_instruqt(report: LabReport) -> str:
         for task in failed_tasks(report):
             hints = " | ".join(_one_line(h) for h in distinct_hints(task))
             lines.append(f"{task.id} {_one_line(task.title)} — {hints}")
-        for task in (t for t in report.tasks if t.status == "not_observable"):
+        for task in (t for t in report.tasks if t.status == "not_observable" and not report.require_observable):
             lines.append(f"{task.id} not observable (not graded): {_one_line(task.how_known or '')}".rstrip(": "))
         score, maximum = graded_points(report)
         lines.append(f"score {points(score)}/{points(maximum)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from d365lab.labs.reports.common import check_line, distinct_hints, points
+from d365lab.labs.reports.common import check_line, counts_as_failed, distinct_hints, points
 from d365lab.labs.results import LabReport, TaskResult
 
 
@@ -34,7 +34,7 @@ def _suite(report: LabReport) -> ET.Element:
         case = ET.SubElement(suite, "testcase", classname=f"{report.lab_id}.{task.exercise}",
                              name=f"{task.id} {task.title}", time="0")
         evidence = "\n".join(check_line(c, report.language) for c in task.checks)
-        if task.status == "failed":
+        if counts_as_failed(task, report):
             failures += 1
             message = "; ".join(distinct_hints(task)) or "failed"
             ET.SubElement(case, "failure", message=message, type="LabCheckFailed").text = evidence
@@ -54,8 +54,8 @@ def _suite(report: LabReport) -> ET.Element:
 
 def _skip_message(task: TaskResult) -> str:
     """Why a task is not graded and how to make it observable (Azure shows it as Not Executed)."""
-    parts = [p for p in (task.how_known, task.hint) if p]
-    return " ".join(parts) or "not observable"
+    parts = [p for p in (task.how_known, task.how_to_observe, task.hint) if p]
+    return " ".join(dict.fromkeys(parts)) or "not observable"
 
 
 def render_junit(reports: LabReport | Sequence[LabReport]) -> str:

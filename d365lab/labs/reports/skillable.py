@@ -9,7 +9,7 @@ audit-timezones-grading §3.1.
 
 from __future__ import annotations
 
-from d365lab.labs.reports.common import distinct_hints, graded_points, points, status_word
+from d365lab.labs.reports.common import counts_as_failed, distinct_hints, graded_points, points, status_word
 from d365lab.labs.results import LabReport
 
 
@@ -29,7 +29,7 @@ def render_skillable(report: LabReport) -> str:
     else:
         for task in report.tasks:
             line = f"{task.id} {status_word(task, report.language)} {points(task.points)}/{points(task.max_points)}"
-            if task.status == "failed":
+            if counts_as_failed(task, report):
                 line += " — " + " | ".join(distinct_hints(task))
             elif task.status == "not_observable":
                 line += f" (not graded) — {task.how_known or ''}"

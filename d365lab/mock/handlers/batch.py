@@ -30,7 +30,7 @@ from d365lab.mock.multipart import (
     write_batch,
 )
 from d365lab.mock.tenant_api import Tenant
-from d365lab.mock.wire import SERVICE_PATH, Headers, MockRequest, MockResponse, error_response
+from d365lab.mock.wire import SERVICE_PATH, Headers, MockRequest, MockResponse, error_response, parse_json_body
 
 MAX_BATCH_REQUESTS = 1000
 _REFERENCE = re.compile(r"^\$([A-Za-z0-9_.-]+)(/.*)?$")
@@ -111,8 +111,8 @@ class _BatchRun:
         body = part.body.encode("utf-8")
         if part.body.strip() and ("$" in part.body):
             try:
-                parsed = json.loads(part.body)
-            except ValueError:
+                parsed = parse_json_body(body)
+            except MockError:  # the part's own request answers the malformed body
                 parsed = None
             if parsed is not None:
                 body = json.dumps(self._resolve_body(parsed)).encode("utf-8")

@@ -15,7 +15,7 @@ from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound
 from d365lab.mock.handlers.sales_params import parse_bind, type_name
 from d365lab.mock.rules.process_flow import instances_created_together
 from d365lab.mock.tenant_api import Row, Tenant
-from d365lab.models.schema import TYPE_NAMESPACE, Table
+from d365lab.models.schema import TYPE_NAMESPACE, Column, Table
 
 
 def _decode(tenant: Tenant, table: str, body: dict[str, Any], *, for_create: bool) -> Row:
@@ -120,22 +120,36 @@ def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
 # --------------------------------------------------------------------------- BulkDelete
 
 _SUPPORTED_OPERATORS = ("Equal", "In")
+_TYPED_INTEGERS = ("System.Int32", "System.Int64")
 
 
-def _typed(value: Any) -> Any:
-    """A condition value: ``{"Value": "3", "Type": "System.Int32"}`` -> ``3``."""
-    if not isinstance(value, dict):
-        return value
-    raw, kind = value.get("Value"), str(value.get("Type", ""))
-    if kind in ("System.Int32", "System.Int64") and isinstance(raw, str):
-        return int(raw)
-    if kind == "System.Boolean" and isinstance(raw, str):
-        return raw.lower() == "true"
-    return raw
+def _typed(column: Column, value: Any) -> Any:
+    """A condition value as the column's storage form: ``{"Value": "3", "Type": "System.Int32"}`` -> ``3``.
+
+    A value that is not of the column's type (``"abc"`` as an Int32, a number past the type's
+    range) is the OData conversion error (400).
+    """
+    from d365lab.mock.validation import coerce, conversion_error  # the app layer, as _decode
+
+    if isinstance(value, dict):
+        raw, kind = value.get("Value"), str(value.get("Type", ""))
+        if kind in _TYPED_INTEGERS and isinstance(raw, str):
+            text = raw.strip()
+            if not text.lstrip("-").isdigit() or len(text) > 20:
+                raise conversion_error(raw, column)
+            raw = int(text)
+        elif kind == "System.Boolean" and isinstance(raw, str):
+            raw = raw.lower() == "true"
+        value = raw
+    if isinstance(value, dict | list):
+        raise conversion_error(value, column)
+    return coerce(column, value)
 
 
-def _condition_ids(tenant: Tenant, table: Table, condition: dict[str, Any]) -> set[str]:
+def _condition_ids(tenant: Tenant, table: Table, condition: Any) -> set[str]:
     """Ids of the rows one ConditionExpression (Equal / In) selects."""
+    if not isinstance(condition, dict):
+        raise bad_request("BulkDelete: every condition must be a ConditionExpression object.")
     attribute, operator = condition.get("AttributeName"), condition.get("Operator")
     if operator not in _SUPPORTED_OPERATORS:
         raise bad_request(f"BulkDelete: the mock supports the condition operators {', '.join(_SUPPORTED_OPERATORS)}, "
@@ -143,7 +157,10 @@ def _condition_ids(tenant: Tenant, table: Table, condition: dict[str, Any]) -> s
     column = table.columns.get(str(attribute))
     if column is None or column.is_lookup:
         raise bad_request(f"BulkDelete: '{attribute}' is not a column the mock can filter {table.logical_name} on.")
-    values = [_typed(v) for v in condition.get("Values") or []]
+    raw_values = condition.get("Values") or []
+    if not isinstance(raw_values, list):
+        raise bad_request("BulkDelete: a condition's 'Values' must be an array.")
+    values = [_typed(column, v) for v in raw_values]
     found: set[str] = set()
     for value in values:
         if attribute == table.primary_id:
@@ -155,10 +172,15 @@ def _condition_ids(tenant: Tenant, table: Table, condition: dict[str, Any]) -> s
 
 
 def _query_ids(tenant: Tenant, query: dict[str, Any]) -> tuple[Table, set[str]]:
-    table = tenant.table(str(query.get("EntityName")))
+    name = query.get("EntityName")
+    if not isinstance(name, str):
+        raise bad_request("BulkDelete: every QueryExpression needs an 'EntityName' string.")
+    table = tenant.table(name)
     criteria = query.get("Criteria") or {}
+    if not isinstance(criteria, dict):
+        raise bad_request("BulkDelete: 'Criteria' must be a FilterExpression object.")
     conditions = criteria.get("Conditions") or []
-    if not conditions or criteria.get("Filters"):
+    if not isinstance(conditions, list) or not conditions or criteria.get("Filters"):
         raise bad_request("BulkDelete: the mock needs a flat Criteria with at least one condition.")
     selected = [_condition_ids(tenant, table, c) for c in conditions]
     if criteria.get("FilterOperator", "And") == "Or":

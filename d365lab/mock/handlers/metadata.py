@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from d365lab.mock import errors
+from d365lab.mock.audit_metadata import attribute_audit, entity_audit
 from d365lab.mock.codec import declared_keys
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, Route, split_call
@@ -109,6 +110,7 @@ def attribute_metadata(table: Table, column: Column) -> dict[str, Any]:
         "IsLogical": False,
         "RequiredLevel": {"Value": "SystemRequired" if column.name == table.primary_id else "None"},
         "DisplayName": _label(column.name),
+        **attribute_audit(table, column),
     }
     if column.max_length is not None:
         out["MaxLength"] = column.max_length
@@ -176,11 +178,19 @@ def _matches(item: dict[str, Any], filter_text: str | None) -> bool:
     """The small ``$filter`` subset clients send on metadata: ``Prop eq 'value'`` joined by and/or."""
     if not filter_text:
         return True
-    conditions = re.findall(r"(\w+)\s+eq\s+('(?:[^']|'')*'|true|false|-?\d+)", filter_text)
+    conditions = re.findall(r"([\w/]+)\s+eq\s+('(?:[^']|'')*'|true|false|-?\d+)", filter_text)
     if not conditions:
         raise errors.bad_request(f"The mock tenant cannot evaluate the metadata filter '{filter_text}'.")
-    results = [_metadata_equals(item.get(name), literal) for name, literal in conditions]
+    results = [_metadata_equals(_path(item, name), literal) for name, literal in conditions]
     return any(results) if " or " in filter_text else all(results)
+
+
+def _path(item: dict[str, Any], path: str) -> Any:
+    """``IsAuditEnabled/Value`` -> ``item["IsAuditEnabled"]["Value"]`` (None when absent)."""
+    value: Any = item
+    for part in path.split("/"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _metadata_equals(actual: Any, literal: str) -> bool:
@@ -203,6 +213,11 @@ def _find_table(args: str) -> Table:
     return found
 
 
+def find_table(args: str) -> Table:
+    """The table an ``EntityDefinitions(…)`` key names (``LogicalName='lead'`` or a MetadataId); 404 when none."""
+    return _find_table(args)
+
+
 def _find_column(table: Table, args: str) -> Column:
     key = args.strip()
     match = re.fullmatch(r"LogicalName\s*=\s*'([^']*)'", key)
@@ -223,14 +238,14 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
     if route.args is None:
         if route.segments:
             raise errors.unknown_segment(route.segments[0])
-        items = [_apply_select(entity_metadata(t), query.get("$select")) for t in TABLES.values()
-                 if _matches(entity_metadata(t), query.get("$filter"))]
+        described = [{**entity_metadata(t), **entity_audit(tenant, t)} for t in TABLES.values()]
+        items = [_apply_select(d, query.get("$select")) for d in described if _matches(d, query.get("$filter"))]
         selected = query.get("$select")
         context = f"{base}/$metadata#EntityDefinitions" + (f"({selected})" if selected else "")
         return json_response(200, {"@odata.context": context, "value": items})
     table = _find_table(route.args)
     if not route.segments:
-        body = _apply_select(entity_metadata(table), query.get("$select"))
+        body = _apply_select({**entity_metadata(table), **entity_audit(tenant, table)}, query.get("$select"))
         if "Attributes" in query.get("$expand", ""):
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
             body["Attributes"] = [_apply_select(attribute_metadata(table, c), nested.group(1) if nested else None)

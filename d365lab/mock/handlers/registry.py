@@ -54,6 +54,11 @@ Handler = Callable[[Tenant, OperationCall], OperationResult]
 BOUND_ACTIONS: dict[tuple[str, str], Handler] = {}
 UNBOUND_ACTIONS: dict[str, Handler] = {}
 FUNCTIONS: dict[str, Handler] = {}
+#: Bound operations of BOUND_ACTIONS that are functions (called with GET).
+BOUND_FUNCTIONS: set[tuple[str, str]] = set()
+#: table logical name -> handler answering its entity-set routes instead of the generic CRUD
+#: (``handler(app, request, route) -> MockResponse``), e.g. the read-only ``audits``.
+TABLE_HANDLERS: dict[str, Callable[..., Any]] = {}
 
 
 def bound_action(table: str, name: str) -> Callable[[Handler], Handler]:
@@ -68,6 +73,23 @@ def unbound_action(name: str) -> Callable[[Handler], Handler]:
     """Register an unbound action, e.g. ``@unbound_action("WinOpportunity")``."""
     def deco(fn: Handler) -> Handler:
         UNBOUND_ACTIONS[name] = fn
+        return fn
+    return deco
+
+
+def bound_function(table: str, name: str) -> Callable[[Handler], Handler]:
+    """Register a bound function, e.g. ``@bound_function("audit", "RetrieveAuditDetails")`` (GET)."""
+    def deco(fn: Handler) -> Handler:
+        BOUND_ACTIONS[(table, name)] = fn
+        BOUND_FUNCTIONS.add((table, name))
+        return fn
+    return deco
+
+
+def table_handler(table: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the handler of a table's entity-set routes (see :data:`TABLE_HANDLERS`)."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        TABLE_HANDLERS[table] = fn
         return fn
     return deco
 

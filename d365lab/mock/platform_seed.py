@@ -1,0 +1,25 @@
+"""Rows and values of the platform tables every tenant has, filled in at each start.
+
+Idempotent, so a tenant file written before these tables existed is completed too:
+the organization's audit switches (a new tenant's, from ``MockSettings.audit``), the
+``timezonedefinitions`` of :mod:`d365lab.mock.timezones`, one ``usersettings`` row per
+system user, and the mock user's zone when ``MockSettings.time_zones.user_timezone`` is set.
+"""
+
+from __future__ import annotations
+
+from d365lab.mock.tenant import SqliteTenant
+from d365lab.mock.user_settings import seed_user_settings
+
+
+def seed_platform(tenant: SqliteTenant) -> None:
+    """Complete the platform rows (inside the caller's transaction)."""
+    for organization in tenant.iter_rows("organization"):
+        if organization.get("isauditenabled") is None:
+            tenant.update("organization", organization["organizationid"], {
+                "isauditenabled": tenant.settings.audit.enabled_on_new_tenant,
+                "isuseraccessauditenabled": False,
+                "useraccessauditinginterval": 4,
+                "auditretentionperiodv2": 30,
+            })
+    seed_user_settings(tenant)

@@ -1,0 +1,108 @@
+"""One triage run at a time per tenant and journal; ``backlog runs`` tells a killed run from a live one.
+
+Real CLI processes against one served mock tenant (POSIX signals: SIGSTOP holds a run
+mid-way, SIGKILL and SIGINT end it as a user or the system would).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from d365lab.auth import StaticTokenProvider
+from d365lab.client import DataverseClient
+
+from .crashkit import CLI, RULES, cli_env, journal_progress, run_and_kill, seed_leads
+from .test_triage_conflicts import _start, _wait_for_run, served  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL / SIGSTOP / SIGINT")
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CLI, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def _runs_status(env: dict[str, str], cwd: Path, run_id: str) -> str:
+    listing = _cli(["backlog", "runs"], env, cwd)
+    assert listing.returncode == 0, listing.stderr
+    line = next(line for line in listing.stdout.splitlines() if run_id in line)
+    return line
+
+
+def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: tuple[str, str],  # noqa: F811
+                                                                  tmp_path: Path) -> None:
+    base_url, token = served
+    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
+        seed_leads(client, 40)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    journal = tmp_path / "journal.sqlite"
+    env = cli_env(base_url, token, journal)
+    first = _start(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
+    _wait_for_run(journal, first)
+    os.kill(first.pid, signal.SIGSTOP)           # the first run holds the lease, mid-way
+    try:
+        run_id = str(journal_progress(journal)[0])
+        second = _cli(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
+        assert "running (process" in _runs_status(env, tmp_path, run_id)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: another triage run is working on this tenant"), lines
+    assert f"run {run_id}, process {first.pid}" in lines[0]
+    assert journal_progress(journal)[0] == run_id                  # the second run planned nothing
+    assert "finished" in _runs_status(env, tmp_path, run_id)
+
+
+def test_runs_shows_a_killed_run_as_not_running(served: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+    base_url, token = served
+    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
+        seed_leads(client, 40)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    journal = tmp_path / "journal.sqlite"
+    env = cli_env(base_url, token, journal)
+    code, _ = run_and_kill(["backlog", "triage", str(rules), "--no-progress", "--max-workers", "1"],
+                           env, tmp_path, journal, kill_at_done=3)
+    assert code is None
+    run_id = str(journal_progress(journal)[0])
+    status = _runs_status(env, tmp_path, run_id)
+    assert "interrupted" in status and "running (" not in status
+    # The lease died with the process: a resume is not refused.
+    resumed = _cli(["backlog", "triage", str(rules), "--no-progress", "--resume", run_id], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "finished" in _runs_status(env, tmp_path, run_id)
+
+
+def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+    base_url, token = served
+    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
+        seed_leads(client, 60)
+    rules = tmp_path / "my rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    journal = tmp_path / "journal.sqlite"
+    env = cli_env(base_url, token, journal)
+    proc = _start(["backlog", "triage", "my rules.yaml", "--no-progress", "--max-workers", "1"], env, tmp_path)
+    deadline = time.monotonic() + 60
+    while journal_progress(journal)[1] < 3:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    run_id = str(journal_progress(journal)[0])
+    hint = f'resume with: d365lab backlog triage "my rules.yaml" --resume {run_id}'
+    assert hint in out.decode(), out
+    assert "interrupted" in _runs_status(env, tmp_path, run_id)
+    resumed = _cli(["backlog", "triage", "my rules.yaml", "--no-progress", "--resume", run_id], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
