@@ -16,7 +16,19 @@ from d365lab.labs.spec import LabSpec, Language, localize
 from d365lab.labs.watch import ClassWatch, WatchedStudent, WatchOptions, WatchRound, run_watch
 from d365lab.labs.watch_journal import WatchEvent
 
-_STATUS = {"passed": "passed", "failed": "failed", "not_observable": "not observable"}
+#: The watch's lines, in the lab language (English for any other).
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"passed": "passed", "failed": "failed", "not_observable": "not observable",
+           "round": "round {n} at {at}: {requests} requests ({each:.1f} per student)",
+           "throttled": "; throttled, next round in {seconds:g} s",
+           "stopped": "watch stopped ({reason}) after {n} round(s)", "board": "class board: {path}",
+           "complete": "complete", "max_time": "--max-time", "interrupted": "interrupted"},
+    "fr": {"passed": "réussie", "failed": "échec", "not_observable": "non observable",
+           "round": "tour {n} à {at} : {requests} requêtes ({each:.1f} par stagiaire)",
+           "throttled": " ; limité par le service, tour suivant dans {seconds:g} s",
+           "stopped": "surveillance arrêtée ({reason}) après {n} tour(s)", "board": "tableau de la classe : {path}",
+           "complete": "tout est réussi", "max_time": "--max-time", "interrupted": "interrompue"},
+}
 
 
 class DeadlineExceededError(TimeoutError):
@@ -60,13 +72,14 @@ def describe_event(watched: WatchedStudent, event: WatchEvent, lab: LabSpec) -> 
     """One line for a watch event: a task turning green, a status change, a record's state change."""
     who = f"{watched.student.name}: " if watched.student.name else ""
     when = _clock(event.at)
+    words = WORDS[watched.language]
     if event.kind == "passed":
         task = next((t for t in lab.tasks if t.id == event.subject), None)
         title = str(localize(task.title, watched.language)) if task else ""
-        return f"{when} {who}{event.subject} passed — {title}".rstrip(" —")
+        return f"{when} {who}{event.subject} {words['passed']} — {title}".rstrip(" —")
     if event.kind == "status":
-        return (f"{when} {who}{event.subject}: {_STATUS.get(str(event.old), event.old)} -> "
-                f"{_STATUS.get(str(event.new), event.new)}")
+        return (f"{when} {who}{event.subject}: {words.get(str(event.old), event.old)} -> "
+                f"{words.get(str(event.new), event.new)}")
     return f"{when} {who}{event.subject}: {event.old} -> {event.new}"
 
 
@@ -75,6 +88,7 @@ def watch_students(lab: LabSpec, students: list[Student], *, language: Language,
     """Watch ``students`` until the options say stop (or Ctrl-C); return their last state and why it stopped."""
     err = terminal_console(stderr=True)
     out = terminal_console()
+    words = WORDS[language]
     refresh = max(options.interval, 1.0)
 
     def on_round(current: WatchRound) -> None:
@@ -82,16 +96,18 @@ def watch_students(lab: LabSpec, students: list[Student], *, language: Language,
             err.print(describe_event(watched, event, lab), markup=False, style="green" if event.kind == "passed"
                       else None)
         if not quiet:
-            err.print(f"round {current.number} at {_clock(current.at)}: {current.requests} requests "
-                      f"({current.requests_per_student:.1f} per student)"
-                      + (f"; throttled, next round in {current.throttled_for:g} s" if current.throttled_for else ""),
-                      markup=False, style="dim")
+            line = words["round"].format(n=current.number, at=_clock(current.at), requests=current.requests,
+                                         each=current.requests_per_student)
+            if current.throttled_for:
+                line += words["throttled"].format(seconds=current.throttled_for)
+            err.print(line, markup=False, style="dim")
         rows = board_rows(lab, watch.watched, options.upto)
         if board is not None:
             write_board(board, render_board_html(lab, rows, language=language, round_number=current.number,
                                                  updated_at=current.at, refresh_seconds=refresh, upto=options.upto))
         if show_table and (current.number == 1 or current.events):
-            out.print(board_table(lab, rows, round_number=current.number, updated_at=current.at, upto=options.upto))
+            out.print(board_table(lab, rows, language=language, round_number=current.number,
+                                  updated_at=current.at, upto=options.upto))
 
     with ClassWatch(lab, students, lang=language, options=options) as watch:
         try:
@@ -99,7 +115,7 @@ def watch_students(lab: LabSpec, students: list[Student], *, language: Language,
         except KeyboardInterrupt:
             reason = "interrupted"
         if not quiet:
-            err.print(f"watch stopped ({reason}) after {watch.rounds} round(s)", markup=False, style="dim")
+            err.print(words["stopped"].format(reason=words[reason], n=watch.rounds), markup=False, style="dim")
         return watch.watched, reason
 
 
@@ -133,7 +149,7 @@ def watch_roster(lab: LabSpec, language: Language, roster: Path, options: WatchO
     for student, report in graded:
         write_student_report(report, fmt, reports_dir, names[student.name])
     print_summary(lab, graded, console or terminal_console())
-    terminal_console(stderr=True).print(f"class board: {board}", markup=False)
+    terminal_console(stderr=True).print(WORDS[language]["board"].format(path=board), markup=False)
     if len(graded) < len(students):
         return 2
     return class_exit_code(graded)

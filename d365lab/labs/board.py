@@ -33,12 +33,14 @@ WORDS = {
     "en": {"passed": "passed", "failed": "not yet", "not_observable": "not observable", "error": "could not check",
            "pending": "waiting for an earlier task", "board": "class board", "student": "Student", "points": "Points",
            "last": "Last change (UTC)", "note": "Note",
-           "meta": "Round {round}, updated {at} UTC; this page reloads every {refresh} s."},
+           "meta": "Round {round}, updated {at} UTC; this page reloads every {refresh} s.",
+           "round": "round {round}, {at} UTC", "last_short": "last change"},
     "fr": {"passed": "réussie", "failed": "pas encore", "not_observable": "non observable",
            "error": "vérification impossible", "pending": "attend une tâche précédente",
            "board": "tableau de la classe",
            "student": "Stagiaire", "points": "Points", "last": "Dernier changement (UTC)", "note": "Remarque",
-           "meta": "Tour {round}, mis à jour {at} UTC ; cette page se recharge toutes les {refresh} s."},
+           "meta": "Tour {round}, mis à jour {at} UTC ; cette page se recharge toutes les {refresh} s.",
+           "round": "tour {round}, {at} UTC", "last_short": "dernier changement"},
 }
 
 
@@ -141,16 +143,17 @@ def write_board(path: Path, page: str) -> None:
     write_atomically(path, page)
 
 
-def board_table(lab: LabSpec, rows: list[BoardRow], *, round_number: int, updated_at: str,
+def board_table(lab: LabSpec, rows: list[BoardRow], *, language: str, round_number: int, updated_at: str,
                 upto: str | None = None) -> Table:
     """The same board as a rich table for the terminal."""
+    words = WORDS["fr" if language == "fr" else "en"]
     tasks = lab.tasks_upto(lab.resolve_upto(upto))
-    table = Table(title=f"{lab.lab.id} — round {round_number}, {updated_at}")
-    table.add_column("student", no_wrap=True)
+    table = Table(title=f"{lab.lab.id} — {words['round'].format(round=round_number, at=_when(updated_at, True))}")
+    table.add_column(words["student"], no_wrap=True)
     for task in tasks:
         table.add_column(task.id.replace("ex", "").replace(".t", "."), justify="center", no_wrap=True)
-    table.add_column("points", justify="right", no_wrap=True)
-    table.add_column("last change", no_wrap=True)
+    table.add_column(words["points"], justify="right", no_wrap=True)
+    table.add_column(words["last_short"], no_wrap=True)
     for row in rows:
         cells = []
         for task in tasks:

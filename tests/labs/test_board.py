@@ -113,7 +113,7 @@ def test_board_is_standalone_and_reloads_itself(class_watched: tuple[Path, Resul
 
 def test_board_prints_as_a_terminal_table(class_watched: tuple[Path, Result]) -> None:
     _board, result = class_watched
-    assert "round 1" in result.stdout
+    assert "tour 1" in result.stdout  # the lab's language: French by default
     for name in ("Ann", "Bob"):
         assert name in result.stdout
     assert "15/15" in result.stdout

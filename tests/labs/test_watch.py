@@ -20,6 +20,7 @@ from d365lab.transport import RetryPolicy
 from tests.labs.cli_helpers import cli
 
 ROUND_LINE = re.compile(r"round (\d+) at [\d:]+: (\d+) requests \(([\d.]+) per student\)")
+ROUND_LINE_FR = re.compile(r"tour (\d+) à [\d:]+ : (\d+) requêtes \(([\d.]+) par stagiaire\)")
 #: What docs/labs.md and docs/lab-platforms.md promise a round costs per student ("about 8").
 STATED_REQUESTS_PER_STUDENT = 10
 
@@ -40,14 +41,14 @@ def test_a_watch_sees_the_disqualify_that_the_reactivation_later_hides(lab_env: 
     assert cli("lab", "seed", "--upto", "ex2.t3", "-q").exit_code == 0
     # --no-journal: grade as for a student who did the lab by hand (no run journal to prove anything)
     first = cli("lab", "check", "--watch", "--no-journal", "--max-time", "0", "--upto", "ex2.t4")
-    assert re.search(r"ex2\.t3 passed", first.stderr), first.stderr
-    rounds = ROUND_LINE.findall(first.stderr)
+    assert re.search(r"ex2\.t3 réussie", first.stderr), first.stderr  # the lab's language (French by default)
+    rounds = ROUND_LINE_FR.findall(first.stderr)
     assert len(rounds) == 1 and int(rounds[0][1]) <= STATED_REQUESTS_PER_STUDENT
     _reactivate_lead_c()
 
     second = cli("lab", "check", "--watch", "--no-journal", "--max-time", "0", "--upto", "ex2.t4", "--format", "json")
     assert "lead_c.statecode: 2 -> 0" in second.stderr  # the transition, as it was observed
-    assert re.search(r"ex2\.t4 passed", second.stderr)
+    assert re.search(r"ex2\.t4 réussie", second.stderr)
     report = second.json()
     assert second.exit_code == 0 and report["score"] == report["max_score"]
     task = next(t for t in report["tasks"] if t["id"] == "ex2.t3")
@@ -73,15 +74,16 @@ def test_a_reactivation_seen_before_any_disqualify_does_not_turn_green(lab_env: 
     """ex2.t4 "passes" on an open lead; the watch only calls it done once the disqualify was seen."""
     assert cli("lab", "seed", "--upto", "ex2.t2", "-q").exit_code == 0
     result = cli("lab", "check", "--watch", "--no-journal", "--max-time", "0", "--upto", "ex2.t4")
-    assert re.search(r"ex2\.t2 passed", result.stderr)
-    assert not re.search(r"ex2\.t4 passed", result.stderr)
+    assert re.search(r"ex2\.t2 réussie", result.stderr)
+    assert not re.search(r"ex2\.t4 réussie", result.stderr)
 
 
 def test_until_complete_stops_after_the_round_where_everything_passed(lab_env: Path) -> None:
-    assert cli("lab", "run", "-q").exit_code == 0
-    result = cli("lab", "check", "--watch", "--until-complete", "--interval", "0.1", "--max-time", "60")
+    assert cli("lab", "run", "-q", "--lang", "en").exit_code == 0
+    result = cli("lab", "check", "--watch", "--until-complete", "--interval", "0.1", "--max-time", "60", "--lang", "en")
     assert result.exit_code == 0
     assert "watch stopped (complete) after 1 round(s)" in result.stderr
+    assert len(ROUND_LINE.findall(result.stderr)) == 1
     assert len(re.findall(r"^[\d:]+ \S+ passed", result.stderr, re.MULTILINE)) == 12  # every task, once
 
 
@@ -122,7 +124,7 @@ def test_watch_journal_keeps_the_first_pass_time_across_watches(lab_env: Path) -
     assert cli("lab", "check", "--watch", "--max-time", "0", "-q").exit_code == 1
     first = json.loads(_watch_files(lab_env)[0].read_text(encoding="utf-8"))["first_pass"]["ex1.t1"]["at"]
     again = cli("lab", "check", "--watch", "--max-time", "0")
-    assert "ex1.t1 passed" not in again.stderr  # already green: not announced twice
+    assert "ex1.t1 réussie" not in again.stderr and "tour 1" in again.stderr  # already green: not announced twice
     data = json.loads(_watch_files(lab_env)[0].read_text(encoding="utf-8"))
     assert data["first_pass"]["ex1.t1"]["at"] == first and data["rounds"] == 2
 
