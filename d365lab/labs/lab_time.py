@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 SOURCE_OPTION = "--timezone"
 SOURCE_ENV = TIMEZONE_ENV
-SOURCE_JOURNAL = "run journal"
 SOURCE_LAB = "lab default"
 
 
@@ -64,8 +63,8 @@ def lab_time_zone(client: DataverseClient, lab: LabSpec, lang: Language, explici
         return found.zone, say(lang, "tz_from_tenant", user=user, whose=whose, code=found.code)
     if remembered:
         zone_of(remembered)
-        return remembered, SOURCE_JOURNAL
+        return remembered, say(lang, "tz_journal")
     default = lab.lab.time_zones.get(lang, "UTC")
     reason = (say(lang, "tz_code_unknown", code=found.code) if found is not None
               else say(lang, "tz_not_in_tenant"))
-    return default, f"{SOURCE_LAB} ({lang}): {reason}"
+    return default, f"{SOURCE_LAB}: {say(lang, 'tz_lab_default', language=lang)}{say(lang, 'sep')}{reason}"

@@ -48,6 +48,9 @@ class MockSettings(BaseModel):
     version: str = "9.2.26113.155"
     dop_hint: int = Field(default=4, ge=1)
     max_page_size: int = Field(default=5000, ge=1, le=5000)
+    #: Rows an aggregate query ($apply, FetchXML aggregate="true", ?sql= GROUP BY/COUNT) may
+    #: evaluate before it fails with AggregateQueryRecordLimit (documented: 50,000).
+    aggregate_record_limit: int = Field(default=50_000, ge=1)
 
     # --- UNVERIFIED behaviours, as settings -----------------------------------------
     #: Create a Lead-to-Opportunity process instance when a lead is created through the API.
