@@ -241,9 +241,11 @@ class Transport:
             except requests.RequestException as exc:
                 if _is_name_resolution_failure(exc):
                     host = urllib3.util.parse_url(url).host
-                    raise fail(TransportError(f"cannot resolve the host name {host!r}: check the URL "
-                                              f"({self.base_url}) and the network", method=method, url=url,
-                                              client_request_id=client_request_id)) from exc
+                    raise fail(TransportError(f"cannot resolve the host name {host!r}", method=method, url=url,
+                                              client_request_id=client_request_id,
+                                              hint=f"check the URL {self.base_url} and the network; " + (
+                                                  "an earlier attempt may have been applied" if ambiguous
+                                                  else "nothing was sent"))) from exc
                 connect_failure = _is_connect_failure(exc)
                 delay = policy.backoff(attempt)
                 reason = redact(str(exc)) or type(exc).__name__
