@@ -220,7 +220,7 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
     if route.args is None:
         if route.segments:
             raise errors.unknown_segment(route.segments[0])
-        described = [{**entity_metadata(t), **entity_audit(tenant, t)} for t in TABLES.values()]
+        described = [{**entity_metadata(t), **entity_audit(tenant, t), **_tracking(tenant, t)} for t in TABLES.values()]
         keep = compile_filter(query.get("$filter"))
         items = [_apply_select(d, query.get("$select")) for d in described if keep(d)]
         selected = query.get("$select")
@@ -228,7 +228,8 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
         return json_response(200, {"@odata.context": context, "value": items})
     table = _find_table(route.args)
     if not route.segments:
-        body = _apply_select({**entity_metadata(table), **entity_audit(tenant, table)}, query.get("$select"))
+        described_one = {**entity_metadata(table), **entity_audit(tenant, table), **_tracking(tenant, table)}
+        body = _apply_select(described_one, query.get("$select"))
         if "Attributes" in query.get("$expand", ""):
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
             body["Attributes"] = [_apply_select(attribute_metadata(table, c), nested.group(1) if nested else None)
@@ -249,6 +250,11 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
         return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Keys",
                                    "value": items})
     return _attributes(table, request, route.segments)
+
+
+def _tracking(tenant: Tenant, table: Table) -> dict[str, Any]:
+    """``ChangeTrackingEnabled`` as ``MockSettings.change_tracking`` says."""
+    return {"ChangeTrackingEnabled": table.logical_name in tenant.settings.change_tracking}
 
 
 def key_metadata(tenant: Tenant, table: Table) -> list[dict[str, Any]]:
