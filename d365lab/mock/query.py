@@ -183,6 +183,10 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
         from d365lab.mock.query_fetch import fetch_response
 
         return fetch_response(tenant, request, table)
+    if "$apply" in request.query and parent is None:
+        from d365lab.mock.query_apply import apply_response
+
+        return apply_response(tenant, request, table)
     if "sql" in request.query and parent is None:
         from d365lab.mock.query_sql import translate
 
