@@ -37,7 +37,8 @@ def _suite(report: LabReport) -> ET.Element:
         if task.status == "failed":
             failures += 1
             failed = [c for c in task.checks if c.status == "fail"]
-            message = "; ".join(c.hint or c.message for c in failed) or (task.hint or "failed")
+            # each distinct hint once (several checks of one field often share the same advice)
+            message = "; ".join(dict.fromkeys(c.hint or c.message for c in failed)) or (task.hint or "failed")
             ET.SubElement(case, "failure", message=message, type="LabCheckFailed").text = evidence
         elif task.status == "not_observable":
             skipped += 1
