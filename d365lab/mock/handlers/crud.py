@@ -21,6 +21,7 @@ from d365lab.mock.codec import (
     resolve_key,
 )
 from d365lab.mock.errors import MockError
+from d365lab.mock.handlers import change_tracking
 from d365lab.mock.intersect import associate, disassociate
 from d365lab.mock.query import (
     applied,
@@ -51,6 +52,8 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     method = request.method
     kind = route.kind
     if kind is RouteKind.COLLECTION:
+        if method == "GET" and change_tracking.wants_changes(request):
+            return change_tracking.handle(app, request, table)
         if method == "GET":
             return collection_response(app.tenant, request, table)
         if method == "POST":
