@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path, scope_lock
-from d365lab.labs.lab_time import is_lab_default, lab_time_zone
+from d365lab.labs.lab_time import is_explicit, is_lab_default, lab_time_zone
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, clean_prefix
 from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext, stage_label
@@ -93,7 +93,8 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
 
     def open_journal() -> Journal:
         return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=org, tenant=client.tenant_label,
-                                     language=lang, prefix=prefix, time_zone=tz)
+                                     language=lang, prefix=prefix, time_zone=tz,
+                                     time_zone_explicit=is_explicit(tz_source))
 
     with scope_lock(path):
         summary = _run_locked(client, lab, lang, prefix, (tz, tz_source), tasks_to_run(lab, exercise, upto), log,

@@ -20,6 +20,7 @@ RUN_TEXT: dict[str, dict[str, str]] = {
         "did_complete": "completed {record}",
         "did_win": "closed {record} as won",
         "tz_journal": "run journal",
+        "tz_journal_explicit": "run journal: the --timezone the run was given",
         "stale_journal": "the run journal names records this tenant no longer has; starting a new journal",
         "tracking_alias": "tracking {entity} {id} ({alias}), made by an earlier run that did not finish",
         "tracking_linked": "tracking {entity} {id}, made from this run's leads by an earlier run",
@@ -51,6 +52,7 @@ RUN_TEXT: dict[str, dict[str, str]] = {
         "did_complete": "{record} terminé",
         "did_win": "{record} clôturé comme conclu",
         "tz_journal": "journal d'exécution",
+        "tz_journal_explicit": "journal d'exécution : le --timezone donné à l'exécution",
         "stale_journal": ("le journal d'exécution désigne des enregistrements que ce tenant n'a plus ; "
                           "nouveau journal"),
         "tracking_alias": ("suivi de {entity} {id} ({alias}), créé par une exécution précédente qui ne s'est "
