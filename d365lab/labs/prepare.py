@@ -136,14 +136,19 @@ def lab_tables(lab: LabSpec) -> list[str]:
 
 
 def prepare_tenant(client: DataverseClient, lab: LabSpec, lang: Language) -> PrepareResult:
-    """Switch auditing on for the environment and the lab's tables; check the lab user's settings."""
+    """Switch auditing on for the environment and the lab's tables; check the lab user's settings.
+
+    Raises :class:`~d365lab.errors.DataverseError` (or a ``requests`` error) when the tenant
+    cannot be reached at all; every item after that is reported, never raised.
+    """
+    me = client.whoami()  # an unreachable tenant or bad credentials: one error, not ten lines
     result = PrepareResult()
     needed = history_tables(lab)
     result.lines.append(_organization(client, lang))
     for entity in lab_tables(lab):
         result.lines.append(_table(client, entity, lang, required=entity in needed))
     result.lines.append(_audit_readable(client, lang))
-    result.lines.append(_time_zone(client, lang))
+    result.lines.append(_time_zone(client, str(me.user_id), lang))
     failed = [line.text for line in result.lines if line.status == "failed" and line.required]
     tasks = ", ".join(t for ids in needed.values() for t in ids)
     result.lines.append(PrepareLine("ok", _say(lang, "gradable")) if not failed else
@@ -198,11 +203,7 @@ def _audit_readable(client: DataverseClient, lang: Language) -> PrepareLine:
     return PrepareLine("ok", _say(lang, "audit_readable"))
 
 
-def _time_zone(client: DataverseClient, lang: Language) -> PrepareLine:
-    try:
-        user = str(client.whoami().user_id)
-    except _ERRORS:
-        return PrepareLine("note", _say(lang, "tz_unreadable"))
+def _time_zone(client: DataverseClient, user: str, lang: Language) -> PrepareLine:
     found = user_time_zone(client, user)
     if found is None:
         return PrepareLine("note", _say(lang, "tz_unreadable"))
