@@ -21,8 +21,8 @@ from tests.labs.cli_helpers import cli
 
 ROUND_LINE = re.compile(r"round (\d+) at [\d:]+: (\d+) requests \(([\d.]+) per student\)")
 ROUND_LINE_FR = re.compile(r"tour (\d+) à [\d:]+ : (\d+) requêtes \(([\d.]+) par stagiaire\)")
-#: What docs/labs.md and docs/lab-platforms.md promise a round costs per student ("about 8").
-STATED_REQUESTS_PER_STUDENT = 10
+#: What docs/labs.md and docs/lab-platforms.md promise a round costs per student ("about 12").
+STATED_REQUESTS_PER_STUDENT = 12
 
 
 def _reactivate_lead_c() -> None:
