@@ -61,5 +61,5 @@ def seed(tenant: SqliteTenant, organization_name: str) -> bool:
                 "primaryentitytypecode": entity,
                 "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
             })
-        seed_platform(tenant)
+        seed_platform(tenant, fresh=True)
         return True
