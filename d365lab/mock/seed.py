@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from d365lab.mock.platform_seed import seed_platform
 from d365lab.mock.tenant import SqliteTenant
-from d365lab.mock.tenant_api import Caller, Ref
+from d365lab.mock.tenant_api import Caller, Ref, Row
 from d365lab.models.enums import StageCategory
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS
 
@@ -30,36 +30,51 @@ _STAGES: dict[str, tuple[StageCategory, str]] = {
 }
 
 
-def seed(tenant: SqliteTenant, organization_name: str) -> bool:
-    """Create the seed rows when the tenant is empty; return True if it seeded."""
-    with tenant.transaction():
-        if tenant.get("systemuser", USER_ID) is not None:
-            seed_platform(tenant)
-            return False
-        tenant.create("businessunit", {"businessunitid": BUSINESS_UNIT_ID, "name": "Contoso Coffee"})
-        tenant.create("systemuser", {
+def _system_rows(organization_name: str) -> list[tuple[str, Row]]:
+    """Every seed row, as ``(table, values)`` in creation order (a row's lookups point backwards)."""
+    rows: list[tuple[str, Row]] = [
+        ("businessunit", {"businessunitid": BUSINESS_UNIT_ID, "name": "Contoso Coffee"}),
+        ("systemuser", {
             "systemuserid": USER_ID, "fullname": "Mock Administrator", "firstname": "Mock",
             "lastname": "Administrator", "domainname": "admin@contoso-coffee.mock",
             "internalemailaddress": "admin@contoso-coffee.mock",
             "businessunitid": Ref("businessunit", BUSINESS_UNIT_ID), "isdisabled": False,
-        })
-        tenant.create("transactioncurrency", {
+        }),
+        ("transactioncurrency", {
             "transactioncurrencyid": USD_CURRENCY_ID, "currencyname": "US Dollar",
             "isocurrencycode": "USD", "currencysymbol": "$", "exchangerate": 1.0, "currencyprecision": 2,
-        })
-        tenant.create("organization", {
+        }),
+        ("organization", {
             "organizationid": ORGANIZATION_ID, "name": organization_name,
             "basecurrencyid": Ref("transactioncurrency", USD_CURRENCY_ID),
-        })
-        tenant.create("workflow", {
+        }),
+        ("workflow", {
             "workflowid": LEAD_TO_OPPORTUNITY_PROCESS_ID, "name": "Lead to Opportunity Sales Process",
             "primaryentity": "lead", "category": 4, "uniquename": "leadtoopportunitysalesprocess",
-        })
-        for name, (category, entity) in _STAGES.items():
-            tenant.create("processstage", {
-                "processstageid": STAGE_IDS[name], "stagename": name, "stagecategory": int(category),
-                "primaryentitytypecode": entity,
-                "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
-            })
-        seed_platform(tenant, fresh=True)
-        return True
+        }),
+    ]
+    for name, (category, entity) in _STAGES.items():
+        rows.append(("processstage", {
+            "processstageid": STAGE_IDS[name], "stagename": name, "stagecategory": int(category),
+            "primaryentitytypecode": entity, "processid": Ref("workflow", LEAD_TO_OPPORTUNITY_PROCESS_ID),
+        }))
+    return rows
+
+
+def seed(tenant: SqliteTenant, organization_name: str) -> bool:
+    """Create the seed rows a tenant lacks; return True if it created any.
+
+    An empty tenant gets all of them; a tenant file from which a system row was removed
+    (by an older mock that let it be deleted, or by hand) gets that row back, with its
+    constant id, so lead creates and ``WhoAmI`` work again.
+    """
+    created = False
+    with tenant.transaction():
+        fresh = tenant.get("organization", ORGANIZATION_ID) is None  # a new or emptied tenant
+        for table, values in _system_rows(organization_name):
+            primary = tenant.table(table).primary_id
+            if tenant.get(table, str(values[primary])) is None:
+                tenant.create(table, dict(values))
+                created = True
+        seed_platform(tenant, fresh=fresh)
+    return created
