@@ -166,6 +166,31 @@ class Records:
             raise TransportError(f"the service returned no @odata.count for {info.name}")
         return int(page["@odata.count"])
 
+    def aggregate(self, table: str, apply: str, *, annotations: bool = False) -> builtins.list[dict[str, Any]]:
+        """The groups of ``GET <set>?$apply=<apply>`` (one request; the server groups and sums).
+
+        ``apply`` is the ``$apply`` text, e.g. ``"groupby((statecode),aggregate($count as n))"``.
+        More than 50,000 evaluated rows fail with the service's AggregateQueryRecordLimit error
+        (code ``0x8004e023``): narrow the rows with ``filter(...)`` and combine the results.
+        """
+        return self._collection(table, Query(extra={"$apply": apply}), annotations)
+
+    def fetch(self, table: str, fetch_xml: str, *, annotations: bool = False) -> builtins.list[dict[str, Any]]:
+        """The rows of one ``GET <set>?fetchXml=<fetch_xml>`` request (a FetchXML aggregate, a join...).
+
+        One page only: page with the ``count``/``page``/``paging-cookie`` attributes yourself.
+        """
+        return self._collection(table, Query(extra={"fetchXml": fetch_xml}), annotations)
+
+    def _collection(self, table: str, query: Query, annotations: bool) -> builtins.list[dict[str, Any]]:
+        info = resolve(table)
+        response = self._transport.request("GET", info.entity_set, query=query.encode(),
+                                           headers=prefer(ANNOTATIONS_ALL if annotations else None))
+        page = json_or_none(response)
+        if not isinstance(page, dict) or not isinstance(page.get("value"), builtins.list):
+            raise TransportError(f"expected a collection of {info.name}, got {type(page).__name__}")
+        return [row for row in page["value"] if isinstance(row, dict)]
+
     # ------------------------------------------------------------------ bulk
     def create_multiple(self, table: str, rows: Iterable[Mapping[str, Any]], *,
                         chunk_size: int = 1000, validate: bool = True) -> builtins.list[str]:

@@ -13,6 +13,7 @@ never stop the valid rows.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,9 @@ class ImportReport:
     unmapped_headers: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     created_ids: list[str] = field(default_factory=list)
+    #: Stopped by Ctrl-C: the chunks in flight finished, ``not_sent`` rows were not sent.
+    interrupted: bool = False
+    not_sent: int = 0
 
 
 def prepare_import(path: Path, options: ImportOptions) -> PreparedImport:
@@ -188,16 +192,20 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run_import(client: DataverseClient, path: Path, options: ImportOptions) -> ImportReport:
+def run_import(client: DataverseClient, path: Path, options: ImportOptions,
+               stop: threading.Event | None = None) -> ImportReport:
     """Import a CSV file of leads into the tenant (see the module docstring).
 
-    Python's cyclic garbage collector is paused meanwhile (see :func:`cyclic_gc_paused`).
+    ``stop`` (set by a Ctrl-C handler, see :func:`d365lab.backlog.interrupt.stop_on_ctrl_c`):
+    the chunks in flight finish, nothing more is sent, and the report says how many rows were
+    not sent (``interrupted``, ``not_sent``). Python's cyclic garbage collector is paused
+    meanwhile (see :func:`cyclic_gc_paused`).
     """
     with cyclic_gc_paused():
-        return _run_import(client, path, options)
+        return _run_import(client, path, options, stop or threading.Event())
 
 
-def _run_import(client: DataverseClient, path: Path, options: ImportOptions) -> ImportReport:
+def _run_import(client: DataverseClient, path: Path, options: ImportOptions, stop: threading.Event) -> ImportReport:
     started = time.perf_counter()
     requests_before = client.request_count
     table = read_csv(path, options.encoding)
@@ -209,7 +217,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions) -> 
     report.invalid_rows = len(report.rejections)
     sorter = _Sorter(options, report)
     writer = LeadWriter(client, options.batch_size, validated=True,
-                        parallelism=options.parallelism or client.recommended_parallelism)
+                        parallelism=options.parallelism or client.recommended_parallelism, stop=stop)
     streaming = not options.dry_run and options.on_duplicate is not OnDuplicate.UPDATE
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="d365lab-scan") as background, \
             writer.stream() as stream:
@@ -240,6 +248,8 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions) -> 
         report.updated = updated.count
         report.rejections.extend(updated.refused)
         report.refused_by_tenant = len(created.refused) + len(updated.refused)
+        report.not_sent = len(created.unsent) + len(updated.unsent)
+        report.interrupted = stop.is_set()
     report.rejections.sort(key=lambda r: (r.line, r.field))
     report.requests = client.request_count - requests_before
     report.seconds = time.perf_counter() - started

@@ -8,6 +8,7 @@ support the bulk messages are written with ``$batch`` change sets instead.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -28,18 +29,21 @@ BATCH_LIMIT = 1000
 
 @dataclass
 class CreateResult:
-    """Ids created (in input order, refused rows left out) and the refused rows."""
+    """Ids created (in input order, refused rows left out), the refused rows, and the CSV
+    lines of rows not sent because the writer was asked to stop (Ctrl-C)."""
 
     ids: list[str] = field(default_factory=list)
     refused: list[Rejection] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
 
 
 @dataclass
 class UpdateResult:
-    """How many rows were updated, and the refused ones."""
+    """How many rows were updated, the refused ones, and the lines not sent (asked to stop)."""
 
     count: int = 0
     refused: list[Rejection] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
 
 
 def merge(parts: list[CreateResult]) -> CreateResult:
@@ -48,6 +52,7 @@ def merge(parts: list[CreateResult]) -> CreateResult:
     for part in parts:
         result.ids.extend(part.ids)
         result.refused.extend(part.refused)
+        result.unsent.extend(part.unsent)
     return result
 
 
@@ -60,10 +65,14 @@ def _unsupported(exc: DataverseError) -> bool:
 
 
 class LeadWriter:
-    """Creates and updates rows of one table in chunks (``lead`` by default)."""
+    """Creates and updates rows of one table in chunks (``lead`` by default).
+
+    ``stop`` (set by the first Ctrl-C): chunks not yet started are not sent (their lines are
+    reported as ``unsent``); the chunks in flight finish.
+    """
 
     def __init__(self, client: DataverseClient, chunk_size: int = 1000, table: str = "lead",
-                 parallelism: int = 1, *, validated: bool = False) -> None:
+                 parallelism: int = 1, *, validated: bool = False, stop: threading.Event | None = None) -> None:
         self.client = client
         self.chunk_size = max(1, chunk_size)
         self.parallelism = max(1, parallelism)
@@ -72,6 +81,7 @@ class LeadWriter:
         #: The rows were validated against the table's schema already (the import's pydantic
         #: model): the client's pre-send checks would only repeat that work on every row.
         self.validated = validated
+        self.stop = stop or threading.Event()
 
     def stream(self) -> CreateStream:
         """A :class:`CreateStream`: rows added one by one, each full chunk sent while the next one fills."""
@@ -97,7 +107,10 @@ class LeadWriter:
 
     def _create_one(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
         part = CreateResult()
-        self._create_chunk(chunk, part)
+        if self.stop.is_set():
+            part.unsent.extend(line for line, _ in chunk)
+        else:
+            self._create_chunk(chunk, part)
         return part
 
     def _create_chunk(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult) -> None:
@@ -148,7 +161,10 @@ class LeadWriter:
         pk = schema_table(self.table).primary_id
         for start in range(0, len(rows), self.chunk_size):
             chunk = rows[start:start + self.chunk_size]
-            self._update_chunk(chunk, pk, result)
+            if self.stop.is_set():
+                result.unsent.extend(line for line, _, _ in chunk)
+            else:
+                self._update_chunk(chunk, pk, result)
         return result
 
     def _update_chunk(self, chunk: list[tuple[int, str, dict[str, Any]]], pk: str, result: UpdateResult) -> None:

@@ -6,7 +6,8 @@ or results CSV); 2 nothing was done (bad file, bad rules, bad options, unknown r
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from rich.table import Table
 from d365lab.backlog.csvio import CsvFormatError
 from d365lab.backlog.executor import ExecutorSettings
 from d365lab.backlog.importer import ImportOptions, ImportReport, OnDuplicate, run_import, write_rejects
+from d365lab.backlog.interrupt import stop_on_ctrl_c
 from d365lab.backlog.journal import FAILED, Journal, JournalError, default_journal_path
 from d365lab.backlog.mapping import MappingError
 from d365lab.backlog.outputs import OutputPathError, check_writable
@@ -91,6 +93,8 @@ def _import_summary(report: ImportReport, rejects: Path | None) -> Table:
     else:
         lines += [("created", report.created), ("updated", report.updated),
                   ("refused by the tenant", report.refused_by_tenant)]
+        if report.interrupted:
+            lines.append(("not sent (interrupted)", report.not_sent))
     for label, n in lines:
         table.add_row(label, str(n))
     per_s = report.rows / report.seconds if report.seconds else 0.0
@@ -127,9 +131,10 @@ def import_command(
     # behind unless asked: it is how people try the command, from a clone or a shared folder.
     rejects_path = rejects if rejects is not None or dry_run else Path(file.stem + ".rejects.csv")
     _check_outputs((rejects_path, "--rejects"))
+    stop = threading.Event()
     try:
-        with connect() as client:
-            report = run_import(client, file, options)
+        with connect() as client, (stop_on_ctrl_c(stop) if not dry_run else nullcontext(stop)):
+            report = run_import(client, file, options, stop)
     except (CsvFormatError, MappingError) as exc:
         raise _fail(f"{file}: {exc}") from None
     except ConfigurationError as exc:
@@ -145,8 +150,23 @@ def import_command(
     elif report.rejections:
         console.print(_rejects_table(report.rejections))
     console.print(_import_summary(report, written))
+    if report.interrupted:
+        _print_import_interrupted(report, on_duplicate)
+        raise typer.Exit(130)
     if report.invalid_rows or report.refused_by_tenant:
         raise typer.Exit(1)
+
+
+def _print_import_interrupted(report: ImportReport, on_duplicate: OnDuplicate) -> None:
+    """What an import stopped by Ctrl-C sent, and how to finish it."""
+    sent = f"{report.created} leads created" + (f", {report.updated} updated" if report.updated else "")
+    if on_duplicate is OnDuplicate.CREATE:
+        how = ("run the command again with --on-duplicate skip (the default): the rows already created are "
+               "then skipped as duplicates")
+    else:
+        how = "run the same command again: the rows already created are skipped as duplicates of the tenant's leads"
+    err_console.print(f"[yellow]interrupted (Ctrl-C) after the requests in flight: {sent}, {report.not_sent} rows "
+                      f"not sent.[/] To import the rest, {how}.", highlight=False)
 
 
 @backlog_app.command("triage")

@@ -283,25 +283,41 @@ def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str |
                         require_observable=require_observable)
 
 
+_CHORE_ROSTER = typer.Option(None, "--roster", help="Do it for a class: CSV with one row per student "
+                                                    "(as 'lab check --roster'), students in parallel.")
+_CHORE_PARALLEL = typer.Option(4, "--parallel", min=1, help="Tenants handled at a time (--roster).")
+
+
 @lab_app.command("seed")
 def seed_command(
     upto: str = typer.Option(..., "--upto", help="Leave the tenant right after this task or exercise (ex2, ex2.t3)."),
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
+    roster: Path | None = _CHORE_ROSTER, parallel: int = _CHORE_PARALLEL,
     quiet: bool = _QUIET, lab_name: str = _LAB,
 ) -> None:
     """Put a tenant in the state right after a task, so a class can start mid-lab."""
+    if roster is not None:
+        from d365lab.cli.lab_chores_cmd import seed_roster
+
+        lab, language = _setup(lab_name, lang)
+        raise typer.Exit(seed_roster(lab, language, roster, upto, time_zone, parallel, quiet))
     raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, None, None, quiet, upto=upto))
 
 
 @lab_app.command("cleanup")
-def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: str = _LAB) -> None:
+def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Path | None = _CHORE_ROSTER,
+                    parallel: int = _CHORE_PARALLEL, quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
     """Delete exactly what the lab created in this tenant (tracked in the run journal), nothing else."""
     lab, language = _setup(lab_name, lang)
+    if roster is not None:
+        from d365lab.cli.lab_chores_cmd import cleanup_roster
+
+        raise typer.Exit(cleanup_roster(lab, language, roster, parallel, quiet))
     try:
         lock_wait_seconds()  # a bad D365LAB_LAB_LOCK_WAIT fails before any request
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    log = _progress(False)
+    log = _progress(quiet)
     try:
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
@@ -309,8 +325,21 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, lab_name: s
         raise _fail(str(exc)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
-    log(f"deleted {len(summary.deleted)} record(s), {len(summary.already_gone)} already gone")
+    log(say(language, "deleted_total", deleted=len(summary.deleted), gone=len(summary.already_gone)))
     raise typer.Exit(0)
+
+
+@lab_app.command("prepare")
+def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTER, parallel: int = _CHORE_PARALLEL,
+                    quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
+    """Make a tenant gradable before class: switch auditing on for the environment and the lab's tables,
+    check the lab user's time zone and audit privileges. Exit 0 gradable, 2 not (each problem on one line)."""
+    from d365lab.cli.lab_chores_cmd import prepare_one, prepare_roster
+
+    lab, language = _setup(lab_name, lang)
+    if roster is not None:
+        raise typer.Exit(prepare_roster(lab, language, roster, parallel, quiet))
+    raise typer.Exit(prepare_one(lab, language))
 
 
 def exercise_script(number: str) -> None:

@@ -63,7 +63,7 @@ class AuditHistory:
         if not rows:
             return self._unknown(lang, self._why_no_rows(question.entity), "remedy_prepare", alias=question.alias,
                                  table=question.entity)
-        changes = self._changes(rows)
+        changes = self._changes(question.record_id, rows)
         if changes is None:
             return self._unknown(lang, "audit_values_unreadable", "remedy_audit_privilege",
                                  rows=", ".join(_row_name(r) for r in rows if _is_update(r)))
@@ -89,14 +89,14 @@ class AuditHistory:
             "audits", filter=f"_objectid_value eq {record_id}",
             select=["auditid", "action", "operation", "createdon", "_userid_value"], orderby="createdon asc"))
 
-    def _changes(self, rows: list[dict[str, Any]]) -> list[Change] | None:
+    def _changes(self, record_id: str, rows: list[dict[str, Any]]) -> list[Change] | None:
         """Old/new values of each update row, in time order; None when no way to read them works."""
         updates = [r for r in rows if _is_update(r)][:MAX_DETAIL_READS]
         changes: list[Change] = []
         for row in updates:
             detail = self._details(str(row.get("auditid")))
             if detail is None:
-                return self._from_changedata(rows, updates)
+                return self._from_changedata(record_id, updates)
             changes.append((row, *detail))
         return changes
 
@@ -110,11 +110,10 @@ class AuditHistory:
             return None
         return _entity_values(detail.get("OldValue")), _entity_values(detail.get("NewValue"))
 
-    def _from_changedata(self, rows: list[dict[str, Any]], updates: list[dict[str, Any]]) -> list[Change] | None:
-        object_id = rows[0].get("_objectid_value")
+    def _from_changedata(self, record_id: str, updates: list[dict[str, Any]]) -> list[Change] | None:
         try:
             data = {str(r.get("auditid")): r.get("changedata") for r in self.client.records.list(
-                "audits", filter=f"_objectid_value eq {object_id}", select=["auditid", "changedata"])}
+                "audits", filter=f"_objectid_value eq {record_id}", select=["auditid", "changedata"])}
         except _TENANT_ERRORS:
             return None
         changes: list[Change] = []

@@ -52,7 +52,8 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
         locator = Locator(client, lab, lang, prefix, None)
         snapshot = locator.snapshot()
     tz, tz_source = lab_time_zone(client, lab, lang, time_zone, owner_of(snapshot),
-                                  journal.data.time_zone if journal else None, caller_id=str(me.user_id))
+                                  journal.data.time_zone if journal else None, caller_id=str(me.user_id),
+                                  remembered_explicit=bool(journal and journal.data.time_zone_explicit))
     ctx = EvalContext(lab=lab, lang=lang, prefix=prefix, tz=tz, snapshot=snapshot,
                       step_days=journal.step_days() if journal else {})
     scope = HistoryScope(client=client, lab=lab, lang=lang, prefix=prefix, organization_id=org, journal=journal,

@@ -15,6 +15,7 @@ from d365lab.errors import NotFoundError
 from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.spec import LabSpec, Language, clean_prefix
 from d365lab.labs.tracking import discover_for_cleanup
+from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -52,14 +53,14 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
         summary = CleanupSummary(journal_path=str(path))
         journal = Journal.load(path, prefix=prefix)
         if journal is None:
-            log(f"no run journal at {path}: nothing tracked, nothing deleted")
+            log(say(lang, "no_journal", path=path))
             return summary
         discover_for_cleanup(client, lab, lang, prefix, journal, log)
-        return _cleanup_locked(client, journal, summary, log)
+        return _cleanup_locked(client, journal, summary, log, lang)
 
 
 def _cleanup_locked(client: DataverseClient, journal: Journal, summary: CleanupSummary,
-                    log: Callable[[str], None]) -> CleanupSummary:
+                    log: Callable[[str], None], lang: Language = "en") -> CleanupSummary:
     rank = {entity: i for i, entity in enumerate(DELETE_ORDER)}
     tracked = sorted(journal.data.created, key=lambda r: (rank.get(r.entity, -1), r.created_at))
     for record in tracked:
@@ -67,9 +68,10 @@ def _cleanup_locked(client: DataverseClient, journal: Journal, summary: CleanupS
             client.records.delete(record.entity, record.id)
         except NotFoundError:
             summary.already_gone.append((record.entity, record.id))
-            log(f"already gone: {record.entity} {record.id}")
+            log(say(lang, "already_gone", entity=record.entity, id=record.id))
             continue
         summary.deleted.append((record.entity, record.id))
-        log(f"deleted {record.entity} {record.id}" + (f" ({record.alias})" if record.alias else ""))
+        log(say(lang, "deleted_one", entity=record.entity, id=record.id,
+                alias=f" ({record.alias})" if record.alias else ""))
     journal.delete()
     return summary

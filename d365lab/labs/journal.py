@@ -76,6 +76,9 @@ class JournalData(BaseModel):
     language: str
     prefix: str = ""
     time_zone: str
+    #: The run was told the zone (``--timezone`` / ``D365LAB_TIMEZONE``): later checks keep it
+    #: rather than the tenant's.
+    time_zone_explicit: bool = False
     run_started_at: str
     records: dict[str, str] = Field(default_factory=dict)
     created: list[TrackedRecord] = Field(default_factory=list)

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 SOURCE_OPTION = "--timezone"
 SOURCE_ENV = TIMEZONE_ENV
-SOURCE_JOURNAL = "run journal"
 SOURCE_LAB = "lab default"
 
 
@@ -42,13 +41,19 @@ def owner_of(snapshot: Snapshot) -> str | None:
     return None
 
 
+def is_explicit(source: str) -> bool:
+    """True when the zone was given (``--timezone`` or the variable), not looked up."""
+    return source in (SOURCE_OPTION, SOURCE_ENV)
+
+
 def lab_time_zone(client: DataverseClient, lab: LabSpec, lang: Language, explicit: str | None = None,
                   owner_id: str | None = None, remembered: str | None = None,
-                  caller_id: str | None = None) -> tuple[str, str]:
+                  caller_id: str | None = None, remembered_explicit: bool = False) -> tuple[str, str]:
     """``(IANA zone, where it came from)``; ``ValueError`` for an explicit name that is no zone.
 
     ``owner_id`` is the user whose settings count (the owner of the lab's records); without
-    it the caller's (``caller_id``, else ``WhoAmI``) settings are read.
+    it the caller's (``caller_id``, else ``WhoAmI``) settings are read. ``remembered`` is the run
+    journal's zone; when the run was told it (``remembered_explicit``) it comes before the tenant.
     """
     if explicit:
         zone_of(explicit)
@@ -57,6 +62,9 @@ def lab_time_zone(client: DataverseClient, lab: LabSpec, lang: Language, explici
     if from_env:
         zone_of(from_env)
         return from_env, SOURCE_ENV
+    if remembered and remembered_explicit:
+        zone_of(remembered)
+        return remembered, say(lang, "tz_journal_explicit")
     user = owner_id or caller_id or str(client.whoami().user_id)
     found = user_time_zone(client, user)
     if found is not None and found.zone is not None:
@@ -64,8 +72,8 @@ def lab_time_zone(client: DataverseClient, lab: LabSpec, lang: Language, explici
         return found.zone, say(lang, "tz_from_tenant", user=user, whose=whose, code=found.code)
     if remembered:
         zone_of(remembered)
-        return remembered, SOURCE_JOURNAL
+        return remembered, say(lang, "tz_journal")
     default = lab.lab.time_zones.get(lang, "UTC")
     reason = (say(lang, "tz_code_unknown", code=found.code) if found is not None
               else say(lang, "tz_not_in_tenant"))
-    return default, f"{SOURCE_LAB} ({lang}): {reason}"
+    return default, f"{SOURCE_LAB}: {say(lang, 'tz_lab_default', language=lang)}{say(lang, 'sep')}{reason}"

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
 Connector = Callable[[dict[str, Any]], "DataverseClient"]
+T = TypeVar("T")
 _RESERVED = {"student", "prefix", "language", "env_file"}
 
 
@@ -186,6 +187,59 @@ def default_connector(options: dict[str, Any]) -> DataverseClient:
     return connect(Settings.model_validate(values), retry=RetryPolicy(max_attempts=3, max_total_wait=30))
 
 
+def for_each_student(students: list[Student], work: Callable[[Student, DataverseClient], T],
+                     on_error: Callable[[Student, str], T], *, parallel: int = 4,
+                     connector: Connector = default_connector,
+                     on_done: Callable[[Student, T], None] | None = None) -> list[tuple[Student, T]]:
+    """Do ``work`` for every student on their tenant, ``parallel`` tenants at a time.
+
+    Students sharing the default tenant are served one after the other over one client; a
+    row in error, or a tenant that cannot be reached, gets ``on_error(student, reason)``. One
+    failure never stops the others. Results come back in roster order.
+    """
+    results: dict[str, T] = {}
+    lock = threading.Lock()
+
+    def done(student: Student, outcome: T) -> None:
+        with lock:
+            results[student.name] = outcome
+            if on_done is not None:
+                on_done(student, outcome)
+
+    def serve(student: Student, client: DataverseClient | None) -> None:
+        if student.error is not None:  # never fall back to another tenant than the row names
+            done(student, on_error(student, student.error))
+            return
+        try:
+            with _client_for(student, client, connector) as live:
+                outcome = work(student, live)
+        except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
+            outcome = on_error(student, describe_error(exc))
+        done(student, outcome)
+
+    shared = [s for s in students if s.shares_default_tenant and s.error is None]
+    own = [s for s in students if not (s.shares_default_tenant and s.error is None)]
+
+    def serve_shared() -> None:
+        if not shared:
+            return
+        try:
+            client = connector({})
+        except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
+            for student in shared:
+                done(student, on_error(student, describe_error(exc)))
+            return
+        with client:
+            for student in shared:
+                serve(student, client)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(serve_shared)] + [pool.submit(serve, s, None) for s in own]
+        for future in futures:
+            future.result()
+    return [(s, results[s.name]) for s in students]
+
+
 def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
                 time_zone: str | None = None, parallel: int = 4, connector: Connector = default_connector,
                 on_report: Callable[[Student, LabReport], None] | None = None,
@@ -194,52 +248,18 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
 
     Students sharing the default tenant are graded one after the other over one client.
     """
-    results: dict[str, LabReport] = {}
-    lock = threading.Lock()
 
-    def grade(student: Student, client: DataverseClient | None) -> None:
-        student_lang = student.language or lang
-        if student.error is not None:  # never fall back to another tenant than the row names
-            report = error_report(lab, student_lang, _tenant_of(student), student.error,
-                                  prefix=student.prefix, upto=upto)
-        else:
-            try:
-                with _client_for(student, client, connector) as live:
-                    report = check_lab(live, lab, lang=student_lang, prefix=student.prefix,
-                                       time_zone=time_zone, upto=upto, require_observable=require_observable)
-            except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
-                report = error_report(lab, student_lang, _tenant_of(student), describe_error(exc),
-                                      prefix=student.prefix, upto=upto)
+    def grade(student: Student, client: DataverseClient) -> LabReport:
+        report = check_lab(client, lab, lang=student.language or lang, prefix=student.prefix,
+                           time_zone=time_zone, upto=upto, require_observable=require_observable)
         report.student = student.name
-        with lock:
-            results[student.name] = report
-            if on_report is not None:
-                on_report(student, report)
+        return report
 
-    shared = [s for s in students if s.shares_default_tenant and s.error is None]
-    own = [s for s in students if not (s.shares_default_tenant and s.error is None)]
+    def failed(student: Student, reason: str) -> LabReport:
+        return error_report(lab, student.language or lang, tenant_of(student), reason, student=student.name,
+                            prefix=student.prefix, upto=upto)
 
-    def grade_shared() -> None:
-        if not shared:
-            return
-        try:
-            client = connector({})
-        except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
-            for student in shared:
-                report = error_report(lab, student.language or lang, "default tenant", describe_error(exc),
-                                      student=student.name, prefix=student.prefix, upto=upto)
-                with lock:
-                    results[student.name] = report
-            return
-        with client:
-            for student in shared:
-                grade(student, client)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(grade_shared)] + [pool.submit(grade, s, None) for s in own]
-        for future in futures:
-            future.result()
-    return [(s, results[s.name]) for s in students]
+    return for_each_student(students, grade, failed, parallel=parallel, connector=connector, on_done=on_report)
 
 
 @contextmanager
@@ -254,26 +274,41 @@ def _client_for(student: Student, shared: DataverseClient | None, connector: Con
         yield client
 
 
-def _tenant_of(student: Student) -> str:
+def tenant_of(student: Student) -> str:
+    """How a row's tenant is named to a person (its URL, its env file, or the default tenant)."""
     return student.settings.get("dataverse_url") or student.env_file or "default tenant"
 
 
+
+
 # ------------------------------------------------------------------ class summary
-SUMMARY_COLUMNS = ("student", "tenant", "prefix", "language", "score", "max_score", "passed", "failed_tasks", "error")
+SUMMARY_COLUMNS = ("student", "tenant", "prefix", "language", "score", "max_score", "passed", "failed_tasks",
+                   "not_observable", "error")
 
 
-def summary_rows(graded: list[tuple[Student, LabReport]]) -> list[dict[str, str]]:
-    """One summary row per student."""
-    rows = []
+def summary_rows(graded: list[tuple[Student, LabReport]]) -> list[dict[str, Any]]:
+    """One summary row per student, typed: numbers, booleans (``passed`` is None when not checked)."""
+    rows: list[dict[str, Any]] = []
     for student, report in graded:
-        failed = [t.id for t in report.tasks if t.status == "failed"]
         rows.append({
             "student": student.name, "tenant": report.tenant, "prefix": report.prefix,
-            "language": report.language, "score": points(report.score), "max_score": points(report.max_score),
-            "passed": "error" if report.error else ("yes" if report.passed else "no"),
-            "failed_tasks": " ".join(failed), "error": report.error or "",
+            "language": report.language, "score": report.score, "max_score": report.max_score,
+            "passed": None if report.error else report.passed,
+            "failed_tasks": [t.id for t in report.tasks if t.status == "failed"],
+            "not_observable": list(report.not_observable), "error": report.error,
         })
     return rows
+
+
+def summary_text_rows(graded: list[tuple[Student, LabReport]]) -> list[dict[str, str]]:
+    """The summary rows as text, for CSV, Markdown and the terminal (``yes`` / ``no`` / ``error``)."""
+    return [{
+        "student": row["student"], "tenant": row["tenant"], "prefix": row["prefix"], "language": row["language"],
+        "score": points(row["score"]), "max_score": points(row["max_score"]),
+        "passed": "error" if row["passed"] is None else ("yes" if row["passed"] else "no"),
+        "failed_tasks": " ".join(row["failed_tasks"]), "not_observable": " ".join(row["not_observable"]),
+        "error": row["error"] or "",
+    } for row in summary_rows(graded)]
 
 
 def summary_csv(graded: list[tuple[Student, LabReport]]) -> str:
@@ -281,7 +316,7 @@ def summary_csv(graded: list[tuple[Student, LabReport]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SUMMARY_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(summary_rows(graded))
+    writer.writerows(summary_text_rows(graded))
     return buffer.getvalue()
 
 
@@ -289,7 +324,7 @@ def summary_markdown(lab: LabSpec, graded: list[tuple[Student, LabReport]]) -> s
     """The class summary as a Markdown table."""
     lines = [f"# {lab.lab.id} — class summary", "", "| " + " | ".join(SUMMARY_COLUMNS) + " |",
              "|" + "---|" * len(SUMMARY_COLUMNS)]
-    for row in summary_rows(graded):
+    for row in summary_text_rows(graded):
         lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in SUMMARY_COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 

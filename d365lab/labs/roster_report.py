@@ -21,6 +21,7 @@ from d365lab.labs.roster import (
     summary_csv,
     summary_markdown,
     summary_rows,
+    summary_text_rows,
 )
 from d365lab.labs.spec import LabSpec, Language
 
@@ -69,7 +70,7 @@ def print_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], console
     table = Table(title=f"{lab.lab.id} — class summary")
     for column in ("student", "tenant", "score", "passed", "failed_tasks", "error"):
         table.add_column(column)
-    for row in summary_rows(graded):
+    for row in summary_text_rows(graded):
         style = "green" if row["passed"] == "yes" else "red" if row["passed"] == "no" else "yellow"
         table.add_row(row["student"], row["tenant"], f"{row['score']}/{row['max_score']}", row["passed"],
                       row["failed_tasks"], row["error"], style=style)

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path, scope_lock
-from d365lab.labs.lab_time import SOURCE_JOURNAL, is_lab_default, lab_time_zone
+from d365lab.labs.lab_time import is_explicit, is_lab_default, lab_time_zone
 from d365lab.labs.locate import Locator, journal_is_stale
-from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix
-from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
+from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, clean_prefix
+from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext, stage_label
 from d365lab.labs.tracking import track_discovered
+from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -92,7 +93,8 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
 
     def open_journal() -> Journal:
         return Journal.open_or_start(path, lab_id=lab.lab.id, organization_id=org, tenant=client.tenant_label,
-                                     language=lang, prefix=prefix, time_zone=tz)
+                                     language=lang, prefix=prefix, time_zone=tz,
+                                     time_zone_explicit=is_explicit(tz_source))
 
     with scope_lock(path):
         summary = _run_locked(client, lab, lang, prefix, (tz, tz_source), tasks_to_run(lab, exercise, upto), log,
@@ -110,13 +112,13 @@ def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: s
     journal = open_journal()
     snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
     if journal_is_stale(journal, lab, snapshot):
-        log("the run journal names records this tenant no longer has; starting a new journal")
+        log(say(lang, "stale_journal"))
         journal.delete()
         journal = open_journal()
         snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot()
-    track_discovered(journal, snapshot, log)  # what a run killed mid-step made, so cleanup deletes it
+    track_discovered(journal, snapshot, log, lang)  # what a run killed mid-step made, so cleanup deletes it
     if journal.data.tasks and is_lab_default(tz_source) and journal.data.time_zone:
-        tz, tz_source = journal.data.time_zone, SOURCE_JOURNAL  # keep the zone the earlier steps were done in
+        tz, tz_source = journal.data.time_zone, say(lang, "tz_journal")  # keep the zone the earlier steps were done in
     ctx = RunContext(client=client, lab=lab, lang=lang, prefix=prefix, tz=tz, journal=journal,
                      snapshot=snapshot, today=timeutil.local_date(timeutil.now_utc(), tz), log=log)
     summary = RunSummary(journal_path=str(journal.path), time_zone=tz, time_zone_source=tz_source)
@@ -128,14 +130,22 @@ def _run_locked(client: DataverseClient, lab: LabSpec, lang: Language, prefix: s
                 known = ", ".join(sorted(STEP_KINDS))
                 raise LabRunError(f"{task.id}: unknown step kind {step.kind!r} (known: {known})")
             if kind.is_done(ctx, task, step):
-                outcome = StepOutcome(task.id, step.kind, step.record, False, "already done")
+                outcome = StepOutcome(task.id, step.kind, step.record, False, already_done(lab, lang, step))
             else:
                 outcome = StepOutcome(task.id, step.kind, step.record, True, kind.perform(ctx, task, step))
                 performed_any = True
             summary.steps.append(outcome)
-            log(f"{task.id} {'done   ' if outcome.performed else 'skipped'} {step.kind} {step.record}: "
-                f"{outcome.detail}")
+            word = say(lang, "step_done" if outcome.performed else "step_skipped")
+            log(f"{task.id} {word} {step.kind} {step.record}{say(lang, 'colon')}{outcome.detail}")
         if performed_any:
             # a task first done today keeps today; one finished again keeps its first day
             journal.mark_done(task.id, ctx.step_day(task))
     return summary
+
+
+def already_done(lab: LabSpec, lang: Language, step: StepSpec) -> str:
+    """Why a step was skipped, in words a student understands."""
+    if step.kind == "move_process_flow":
+        # the first run on a fresh tenant meets this at ex3.t1.c: QualifyLead moved the flow already
+        return say(lang, "skip_stage", stage=stage_label(lab, lang, str(step.arg("stage"))))
+    return say(lang, "skip_done")

@@ -206,7 +206,8 @@ class LabSpec(_Model):
     lab: LabInfo
     field_labels: dict[str, dict[Language, str]]
     option_labels_fr: dict[str, dict[int, str]]
-    boolean_labels: dict[Language, dict[bool, str]]
+    #: French wording of the two-option labels of the schema (English ``true_label`` -> French).
+    boolean_labels_fr: dict[str, str] = Field(default_factory=dict)
     stage_labels: dict[str, dict[Language, str]]
     hint_templates: dict[str, dict[Language, str]]
     records: dict[str, RecordSpec]

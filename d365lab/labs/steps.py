@@ -20,6 +20,7 @@ from d365lab.labs.journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, localize
 from d365lab.labs.values import read_value, same_value
+from d365lab.labs.wording import say
 from d365lab.models.enums import (
     LeadState,
     LeadStatus,
@@ -173,7 +174,7 @@ class CreateLead(StepKind):
                                            "statuscode": int(LeadStatus.NEW),
                                            "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
         ctx.journal.finish("create", step.record)
-        return f"created lead {values[find.field or 'subject']!r} ({lead_id})"
+        return say(ctx.lang, "did_create_lead", subject=repr(values[find.field or "subject"]), id=lead_id)
 
 
 @step_kind("qualify_lead")
@@ -202,7 +203,8 @@ class QualifyLead(_StateStep):
                 ctx.journal.track(kind, record_id, task=task.id)
         _set_state(lead, LeadState.QUALIFIED, LeadStatus.QUALIFIED)
         ctx.journal.finish("qualify", step.record)
-        return f"qualified {step.record}: " + ", ".join(f"{k} {v}" for k, v in made.items() if v)
+        made_text = ", ".join(f"{k} {v}" for k, v in made.items() if v)
+        return say(ctx.lang, "did_qualify", record=step.record, made=made_text)
 
 
 @step_kind("disqualify_lead")
@@ -218,7 +220,7 @@ class DisqualifyLead(StepKind):
         reason = str(step.arg("reason", "no_longer_interested"))
         ctx.client.leads.disqualify(lead.id or "", reason=reason)
         _set_state(lead, LeadState.DISQUALIFIED, disqualify_status(reason))
-        return f"disqualified {step.record} ({reason})"
+        return say(ctx.lang, "did_disqualify", record=step.record, reason=reason)
 
 
 @step_kind("reactivate_lead")
@@ -234,7 +236,7 @@ class ReactivateLead(StepKind):
         lead = ctx.require(step.record, task)
         ctx.client.leads.reactivate(lead.id or "")
         _set_state(lead, LeadState.OPEN, LeadStatus.NEW)
-        return f"reactivated {step.record}"
+        return say(ctx.lang, "did_reactivate", record=step.record)
 
 
 @step_kind("update_record")
@@ -258,7 +260,7 @@ class UpdateRecord(StepKind):
             ctx.client.records.update(located.entity, located.id or "", values)
         assert located.row is not None
         located.row.update(values)
-        return f"updated {step.record}: {', '.join(values)}"
+        return say(ctx.lang, "did_update", record=step.record, columns=", ".join(values))
 
 
 @step_kind("create_phonecall")
@@ -280,7 +282,8 @@ class CreatePhoneCall(StepKind):
             "subject": subject, "scheduledend": timeutil.to_wire(due), "statecode": int(PhoneCallState.OPEN),
             "statuscode": int(PhoneCallStatus.OPEN),
             "_regardingobjectid_value": regarding.id, "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
-        return f"created phone call {subject!r} due {due.astimezone(timeutil.zone_of(ctx.tz)):%Y-%m-%d %H:%M} {ctx.tz}"
+        return say(ctx.lang, "did_call", subject=repr(subject),
+                   due=f"{due.astimezone(timeutil.zone_of(ctx.tz)):%Y-%m-%d %H:%M} {ctx.tz}")
 
 
 def _flow(ctx: RunContext, task: TaskSpec, step: StepSpec) -> LocatedRecord:
@@ -295,6 +298,12 @@ def _flow(ctx: RunContext, task: TaskSpec, step: StepSpec) -> LocatedRecord:
                                      select=["traversedpath", "_activestageid_value", "statecode", "statuscode"])
         located.row = {**(located.row or {}), **row}
     return located
+
+
+def stage_label(lab: LabSpec, lang: Language, stage: str) -> str:
+    """A stage's name in the lab language (``Proposer`` for ``Propose``)."""
+    labels = lab.stage_labels.get(stage)
+    return str(localize(labels, lang)) if labels else stage
 
 
 def _stage_id(ctx: RunContext, stage: str) -> str:
@@ -325,7 +334,7 @@ class MoveProcessFlow(StepKind):
         assert flow.row is not None
         flow.row["traversedpath"] = ",".join([*_visited(flow.row), stage_id])
         flow.row["_activestageid_value"] = stage_id
-        return f"moved the process flow to {stage}"
+        return say(ctx.lang, "did_move", stage=stage_label(ctx.lab, ctx.lang, stage))
 
 
 @step_kind("finish_process_flow")
@@ -338,7 +347,7 @@ class FinishProcessFlow(_StateStep):
         flow = ctx.require(step.record, task)
         ctx.client.process_flows.finish(flow.id or "")
         _set_state(flow, ProcessFlowState.INACTIVE, ProcessFlowStatus.FINISHED)
-        return "finished the process flow"
+        return say(ctx.lang, "did_finish")
 
 
 @step_kind("complete_phonecall")
@@ -351,7 +360,7 @@ class CompletePhoneCall(_StateStep):
         call = ctx.require(step.record, task)
         ctx.client.phonecalls.complete(call.id or "")
         _set_state(call, PhoneCallState.COMPLETED, PhoneCallStatus.MADE)
-        return f"completed {step.record}"
+        return say(ctx.lang, "did_complete", record=step.record)
 
 
 @step_kind("win_opportunity")
@@ -371,4 +380,4 @@ class WinOpportunity(_StateStep):
             for row in ctx.client.records.list(entity, filter=f"_opportunityid_value eq {opportunity.id}",
                                                select=[pk]):
                 ctx.remember(str(close_alias), str(row[pk]), {}, task=task, how="close activity of the win")
-        return f"closed {step.record} as won"
+        return say(ctx.lang, "did_win", record=step.record)

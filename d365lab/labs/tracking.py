@@ -15,6 +15,7 @@ from d365lab.labs.journal import Journal
 from d365lab.labs.locate import Locator
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language
+from d365lab.labs.wording import say
 from d365lab.models.enums import LeadState
 from d365lab.models.schema import table
 
@@ -22,13 +23,17 @@ if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
 
-def track_discovered(journal: Journal, snapshot: Snapshot, log: Callable[[str], None] = lambda _msg: None) -> int:
+def track_discovered(journal: Journal, snapshot: Snapshot, log: Callable[[str], None] = lambda _msg: None,
+                     lang: str = "en") -> int:
     """Track every record of an only-tracked ``snapshot`` the journal does not list; return how many.
 
     Also settles what an interrupted run left pending: a lead whose create landed is this
     run's lead, and a qualification whose lead is no longer open is over.
     """
     added = 0
+    # only a run that left an operation pending was cut short; otherwise the untracked records
+    # are ones the service made by itself (the process flow QualifyLead starts), found now
+    interrupted = bool(journal.data.pending)
     for alias, located in snapshot.records.items():
         if located.id is None:
             continue
@@ -37,7 +42,8 @@ def track_discovered(journal: Journal, snapshot: Snapshot, log: Callable[[str], 
         if journal.record_id(alias) != located.id or not journal.is_tracked(located.id):
             if not journal.is_tracked(located.id):
                 added += 1
-                log(f"tracking {located.entity} {located.id} ({alias}), made by an earlier run that did not finish")
+                log(say(lang, "tracking_alias" if interrupted else "tracking_made_by_service", entity=located.entity,
+                        id=located.id, alias=alias))
             journal.track(located.entity, located.id, alias=alias)
         if journal.pending_id("qualify", alias) and (located.row or {}).get("statecode") != int(LeadState.OPEN):
             journal.finish("qualify", alias)
@@ -48,7 +54,8 @@ def track_discovered(journal: Journal, snapshot: Snapshot, log: Callable[[str], 
             if record_id and not journal.is_tracked(record_id):
                 journal.track(entity, record_id)
                 added += 1
-                log(f"tracking {entity} {record_id}, made from this run's leads by an earlier run")
+                if interrupted:
+                    log(say(lang, "tracking_linked", entity=entity, id=record_id))
     return added
 
 
@@ -56,4 +63,4 @@ def discover_for_cleanup(client: DataverseClient, lab: LabSpec, lang: Language, 
                          log: Callable[[str], None]) -> int:
     """Before cleanup: find and track what the run made from its leads but never journaled."""
     snapshot = Locator(client, lab, lang, prefix, journal, lenient=False, only_tracked=True).snapshot(stages=False)
-    return track_discovered(journal, snapshot, log)
+    return track_discovered(journal, snapshot, log, lang)

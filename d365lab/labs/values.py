@@ -67,9 +67,15 @@ def option_label(lab: LabSpec, lang: Language, entity: str, column: str, value: 
     """A person's label for a value: option label, Yes/No wording, or None for plain values."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return lab.boolean_labels.get(lang, {}).get(value)
     col = table(entity).columns.get(column)
+    if isinstance(value, bool):
+        if col is None:
+            return None
+        label = col.true_label if value else col.false_label  # the column's own labels, as the app shows
+        if lang != "fr":
+            return label
+        wording = {english.casefold(): text for english, text in lab.boolean_labels_fr.items()}
+        return wording.get(label.casefold(), label)
     if col is None or col.options is None or not isinstance(value, int):
         return None
     if lang == "fr":

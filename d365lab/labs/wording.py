@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from d365lab.labs.wording_run import RUN_TEXT
+
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
         "not_found": "{alias} ({entity}): {how}",
@@ -160,6 +162,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "sep": " ; ",
     },
 }
+
+
+for _lang, _sentences in RUN_TEXT.items():
+    _TEXT[_lang].update(_sentences)
 
 
 def say(lang: str, key: str, **values: Any) -> str:

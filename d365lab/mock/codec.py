@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from d365lab.mock import errors
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.mock.validation import conversion_error, normalize_guid, out_of_type_range
 from d365lab.models import schema
@@ -150,8 +151,9 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
 
     Property names are case-sensitive; ``<nav>@odata.bind`` becomes a :class:`Ref` (or
     None); ``@odata.*`` annotations are ignored; arrays on collection-valued navigation
-    properties (``phonecall_activity_parties``) are decoded into lists of child rows for
-    a deep insert. Unknown properties answer 400 "Could not find a property named …".
+    properties (``phonecall_activity_parties``, ``contact_customer_accounts``, ...) are
+    decoded into lists of child rows for a deep insert. Unknown properties answer 400
+    "Could not find a property named …".
     """
     t = tenant.table(table)
     if not isinstance(body, dict):
@@ -185,11 +187,11 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
             related = tenant.create(target, decode_body(tenant, target, value, for_create=True))
             row[column.name] = Ref(target, str(related[tenant.table(target).primary_id]))
             continue
-        if key in t.collections:
-            nav_coll = t.collections[key]
+        related_set = one_to_many(t).get(key)
+        if related_set is not None:
             if not isinstance(value, list):
                 raise errors.bad_request(f"The navigation property '{key}' expects a collection.")
-            row[key] = [decode_body(tenant, nav_coll.target, item, for_create=True) for item in value]
+            row[key] = [decode_body(tenant, related_set.target, item, for_create=True) for item in value]
             continue
         plain = t.columns.get(key)
         if plain is None or plain.is_lookup:

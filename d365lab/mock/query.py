@@ -18,11 +18,13 @@ from urllib.parse import urlencode
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
+from d365lab.mock.collection_annotations import collection_annotations
+from d365lab.mock.intersect import link_condition
 from d365lab.mock.limits import MAX_SKIPTOKEN_LENGTH, finite_float, has_surrogate, in_int64
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.query_options import Expansion, QueryOptions, parse_options
-from d365lab.mock.relationships import OneToMany, one_to_many
+from d365lab.mock.relationships import OneToMany, one_to_many, parse_intersect_link
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Ref, Row
@@ -112,8 +114,12 @@ def where_clause(tenant: SqliteTenant, table: Table, options: QueryOptions,
     params: list[Any] = []
     if parent is not None:
         column, ref = parent
-        clauses.append(f"{quote(column)} = ? AND {quote(target_column(column))} = ?")
-        params += [ref.id, ref.table]
+        if parse_intersect_link(column) is not None:  # an N:N navigation: through its intersect table
+            clauses.append(link_condition(tenant.store, column, table.primary_id))
+            params.append(ref.id)
+        else:
+            clauses.append(f"{quote(column)} = ? AND {quote(target_column(column))} = ?")
+            params += [ref.id, ref.table]
     if options.filter:
         sql, filter_params = FilterCompiler(table, options.filter, options.aliases,
                                             tenant.caller.user_id).compile()
@@ -177,6 +183,10 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
         from d365lab.mock.query_fetch import fetch_response
 
         return fetch_response(tenant, request, table)
+    if "$apply" in request.query and parent is None:
+        from d365lab.mock.query_apply import apply_response
+
+        return apply_response(tenant, request, table)
     if "sql" in request.query and parent is None:
         from d365lab.mock.query_sql import translate
 
@@ -205,6 +215,7 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
     body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#{context_fragment(table, options)}"}
     if options.count:
         body["@odata.count"] = count_rows(tenant, table, where, params)
+    body.update(collection_annotations(patterns, body.get("@odata.count")))
     context = ExpandContext(request.base_url, requested_page, uses_nested_expand(options.expand), links=True)
     body["value"] = [render(tenant, table, row, columns, options, patterns, context) for row in rows]
     if more and paging and rows:
@@ -348,8 +359,8 @@ def _expand_collection(tenant: SqliteTenant, table: Table, row: Row, relation: O
     columns = selected_columns(target, nested.select)
     links = context is not None and (context.links or context.nested)
     if links and context is not None and not context.nested and nested.select:
-        referencing = target.columns[relation.column]
-        if referencing not in columns:
+        referencing = target.columns.get(relation.column)
+        if referencing is not None and referencing not in columns:
             columns = [*columns, referencing]
     rendered = [render(tenant, target, child, columns, nested, patterns, context) for child in children]
     if not links or context is None:

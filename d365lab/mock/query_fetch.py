@@ -50,14 +50,14 @@ class FetchCompiler:
             raise fetch_error(f"the document is not well-formed XML ({exc})") from None
         if self.root.tag != "fetch":
             raise fetch_error("the root element must be <fetch>")
-        if self.root.get("aggregate", "false").lower() == "true":
-            raise fetch_error("aggregate queries are not supported by the mock tenant")
         entity = self.root.find("entity")
         if entity is None or entity.get("name") != table.logical_name:
             raise fetch_error(f"<entity name='{table.logical_name}'> is required for this entity set")
-        if entity.find(".//link-entity") is not None:
-            raise fetch_error("<link-entity> is not supported by the mock tenant")
         self.entity = entity
+        #: Aggregates and joins run in :mod:`d365lab.mock.query_link` (``aggregate="true"``, ``<link-entity>``).
+        self.needs_joins = (self.root.get("aggregate", "false").lower() == "true"
+                            or entity.find(".//link-entity") is not None
+                            or entity.find(".//condition[@entityname]") is not None)
 
     def column(self, name: str | None) -> Column:
         """A column named by an ``attribute`` attribute (unknown -> 400)."""
@@ -93,7 +93,8 @@ class FetchCompiler:
         """Refuse documents past the stated limits before compiling (nesting, conditions, values)."""
         conditions = 0
         values = 0
-        stack = [(f, 1) for f in self.entity.findall("filter")]
+        owners = [self.entity, *self.entity.iter("link-entity")]  # a link's filters count too
+        stack = [(f, 1) for owner in owners for f in owner.findall("filter")]
         while stack:
             element, depth = stack.pop()
             if depth > MAX_FETCH_DEPTH:
@@ -149,9 +150,13 @@ class FetchCompiler:
             raise fetch_error(f"'{raw}' is not a valid value for '{column.name}'") from None
         return comparison_value(column, raw)
 
-    def _condition(self, element: ElementTree.Element) -> str:
+    def resolve(self, element: ElementTree.Element) -> tuple[Column, str, str]:
+        """The column a ``<condition>`` names, its comparison SQL and its ``IS NULL`` SQL."""
         column = self.column(element.get("attribute"))
-        sql = comparison_sql(column)
+        return column, comparison_sql(column), presence_sql(column)
+
+    def _condition(self, element: ElementTree.Element) -> str:
+        column, sql, presence = self.resolve(element)
         operator = (element.get("operator") or "").lower()
         if operator in _COMPARE:
             self.params.append(self._value(column, element.get("value")))
@@ -167,7 +172,7 @@ class FetchCompiler:
             negate = "NOT " if operator.startswith("not-") else ""
             return f"({sql} {negate}LIKE ? ESCAPE '\\')"
         if operator in ("null", "not-null"):
-            return f"({presence_sql(column)} IS {'NOT ' if operator == 'not-null' else ''}NULL)"
+            return f"({presence} IS {'NOT ' if operator == 'not-null' else ''}NULL)"
         if operator in ("in", "not-in"):
             values = [self._value(column, v.text) for v in element.findall("value")]
             if not values:
@@ -201,16 +206,40 @@ class FetchCompiler:
 def fetch_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> MockResponse:
     """Run the ``fetchXml`` query option of a collection GET."""
     compiler = FetchCompiler(table, request.query["fetchXml"], tenant.caller.user_id)
+    if compiler.needs_joins:
+        from d365lab.mock.query_link import linked_fetch_response
+
+        return linked_fetch_response(tenant, request, table)
+    from d365lab.mock import query_fetch_paging as paging
+
     select = compiler.select()
     columns = selected_columns(table, select)
     where = compiler.where()
+    params = list(compiler.params)
     limit, offset = compiler.paging(tenant.settings.max_page_size)
-    rows = tenant.store.select(table, where, compiler.params, compiler.order(), limit + 1 + offset)[offset:]
+    keyset = paging.cookie_keyset(compiler)
+    conditions = [where] if where else []
+    if keyset is not None:
+        conditions.append(keyset[0])
+        offset = 0
+    rows = tenant.store.select(table, " AND ".join(conditions), params + (keyset[1] if keyset else []),
+                               compiler.order(), limit + 1 + offset)[offset:]
     more = len(rows) > limit
+    rows = rows[:limit]
     patterns = annotation_patterns(request.prefer())
     fragment = f"{table.entity_set}({','.join(select)})" if select else table.entity_set
     body: dict[str, Any] = {"@odata.context": f"{request.base_url}/$metadata#{fragment}"}
+    if request.query.get("$count", "").lower() == "true":
+        from d365lab.mock.query import count_rows
+
+        body["@odata.count"] = count_rows(tenant, table, where, params)
+    if more and rows and paging.cookie_wanted(patterns):
+        cookie = paging.paging_cookie(compiler, paging.page_number(compiler), rows[0], rows[-1])
+        if cookie is not None:
+            body[f"@{paging.PAGING_COOKIE}"] = cookie
     if more:
         body["@Microsoft.Dynamics.CRM.morerecords"] = True
-    body["value"] = [encode_row(tenant, table, row, columns=columns, annotations=patterns) for row in rows[:limit]]
-    return json_response(200, body)
+    body["value"] = [encode_row(tenant, table, row, columns=columns, annotations=patterns) for row in rows]
+    from d365lab.mock.query import applied
+
+    return json_response(200, body, applied(request))

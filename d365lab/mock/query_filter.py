@@ -174,7 +174,7 @@ class FilterCompiler:
         if token.kind == "name" and token.text.startswith("@"):
             if token.text not in self.aliases:
                 raise errors.bad_request(f"The parameter alias '{token.text}' has no value in the query string.")
-            return self._literal_from_text(self.aliases[token.text], token.pos)
+            return self._alias_operand(self.aliases[token.text], token.pos)
         if token.kind == "name" and token.text not in ("true", "false", "null"):
             following = self._peek()
             if following is not None and following.text == "(":
@@ -182,6 +182,13 @@ class FilterCompiler:
                                          code=SYNTAX_ERROR)
             return self._property(token)
         return self._literal(token)
+
+    def _alias_operand(self, raw: str, pos: int) -> Operand:
+        """An alias's value: a literal, or a property name (``@p1=fullname``, as Microsoft's query sample does)."""
+        tokens = tokenize(raw.strip())
+        if len(tokens) == 1 and tokens[0].kind == "name" and tokens[0].text not in ("true", "false", "null"):
+            return self._property(Token("name", tokens[0].text, pos))
+        return self._literal_from_text(raw, pos)
 
     def _literal_from_text(self, raw: str, pos: int) -> Operand:
         tokens = tokenize(raw.strip())

@@ -56,6 +56,7 @@ def parse_options(query: dict[str, str]) -> QueryOptions:
         options.filter = query["$filter"]
     for item in split_outside_quotes(query.get("$orderby", "")):
         name, _, direction = item.partition(" ")
+        name = _resolve_alias(name.strip(), options.aliases)
         direction = direction.strip().lower()
         if direction not in ("", "asc", "desc"):
             raise errors.bad_request(f"Invalid $orderby direction '{direction}'.", code=SYNTAX_ERROR)
@@ -71,6 +72,15 @@ def parse_options(query: dict[str, str]) -> QueryOptions:
     options.expand = parse_expand(query.get("$expand", ""))
     options.skiptoken = query.get("$skiptoken")
     return options
+
+
+def _resolve_alias(name: str, aliases: dict[str, str]) -> str:
+    """A ``$orderby`` key written as a parameter alias (``$orderby=@p4 asc&@p4=jobtitle``) -> the property."""
+    if not name.startswith("@"):
+        return name
+    if name not in aliases:
+        raise errors.bad_request(f"The parameter alias '{name}' has no value in the query string.", code=SYNTAX_ERROR)
+    return aliases[name].strip()
 
 
 def parse_expand(text: str) -> list[Expansion]:

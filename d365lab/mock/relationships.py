@@ -19,11 +19,61 @@ from d365lab.models.schema import TABLES, Table
 
 @dataclass(frozen=True)
 class OneToMany:
-    """A collection-valued navigation: rows of ``target`` whose ``column`` points to the parent."""
+    """A collection-valued navigation: rows of ``target`` whose ``column`` points to the parent.
+
+    For a many-to-many navigation ``intersect`` is set and ``column`` is the synthetic
+    :func:`intersect_link` naming the intersect table and its two key columns.
+    """
 
     name: str
     target: str
     column: str
+    intersect: str | None = None
+
+
+@dataclass(frozen=True)
+class ManyToMany:
+    """An N:N relationship stored in an intersect table (``opportunitycompetitors``)."""
+
+    name: str
+    intersect: str
+    table1: str
+    column1: str
+    table2: str
+    column2: str
+
+
+#: The out-of-box N:N relationships between the mock's tables. The navigation property has
+#: the relationship's name on both sides, as in Microsoft's Web API EntityType reference.
+MANY_TO_MANY = (
+    ManyToMany("opportunitycompetitors_association", "opportunitycompetitors",
+               "opportunity", "opportunityid", "competitor", "competitorid"),
+)
+_LINK_PREFIX = "\x00nn:"
+
+
+def intersect_link(intersect: str, parent_column: str, child_column: str) -> str:
+    """The synthetic ``column`` of a many-to-many :class:`OneToMany`."""
+    return f"{_LINK_PREFIX}{intersect}:{parent_column}:{child_column}"
+
+
+def parse_intersect_link(column: str) -> tuple[str, str, str] | None:
+    """``(intersect, parent column, child column)`` of a synthetic column, None for a real lookup."""
+    if not column.startswith(_LINK_PREFIX):
+        return None
+    intersect, parent_column, child_column = column[len(_LINK_PREFIX):].split(":")
+    return intersect, parent_column, child_column
+
+
+def _many_to_many(table: Table) -> list[OneToMany]:
+    found: list[OneToMany] = []
+    for rel in MANY_TO_MANY:
+        for this, this_col, other, other_col in ((rel.table1, rel.column1, rel.table2, rel.column2),
+                                                 (rel.table2, rel.column2, rel.table1, rel.column1)):
+            if this == table.logical_name and other in TABLES:
+                found.append(OneToMany(rel.name, other, intersect_link(rel.intersect, this_col, other_col),
+                                       rel.intersect))
+    return found
 
 
 _OOB: dict[str, list[OneToMany]] = {
@@ -81,10 +131,19 @@ _OOB: dict[str, list[OneToMany]] = {
 }
 
 
+_CACHE: dict[int, tuple[Table, dict[str, OneToMany]]] = {}
+
+
 def one_to_many(table: Table) -> dict[str, OneToMany]:
-    """Every collection-valued navigation of a table, by name."""
+    """Every collection-valued navigation of a table, by name (computed once per table; do not modify)."""
+    cached = _CACHE.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
     found = {r.name: r for r in _OOB.get(table.logical_name, [])
              if r.target in TABLES and r.column in TABLES[r.target].columns}
     for nav in table.collections.values():
         found[nav.name] = OneToMany(nav.name, nav.target, nav.referencing_column)
+    for relation in _many_to_many(table):
+        found[relation.name] = relation
+    _CACHE[id(table)] = (table, found)
     return found

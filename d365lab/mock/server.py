@@ -27,6 +27,7 @@ import platformdirs
 from waitress.server import create_server
 
 from d365lab.mock.app import MockApp, create_app
+from d365lab.mock.header_casing import preserve_header_case
 from d365lab.mock.settings import MockSettings
 
 DB_ENV = "D365LAB_MOCK_DB"
@@ -157,6 +158,7 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
     except BaseException:
         app.close()
         raise
+    preserve_header_case(server)
     # Commands print their own output while the embedded tenant serves them; a burst of
     # parallel requests (bulk imports, labs) would add waitress's "Task queue depth" warnings.
     server.task_dispatcher.queue_logger = _EMBEDDED_QUEUE_LOG
@@ -185,6 +187,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, db_path: str | None = None,
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(exc.errno, f"port {port} is already in use") from None
         raise
+    preserve_header_case(server)
     print(f"d365lab mock tenant: http://{host}:{server.effective_port}/api/data/v9.2/  (database: {path})",
           flush=True)
     if effective.token is None:

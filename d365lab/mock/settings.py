@@ -48,6 +48,9 @@ class MockSettings(BaseModel):
     version: str = "9.2.26113.155"
     dop_hint: int = Field(default=4, ge=1)
     max_page_size: int = Field(default=5000, ge=1, le=5000)
+    #: Rows an aggregate query ($apply, FetchXML aggregate="true", ?sql= GROUP BY/COUNT) may
+    #: evaluate before it fails with AggregateQueryRecordLimit (documented: 50,000).
+    aggregate_record_limit: int = Field(default=50_000, ge=1)
 
     # --- UNVERIFIED behaviours, as settings -----------------------------------------
     #: Create a Lead-to-Opportunity process instance when a lead is created through the API.
@@ -82,6 +85,10 @@ class MockSettings(BaseModel):
     #: "The key in the request URI is not valid for resource …" (the message is Microsoft's;
     #: the status and the code 0x80060888 are not), and ``EntityDefinitions(…)/Keys`` lists them.
     alternate_keys: dict[str, list[list[str]]] | None = None
+    #: Tables with change tracking on (``Prefer: odata.track-changes`` answers an
+    #: ``@odata.deltaLink``; other tables refuse it with 400). UNVERIFIED which out-of-box
+    #: tables have it on in a given org: account, contact, lead and opportunity usually do.
+    change_tracking: list[str] = Field(default_factory=lambda: ["account", "contact", "lead", "opportunity"])
 
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)

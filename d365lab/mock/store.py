@@ -295,6 +295,11 @@ class Store:
             found = self._conn.execute(sql, list(params)).fetchone()
         return None if found is None else found[0]
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a read-only query, as SQL values (joins and aggregates build their own SELECT)."""
+        with self.lock:
+            return self._conn.execute(sql, list(params)).fetchall()
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a write statement; return the number of rows changed."""
         with self.lock:

@@ -16,6 +16,8 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.collation import comparison_sql, comparison_value
 from d365lab.mock.errors import MockError
+from d365lab.mock.intersect import associate, forget
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.rules.base import rules_for
 from d365lab.mock.rules.common import sending
 from d365lab.mock.settings import MockSettings
@@ -131,7 +133,7 @@ class SqliteTenant:
     def _create(self, t: Table, values: Row, *, taken: set[str] | None = None) -> Row:
         """Create one row. ``taken`` (bulk creates): keys known to exist, maintained here."""
         checked = check_values(t, values, for_create=True)
-        children = {name: checked.pop(name) for name in list(checked) if name in t.collections}
+        children = {name: checked.pop(name) for name in list(checked) if name in one_to_many(t)}
         now = utc_now()
         new: Row = dict.fromkeys(t.columns)
         new.update(checked)
@@ -187,15 +189,18 @@ class SqliteTenant:
 
     def _create_children(self, t: Table, parent: Row, children: dict[str, Any]) -> None:
         for name, items in children.items():
-            nav = t.collections[name]
+            nav = one_to_many(t)[name]
             if not isinstance(items, list):
                 raise errors.bad_request(f"The navigation property '{name}' expects a collection.")
             child_table = self.table(nav.target)
             for item in items:
                 if not isinstance(item, dict):
                     raise errors.bad_request(f"Each item of '{name}' must be an object.")
-                self._create(child_table, {**item, nav.referencing_column: Ref(t.logical_name,
-                                                                                 parent[t.primary_id])})
+                if nav.intersect is not None:  # N:N: create the row, then associate it
+                    child = self._create(child_table, item)
+                    associate(self.store, nav.column, parent[t.primary_id], child[child_table.primary_id])
+                    continue
+                self._create(child_table, {**item, nav.column: Ref(t.logical_name, parent[t.primary_id])})
 
     def update(self, table: str, record_id: str, values: Row) -> Row:
         """Validate and apply a partial update (rules run); return the stored row. 404 if missing."""
@@ -203,7 +208,7 @@ class SqliteTenant:
         with self.store.transaction():
             old = self.require(t.logical_name, record_id)
             checked = check_values(t, values, for_create=False)
-            children = {name: checked.pop(name) for name in list(checked) if name in t.collections}
+            children = {name: checked.pop(name) for name in list(checked) if name in one_to_many(t)}
             checked.pop(t.primary_id, None)
             self._check_targets(t, checked)
             new = {**old, **checked}
@@ -227,6 +232,9 @@ class SqliteTenant:
                     self.delete(child_table.logical_name, child[child_table.primary_id])
             self.store.delete(t, ident)
             self._remove_links(t, ident)
+            for relation in one_to_many(t).values():
+                if relation.intersect is not None:
+                    forget(self.store, relation.column, ident)
 
     def _remove_links(self, t: Table, ident: str) -> None:
         """Clear lookups that pointed to a deleted row (Dataverse's default "remove link" cascade).

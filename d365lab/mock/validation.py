@@ -19,6 +19,7 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.errors import MockError
 from d365lab.mock.limits import INT32_RANGE, INT64_RANGE
+from d365lab.mock.relationships import one_to_many
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TABLES, Column, ColumnType, Table
 
@@ -275,7 +276,7 @@ def check_values(table: Table, values: Row, *, for_create: bool) -> Row:
     """
     out: Row = {}
     for name, value in values.items():
-        if name in table.collections:
+        if name in table.collections or name in one_to_many(table):  # deep-insert children
             out[name] = value
             continue
         column = table.columns.get(name)

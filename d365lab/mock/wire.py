@@ -174,11 +174,15 @@ def split_outside_quotes(text: str, separator: str = ",") -> list[str]:
 def parse_prefer(header: str) -> dict[str, str]:
     """``Prefer`` header values as ``{name: value}`` (value without quotes, "" when absent).
 
+    Preferences may be separated by commas or, as Microsoft's samples write them, by
+    semicolons (``odata.maxpagesize=4; odata.include-annotations="*"``).
+
     >>> parse_prefer('return=representation, odata.include-annotations="*"')
     {'return': 'representation', 'odata.include-annotations': '*'}
     """
     out: dict[str, str] = {}
-    for item in split_outside_quotes(header):
+    items = [part for item in split_outside_quotes(header) for part in split_outside_quotes(item, ";")]
+    for item in items:
         name, _, value = item.partition("=")
         out[name.strip().lower()] = value.strip().strip('"')
     return out

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,9 +75,27 @@ def _wait_for_run(journal: Path, proc: subprocess.Popen[bytes], timeout: float =
         time.sleep(0.002)
 
 
-def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", CLI, *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+StartCli = Callable[[list[str], dict[str, str], Path], "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def start_cli() -> Iterator[StartCli]:
+    """Start the CLI in the background; whatever is still running at the end of the test is killed
+    (a failed test must not leave a run retrying against a stopped tenant)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", CLI, *args], env=env, cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+        proc.communicate()
 
 
 def test_resume_after_kill_skips_leads_other_users_closed_or_changed(served: tuple[str, str],
@@ -135,7 +153,8 @@ def _acting(row: dict[str, str] | None) -> bool:
     return row is not None and row["outcome"] in ("qualified", "disqualified")
 
 
-def test_two_concurrent_runs_from_two_journals_never_both_act(served: tuple[str, str], tmp_path: Path) -> None:
+def test_two_concurrent_runs_from_two_journals_never_both_act(served: tuple[str, str], tmp_path: Path,
+                                                              start_cli: StartCli) -> None:
     base_url, token = served
     with DataverseClient(base_url, StaticTokenProvider(token)) as client:
         expected = seed_leads(client, 80)
@@ -144,14 +163,14 @@ def test_two_concurrent_runs_from_two_journals_never_both_act(served: tuple[str,
     second_rules.write_text(DISQUALIFY_ALL_LOST, encoding="utf-8")     # rest: lost
     journals = [tmp_path / "first.sqlite", tmp_path / "second.sqlite"]
     envs = [cli_env(base_url, token, journal) for journal in journals]
-    first = _start(["backlog", "triage", str(first_rules), "--no-progress", "--results", "first.csv"],
+    first = start_cli(["backlog", "triage", str(first_rules), "--no-progress", "--results", "first.csv"],
                    envs[0], tmp_path)
     # Hold the first run as soon as its plan is frozen, until the second run has planned too:
     # both then work on the same open leads at the same time.
     _wait_for_run(journals[0], first)
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        second = _start(["backlog", "triage", str(second_rules), "--no-progress", "--results", "second.csv"],
+        second = start_cli(["backlog", "triage", str(second_rules), "--no-progress", "--results", "second.csv"],
                         envs[1], tmp_path)
         _wait_for_run(journals[1], second)
     finally:

@@ -19,7 +19,7 @@ from d365lab.auth import StaticTokenProvider
 from d365lab.client import DataverseClient
 
 from .crashkit import CLI, RULES, cli_env, journal_progress, run_and_kill, seed_leads
-from .test_triage_conflicts import _start, _wait_for_run, served  # noqa: F401  (fixture)
+from .test_triage_conflicts import StartCli, _wait_for_run, served, start_cli  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL / SIGSTOP / SIGINT")
 
@@ -37,7 +37,8 @@ def _runs_status(env: dict[str, str], cwd: Path, run_id: str) -> str:
 
 
 def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: tuple[str, str],  # noqa: F811
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path,
+                                                                  start_cli: StartCli) -> None:  # noqa: F811
     base_url, token = served
     with DataverseClient(base_url, StaticTokenProvider(token)) as client:
         seed_leads(client, 40)
@@ -45,7 +46,7 @@ def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: tuple[st
     rules.write_text(RULES, encoding="utf-8")
     journal = tmp_path / "journal.sqlite"
     env = cli_env(base_url, token, journal)
-    first = _start(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
+    first = start_cli(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
     _wait_for_run(journal, first)
     os.kill(first.pid, signal.SIGSTOP)           # the first run holds the lease, mid-way
     try:
@@ -84,7 +85,8 @@ def test_runs_shows_a_killed_run_as_not_running(served: tuple[str, str], tmp_pat
     assert "finished" in _runs_status(env, tmp_path, run_id)
 
 
-def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: tuple[str, str], tmp_path: Path,  # noqa: F811
+                                                       start_cli: StartCli) -> None:  # noqa: F811
     base_url, token = served
     with DataverseClient(base_url, StaticTokenProvider(token)) as client:
         seed_leads(client, 60)
@@ -92,7 +94,7 @@ def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: tuple[str, str], t
     rules.write_text(RULES, encoding="utf-8")
     journal = tmp_path / "journal.sqlite"
     env = cli_env(base_url, token, journal)
-    proc = _start(["backlog", "triage", "my rules.yaml", "--no-progress", "--max-workers", "1"], env, tmp_path)
+    proc = start_cli(["backlog", "triage", "my rules.yaml", "--no-progress", "--max-workers", "1"], env, tmp_path)
     deadline = time.monotonic() + 60
     while journal_progress(journal)[1] < 3:
         assert proc.poll() is None and time.monotonic() < deadline

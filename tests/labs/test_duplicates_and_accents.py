@@ -53,4 +53,4 @@ def test_a_topic_typed_without_accents_is_found_and_noted(lab_env: Path) -> None
     assert checks["c01"]["status"] == "pass" and checks["c01"]["inexact"] and "accents" in checks["c01"]["message"]
     assert checks["c02"]["status"] == "pass" and checks["c04"]["status"] == "pass"
     table = cli("lab", "check", "--prefix", "[F1]", "--upto", "ex1.t1", "--lang", "fr").stdout
-    assert "c01 avertissement: lead_a.subject" in table  # the spec: exact mismatches are warnings
+    assert "c01 avertissement : lead_a.subject" in table  # the spec: exact mismatches are warnings

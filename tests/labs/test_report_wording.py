@@ -21,7 +21,8 @@ def test_missing_records_show_what_was_expected_never_empty_versus_empty(lab_env
     assert "actual (record not found)" in line_of("c05 fail: lead_a.companyname")  # is_null
     assert "the subject of lead_a" in line_of("c08 fail: opp_a.name")  # equals_field
     assert "expected the contact Jane Doe" in line_of("c09 fail: opp_a.parentcontactid")  # ref
-    assert "16:30 UTC" in line_of("c04 fail: call_jon.scheduledend")  # relative date-time
+    # relative date-time, in the lab user's own zone (the mock user's default, Europe/Paris)
+    assert "16:30 Europe/Paris" in line_of("c04 fail: call_jon.scheduledend")
     assert "actual (not checked)" in line_of("c13 fail: account")  # none_exists
 
 

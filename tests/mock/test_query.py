@@ -299,8 +299,8 @@ def test_fetch_xml_nested_filters_in_null_and_paging(api: ServiceRootSession, pe
     ("<fetch><entity name='lead'>", "not well-formed"),
     ("<fetch><entity name='account'/></fetch>", "<entity name='lead'>"),
     ("<fetch><entity name='lead'><attribute name='nope'/></entity></fetch>", "attribute with Name = 'nope'"),
-    ("<fetch><entity name='lead'><link-entity name='account' from='accountid' to='parentaccountid'/>"
-     "</entity></fetch>", "link-entity"),
+    ("<fetch><entity name='lead'><link-entity name='account' from='accountid' to='parentaccountid' "
+     "link-type='matchfirstrowusingcrossapply'/></entity></fetch>", "link-type 'matchfirstrowusingcrossapply'"),
     ("<fetch><entity name='lead'><filter><condition attribute='subject' operator='under'/></filter>"
      "</entity></fetch>", "'under' is not supported"),
 ])

@@ -38,7 +38,7 @@ def check_line(check: CheckResult, lang: str = "en") -> str:
     actual = _value(check.actual, check.actual_label, lang)
     shown_status = "warn" if check.inexact else check.status  # the spec: exact mismatches are warnings
     status = CHECK_STATUS_WORDS.get(lang, {}).get(shown_status, shown_status)
-    line = (f"{check.id} {status}: {where} {say(lang, 'expected')} {expected}, "
+    line = (f"{check.id} {status}{say(lang, 'colon')}{where} {say(lang, 'expected')} {expected}, "
             f"{say(lang, 'actual')} {actual}")
     if check.message:
         line += f" — {check.message}"

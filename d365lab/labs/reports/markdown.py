@@ -14,18 +14,20 @@ def _cell(text: str) -> str:
 def render_markdown(report: LabReport) -> str:
     """The report as Markdown: header, score table, then evidence and hints."""
     lang = report.language
+    colon = say(lang, "colon")  # "Score : 15" in French, "Score: 15" in English
     lines = [f"# {report.lab_title}", ""]
     if report.student:
-        lines.append(f"- {say(lang, 'student')}: {report.student}")
-    lines += [f"- {say(lang, 'tenant')}: {report.tenant}", f"- {say(lang, 'language')}: {report.language}",
-              f"- {say(lang, 'checked_at')}: {report.checked_at} ({say(lang, 'time_zone')} {report.time_zone or '-'})"]
+        lines.append(f"- {say(lang, 'student')}{colon}{report.student}")
+    lines += [f"- {say(lang, 'tenant')}{colon}{report.tenant}", f"- {say(lang, 'language')}{colon}{report.language}",
+              f"- {say(lang, 'checked_at')}{colon}{report.checked_at} ({say(lang, 'time_zone')} "
+              f"{report.time_zone or '-'})"]
     if report.prefix:
-        lines.append(f"- {say(lang, 'prefix')}: {report.prefix}")
+        lines.append(f"- {say(lang, 'prefix')}{colon}{report.prefix}")
     if report.error:
-        lines += ["", f"**{say(lang, 'could_not_check')}:** {report.error}", ""]
+        lines += ["", f"**{say(lang, 'could_not_check')}{colon.rstrip()}** {report.error}", ""]
         return "\n".join(lines)
     verdict = say(lang, "passed" if report.passed else "failed")
-    lines += [f"- **{say(lang, 'score')}: {points(report.score)} / {points(report.max_score)}** ({verdict})", "",
+    lines += [f"- **{say(lang, 'score')}{colon}{points(report.score)} / {points(report.max_score)}** ({verdict})", "",
               f"| {say(lang, 'task')} | {say(lang, 'title')} | {say(lang, 'result')} | {say(lang, 'points')} |",
               "|---|---|---|---:|"]
     for task in report.tasks:
@@ -42,7 +44,7 @@ def render_markdown(report: LabReport) -> str:
         for check in notable_checks(task):
             lines.append(f"- `{_cell(check_line(check, lang))}`")
             if check.hint:
-                lines.append(f"  - {say(lang, 'hint')}: {check.hint}")
+                lines.append(f"  - {say(lang, 'hint')}{colon}{check.hint}")
         if task.hint and task.status != "passed":
             lines.append(f"- **{task.hint}**")
         lines.append("")

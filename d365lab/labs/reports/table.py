@@ -18,7 +18,8 @@ def render_table(report: LabReport, console: Console, *, details: bool = True) -
     lang = report.language
     title = f"{report.lab_title} — {report.student + ' — ' if report.student else ''}{report.tenant}"
     if report.error:
-        console.print(Text(f"{title}\n{say(lang, 'could_not_check')}: {report.error}", style="bold red"))
+        reason = f"{say(lang, 'could_not_check')}{say(lang, 'colon')}{report.error}"
+        console.print(Text(f"{title}\n{reason}", style="bold red"))
         return
     table = Table(title=title, show_lines=False)
     table.add_column(say(lang, "task"), no_wrap=True)
@@ -46,11 +47,11 @@ def render_table(report: LabReport, console: Console, *, details: bool = True) -
         for check in shown:
             console.print(f"  {check_line(check, lang)}", markup=False)
             if check.hint:
-                console.print(f"    {say(lang, 'hint')}: {check.hint}", markup=False)
+                console.print(f"    {say(lang, 'hint')}{say(lang, 'colon')}{check.hint}", markup=False)
         if task.hint and task.status != "passed":
             console.print(f"  → {task.hint}", markup=False)
     for alias, found in report.records.items():
         if found.candidates > 1 or "lenient" in found.how:
-            console.print(f"{alias}: {found.how}", markup=False, style="dim")
+            console.print(f"{alias}{say(lang, 'colon')}{found.how}", markup=False, style="dim")
     if report.http_requests is not None:
         console.print(say(lang, "http_requests", count=report.http_requests), style="dim")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from d365lab.mock.errors import bad_request
+from d365lab.mock.errors import MockError, bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action, unbound_action
 from d365lab.mock.handlers.sales_params import parse_bind, type_name
 from d365lab.mock.rules.process_flow import instances_created_together
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TYPE_NAMESPACE, Column, Table
+
+#: The error code of DeleteMultiple on a standard table (UNVERIFIED: the service's "not implemented").
+DELETE_MULTIPLE_CODE = "0x80040216"
 
 
 def _decode(tenant: Tenant, table: str, body: dict[str, Any], *, for_create: bool) -> Row:
@@ -53,13 +56,50 @@ def _targets(tenant: Tenant, call: OperationCall) -> tuple[Table, list[dict[str,
     return table, cleaned
 
 
-def _target_id(table: Table, target: dict[str, Any], index: int, *, required: bool) -> str | None:
-    """The primary key of a target, from the key column or ``@odata.id``."""
+def _alternate_key(tenant: Tenant, table: Table, odata_id: Any, index: int) -> tuple[str | None, Row]:
+    """``accounts(accountnumber='ACC-001')``: the id of the row that key names (None when there is
+    none yet) and the key's column values, which a created row receives."""
+    from d365lab.mock.codec import key_literal, parse_key_values, resolve_key
+
+    text = str(odata_id).strip().rsplit("/", 1)[-1]
+    prefix = f"{table.entity_set}("
+    if not (text.startswith(prefix) and text.endswith(")")):
+        raise bad_request(f"Targets[{index}] has an @odata.id that is not {table.entity_set}(<key>): {odata_id!r}.")
+    key = text[len(prefix):-1]
+    parsed = parse_key_values(key)
+    if isinstance(parsed, str):
+        raise bad_request(f"Targets[{index}] has an @odata.id that is not {table.entity_set}(<key>): {odata_id!r}.")
+    values: Row = {}
+    for name, raw in parsed.items():
+        column = table.columns.get(name)
+        if column is None or column.is_lookup:
+            raise bad_request(f"Targets[{index}]: '{name}' is not a key column of {table.logical_name}.")
+        values[name] = key_literal(column, raw)
+    try:
+        return resolve_key(tenant, table, key), values
+    except MockError as exc:
+        if exc.status != 404:
+            raise
+        return None, values
+
+
+def _target_id(table: Table, target: dict[str, Any], index: int, *, required: bool,
+               tenant: Tenant | None = None) -> str | None:
+    """The primary key of a target, from the key column or ``@odata.id`` (an alternate key
+    such as ``accounts(accountnumber='ACC-001')`` too; a missing row's key values are put
+    into ``target`` so a create receives them)."""
     odata_id = target.pop("@odata.id", None)
     record_id = target.get(table.primary_id)
     if record_id is None and odata_id is not None:
         record_id = parse_bind(odata_id, table.entity_set)
-        if record_id is None:
+        if record_id is None and tenant is not None:
+            record_id, key_values = _alternate_key(tenant, table, odata_id, index)
+            if record_id is None:
+                target.update({name: value for name, value in key_values.items() if name not in target})
+                if required:
+                    raise bad_request(f"Targets[{index}]: no {table.logical_name} matches {odata_id!r}.")
+                return None
+        elif record_id is None:
             raise bad_request(f"Targets[{index}] has an @odata.id that is not {table.entity_set}(<id>): {odata_id!r}.")
     if record_id is None:
         if required:
@@ -95,7 +135,7 @@ def update_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
     table, targets = _targets(tenant, call)
     with tenant.transaction():
         for index, target in enumerate(targets):
-            record_id = _target_id(table, target, index, required=True)
+            record_id = _target_id(table, target, index, required=True, tenant=tenant)
             assert record_id is not None  # required=True raised otherwise
             _update_target(tenant, table, record_id, target)
     return OperationResult(status=204)
@@ -107,7 +147,7 @@ def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
     table, targets = _targets(tenant, call)
     with tenant.transaction():
         for index, target in enumerate(targets):
-            record_id = _target_id(table, target, index, required=False)
+            record_id = _target_id(table, target, index, required=False, tenant=tenant)
             if record_id is not None and tenant.get(table.logical_name, record_id) is not None:
                 _update_target(tenant, table, record_id, target)
             else:
@@ -115,6 +155,17 @@ def upsert_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
                     target[table.primary_id] = record_id
                 tenant.create(table.logical_name, _decode(tenant, table.logical_name, target, for_create=True))
     return OperationResult(status=204)
+
+
+@bound_action("*", "DeleteMultiple")
+def delete_multiple(tenant: Tenant, call: OperationCall) -> OperationResult:
+    """DeleteMultiple exists for elastic tables only; on the mock's standard tables it fails as the service does.
+
+    The message is Microsoft's ("DeleteMultiple has not yet been implemented."); the status
+    (400) and code are UNVERIFIED. Use BulkDelete (or one DELETE per row) instead.
+    """
+    del tenant, call
+    raise MockError(400, DELETE_MULTIPLE_CODE, "DeleteMultiple has not yet been implemented.")
 
 
 # --------------------------------------------------------------------------- BulkDelete

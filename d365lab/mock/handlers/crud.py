@@ -21,6 +21,8 @@ from d365lab.mock.codec import (
     resolve_key,
 )
 from d365lab.mock.errors import MockError
+from d365lab.mock.handlers import change_tracking
+from d365lab.mock.intersect import associate, disassociate
 from d365lab.mock.query import (
     applied,
     collection_response,
@@ -50,6 +52,8 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     method = request.method
     kind = route.kind
     if kind is RouteKind.COLLECTION:
+        if method == "GET" and change_tracking.wants_changes(request):
+            return change_tracking.handle(app, request, table)
         if method == "GET":
             return collection_response(app.tenant, request, table)
         if method == "POST":
@@ -127,7 +131,7 @@ def retrieve(app: MockApp, request: MockRequest, table: Table, key: str) -> Mock
     wanted = request.headers.get("If-None-Match", "")
     if wanted and wanted != "null" and wanted == etag(row) and "$expand" not in request.query:
         return empty_response(304, {"ETag": etag(row)})
-    return json_response(200, entity_body(app.tenant, request, table, row), applied(request))
+    return json_response(200, entity_body(app.tenant, request, table, row), {**applied(request), "ETag": etag(row)})
 
 
 def _check_if_match(request: MockRequest, table: Table, record_id: str, existing: Row | None) -> None:
@@ -222,7 +226,14 @@ def _related(app: MockApp, request: MockRequest, ref: Any, target: str) -> MockR
 
 def _ref(app: MockApp, request: MockRequest, table: Table, record_id: str, nav: str) -> MockResponse:
     column, target = table.navigation_properties()[nav]
-    app.tenant.require(table.logical_name, record_id)
+    row = app.tenant.require(table.logical_name, record_id)
+    if request.method == "GET":  # the reference of a single-valued navigation (204 when empty)
+        ref = row.get(column.name)
+        if not isinstance(ref, Ref) or ref.table != target:
+            return empty_response(204)
+        related = app.tenant.table(ref.table)
+        return json_response(200, {"@odata.context": f"{request.base_url}/$metadata#$ref",
+                                   "@odata.id": _entity_id(request, related, ref.id)})
     if request.method == "DELETE":
         app.tenant.update(table.logical_name, record_id, {column.name: None})
         return empty_response(204)
@@ -245,6 +256,10 @@ def _collection_ref(app: MockApp, request: MockRequest, table: Table, record_id:
         bound, child_id = parse_entity_reference(app.tenant, _body(request).get("@odata.id"))
         if bound.logical_name != target.logical_name:
             raise errors.bad_request(f"The navigation property '{relation.name}' holds {target.logical_name} rows.")
+        if relation.intersect is not None:
+            app.tenant.require(target.logical_name, child_id)
+            associate(app.tenant.store, relation.column, record_id, child_id)
+            return empty_response(204)
         app.tenant.update(target.logical_name, child_id, {relation.column: Ref(table.logical_name, record_id)})
         return empty_response(204)
     if request.method == "DELETE":
@@ -254,6 +269,9 @@ def _collection_ref(app: MockApp, request: MockRequest, table: Table, record_id:
             _, child_id = parse_entity_reference(app.tenant, request.query["$id"])
         else:
             raise errors.bad_request("Name the row to disassociate: <navigation>(<id>)/$ref or $ref?$id=<uri>.")
+        if relation.intersect is not None:
+            disassociate(app.tenant.store, relation.column, record_id, child_id, target.logical_name)
+            return empty_response(204)
         child = app.tenant.require(target.logical_name, child_id)
         if child.get(relation.column) != Ref(table.logical_name, record_id):
             raise errors.not_found(target.logical_name, child_id)

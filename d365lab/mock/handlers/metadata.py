@@ -16,6 +16,13 @@ from xml.sax.saxutils import escape
 from d365lab.mock import errors
 from d365lab.mock.audit_metadata import attribute_audit, entity_audit
 from d365lab.mock.codec import declared_keys
+from d365lab.mock.handlers.relationship_metadata import (
+    ENTITY_SEGMENTS,
+    entity_relationships,
+    relationship_definitions,
+    table_relationships,
+)
+from d365lab.mock.metadata_filter import compile_filter
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, Route, split_call
 from d365lab.mock.tenant_api import Tenant
@@ -174,33 +181,6 @@ def _apply_select(item: dict[str, Any], select: str | None) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in wanted or k.startswith("@") or k == "MetadataId"}
 
 
-def _matches(item: dict[str, Any], filter_text: str | None) -> bool:
-    """The small ``$filter`` subset clients send on metadata: ``Prop eq 'value'`` joined by and/or."""
-    if not filter_text:
-        return True
-    conditions = re.findall(r"([\w/]+)\s+eq\s+('(?:[^']|'')*'|true|false|-?\d+)", filter_text)
-    if not conditions:
-        raise errors.bad_request(f"The mock tenant cannot evaluate the metadata filter '{filter_text}'.")
-    results = [_metadata_equals(_path(item, name), literal) for name, literal in conditions]
-    return any(results) if " or " in filter_text else all(results)
-
-
-def _path(item: dict[str, Any], path: str) -> Any:
-    """``IsAuditEnabled/Value`` -> ``item["IsAuditEnabled"]["Value"]`` (None when absent)."""
-    value: Any = item
-    for part in path.split("/"):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _metadata_equals(actual: Any, literal: str) -> bool:
-    if literal.startswith("'"):
-        return str(actual if actual is not None else "").lower() == literal[1:-1].replace("''", "'").lower()
-    if literal in ("true", "false"):
-        return actual is (literal == "true")
-    return isinstance(actual, int) and not isinstance(actual, bool) and actual == int(literal)
-
-
 def _find_table(args: str) -> Table:
     key = args.strip()
     match = re.fullmatch(r"LogicalName\s*=\s*'([^']*)'", key)
@@ -233,19 +213,23 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
     """GET on ``EntityDefinitions`` and below."""
     base = request.base_url
     query = request.query
+    if route.name == "RelationshipDefinitions":
+        return relationship_definitions(request, route.args, route.segments)
     if route.name != "EntityDefinitions":
         return json_response(200, {"@odata.context": f"{base}/$metadata#{route.name}", "value": []})
     if route.args is None:
         if route.segments:
             raise errors.unknown_segment(route.segments[0])
-        described = [{**entity_metadata(t), **entity_audit(tenant, t)} for t in TABLES.values()]
-        items = [_apply_select(d, query.get("$select")) for d in described if _matches(d, query.get("$filter"))]
+        described = [{**entity_metadata(t), **entity_audit(tenant, t), **_tracking(tenant, t)} for t in TABLES.values()]
+        keep = compile_filter(query.get("$filter"))
+        items = [_apply_select(d, query.get("$select")) for d in described if keep(d)]
         selected = query.get("$select")
         context = f"{base}/$metadata#EntityDefinitions" + (f"({selected})" if selected else "")
         return json_response(200, {"@odata.context": context, "value": items})
     table = _find_table(route.args)
     if not route.segments:
-        body = _apply_select({**entity_metadata(table), **entity_audit(tenant, table)}, query.get("$select"))
+        described_one = {**entity_metadata(table), **entity_audit(tenant, table), **_tracking(tenant, table)}
+        body = _apply_select(described_one, query.get("$select"))
         if "Attributes" in query.get("$expand", ""):
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
             body["Attributes"] = [_apply_select(attribute_metadata(table, c), nested.group(1) if nested else None)
@@ -254,13 +238,23 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
             nested = re.search(r"Keys\(\$select=([^;)]*)", query["$expand"])
             body["Keys"] = [_apply_select(key, nested.group(1) if nested else None)
                             for key in key_metadata(tenant, table)]
+        for segment in ENTITY_SEGMENTS:
+            if segment in query.get("$expand", ""):
+                body[segment] = entity_relationships(table, segment)
         body["@odata.context"] = f"{base}/$metadata#EntityDefinitions/$entity"
         return json_response(200, body)
+    if split_call(route.segments[0])[0] in ENTITY_SEGMENTS:
+        return table_relationships(request, table, route.segments)
     if route.segments == ["Keys"]:
         items = [_apply_select(key, query.get("$select")) for key in key_metadata(tenant, table)]
         return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Keys",
                                    "value": items})
     return _attributes(table, request, route.segments)
+
+
+def _tracking(tenant: Tenant, table: Table) -> dict[str, Any]:
+    """``ChangeTrackingEnabled`` as ``MockSettings.change_tracking`` says."""
+    return {"ChangeTrackingEnabled": table.logical_name in tenant.settings.change_tracking}
 
 
 def key_metadata(tenant: Tenant, table: Table) -> list[dict[str, Any]]:
@@ -311,7 +305,8 @@ def _attributes(table: Table, request: MockRequest, segments: list[str]) -> Mock
     if args is None:
         columns = [c for c in table.columns.values()
                    if cast is None or _METADATA_CLASSES[c.type] == cast]
-        items = [render(c) for c in columns if _matches(attribute_metadata(table, c), request.query.get("$filter"))]
+        keep = compile_filter(request.query.get("$filter"))
+        items = [render(c) for c in columns if keep(attribute_metadata(table, c))]
         context = f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Attributes"
         return json_response(200, {"@odata.context": context + (f"/{NAMESPACE_PREFIX}{cast}" if cast else ""),
                                    "value": items})
