@@ -3,7 +3,8 @@
 * Every call carries ``x-ms-client-request-id`` (the same id on each retry of one call).
 * 429: waits ``Retry-After`` seconds, and every thread using this transport waits too
   (a shared "paused until" instant behind a lock), because the limit is per user.
-* 502/503/504 and connection errors: capped exponential backoff. Requests that are not
+* 502/503/504 and connection errors: capped exponential backoff; a host name that does not
+  resolve fails at once ("cannot resolve"). Requests that are not
   idempotent (actions) are retried only when they cannot have run (429, 503, connect failure).
 * A total-wait cap bounds the time one call may spend sleeping.
 * 401: the token is refreshed once and the call retried once.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -90,6 +92,13 @@ def _is_connect_failure(exc: requests.RequestException) -> bool:
         reason = getattr(exc.args[0], "reason", exc.args[0])
         return isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
     return False
+
+
+def _is_name_resolution_failure(exc: requests.RequestException) -> bool:
+    """True when the host name does not resolve (DNS): retrying within seconds will not change that."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NameResolutionError) or isinstance(
+        getattr(reason, "__cause__", None), socket.gaierror)
 
 
 class Transport:
@@ -230,6 +239,13 @@ class Transport:
                 self._count()
                 response = self.session.request(method, url, data=data, headers=send_headers, timeout=self.timeout)
             except requests.RequestException as exc:
+                if _is_name_resolution_failure(exc):
+                    host = urllib3.util.parse_url(url).host
+                    raise fail(TransportError(f"cannot resolve the host name {host!r}", method=method, url=url,
+                                              client_request_id=client_request_id,
+                                              hint=f"check the URL {self.base_url} and the network; " + (
+                                                  "an earlier attempt may have been applied" if ambiguous
+                                                  else "nothing was sent"))) from exc
                 connect_failure = _is_connect_failure(exc)
                 delay = policy.backoff(attempt)
                 reason = redact(str(exc)) or type(exc).__name__

@@ -17,6 +17,11 @@ from pathlib import Path
 #: "CSV (séparateur : point-virgule)"; it is tried only when UTF-8 fails.
 AUTO_ENCODINGS = ("utf-8-sig", "cp1252")
 _DELIMITERS = (";", ",", "\t")
+#: The longest cell a row may hold (Python's csv default limit, 128 KB): no lead column takes
+#: more; a row with a longer cell is rejected on its own instead of stopping the whole file.
+MAX_CELL = 131_072
+#: The longest cell the parser reads at all (a larger one is a broken file: an unclosed quote).
+_PARSER_CELL_LIMIT = 64 * 1024 * 1024
 
 
 class CsvFormatError(Exception):
@@ -40,6 +45,8 @@ class CsvTable:
     encoding: str
     delimiter: str
     short_rows: list[ShortRow] = field(default_factory=list)
+    #: Records with a cell longer than :data:`MAX_CELL`, left out of ``records``.
+    oversized_rows: list[OversizedRow] = field(default_factory=list)
 
     @property
     def rows(self) -> list[dict[str, str]]:
@@ -54,6 +61,15 @@ class ShortRow:
     line: int
     fields: list[str]
     header_fields: int
+
+
+@dataclass(frozen=True)
+class OversizedRow:
+    """A record with a cell longer than :data:`MAX_CELL`: its row number, the column and the cell's length."""
+
+    line: int
+    column: str
+    length: int
 
 
 def decode_bytes(data: bytes, encoding: str = "auto") -> tuple[str, str]:
@@ -109,6 +125,7 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
     records: list[list[str]] = []
     lines: list[int] = []
     short: list[ShortRow] = []
+    oversized: list[OversizedRow] = []
     width = len(header)
     # Columns with an empty title are dropped (when there are none, a record is kept as read).
     named = [i for i, name in enumerate(header) if name]
@@ -116,8 +133,14 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
     # Rows are counted per record, not per physical line (reader.line_num), so that a quoted
     # multi-line cell does not shift the numbers admins look up in their spreadsheet.
     row_number = 1
+    previous_limit = csv.field_size_limit(_PARSER_CELL_LIMIT)
     try:
         for row_number, fields in enumerate(reader, start=2):
+            if fields and max(map(len, fields)) > MAX_CELL:
+                longest = max(range(len(fields)), key=lambda i: len(fields[i]))
+                name = header[longest] if longest < width and header[longest] else f"column {longest + 1}"
+                oversized.append(OversizedRow(row_number, name, len(fields[longest])))
+                continue
             if len(fields) != width:
                 if not "".join(fields).strip():
                     continue
@@ -135,8 +158,12 @@ def parse_text(text: str, encoding: str = "utf-8") -> CsvTable:
                 lines.append(row_number)
     except csv.Error as exc:
         raise CsvFormatError(f"line {row_number + 1}: {exc}") from None
+    finally:
+        csv.field_size_limit(previous_limit)
+    if not records and not short and not oversized:
+        raise CsvFormatError("the file has a header line but no data rows: nothing to import")
     return CsvTable(header=[h for h in header if h], records=records, line_numbers=lines,
-                    encoding=encoding, delimiter=delimiter, short_rows=short)
+                    encoding=encoding, delimiter=delimiter, short_rows=short, oversized_rows=oversized)
 
 
 def read_csv(path: Path, encoding: str = "auto") -> CsvTable:
@@ -147,6 +174,29 @@ def read_csv(path: Path, encoding: str = "auto") -> CsvTable:
         raise CsvFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
     text, used = decode_bytes(data, encoding)
     return parse_text(text, used)
+
+
+def read_text_file(path: Path) -> str:
+    """A small text file (rules, mapping) read as :func:`read_csv` reads a CSV file.
+
+    UTF-8 with or without BOM, then Windows-1252 (what Windows Notepad and Excel users
+    save), and UTF-16 with a BOM. Raises ``OSError`` when it cannot be read and
+    ``ValueError`` (a sentence without the file name) when the bytes are not such text.
+    """
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError("it starts like UTF-16 text but is not valid UTF-16") from None
+    if b"\x00" in data:
+        raise ValueError("it contains NUL bytes: it is not a text file")
+    for candidate in AUTO_ENCODINGS:
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError("it is neither UTF-8 nor Windows-1252 text; save it as UTF-8")
 
 
 #: First characters that make Excel (and LibreOffice) read a cell as a formula; tab and CR too,

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from d365lab.backlog.csvio import CsvTable, read_csv, write_csv
+from d365lab.backlog.csvio import MAX_CELL, CsvTable, read_csv, write_csv
 from d365lab.backlog.dedupe import KEY_COLUMNS, DuplicateIndex, duplicate_keys
 from d365lab.backlog.mapping import ColumnMapping, MappingFile, load_mapping_file
 from d365lab.backlog.validate import Rejection, validate_rows
@@ -114,9 +114,12 @@ def validate_table(table: CsvTable, mapping: ColumnMapping) -> tuple[list[tuple[
 
 
 def short_row_rejections(table: CsvTable) -> list[Rejection]:
-    """One rejection per record with fewer fields than the header (a truncated row is never guessed)."""
+    """One rejection per record with fewer fields than the header (a truncated row is never guessed)
+    and per record with a cell longer than 128 KB (no lead column holds that much)."""
     return [Rejection(row.line, "row", f"has {len(row.fields)} fields, header has {row.header_fields}",
-                      table.delimiter.join(row.fields)) for row in table.short_rows]
+                      table.delimiter.join(row.fields)) for row in table.short_rows] + [
+        Rejection(row.line, row.column, f"cell of {row.length:,} characters, more than {MAX_CELL:,}; row skipped")
+        for row in table.oversized_rows]
 
 
 _KIND_FIELD = {"email": "emailaddress1", "name+company": "lastname,companyname"}
@@ -210,7 +213,8 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions, sto
     requests_before = client.request_count
     table = read_csv(path, options.encoding)
     mapping = ColumnMapping(table.header, _mapping_file(options))
-    report = ImportReport(rows=len(table.records) + len(table.short_rows), dry_run=options.dry_run,
+    report = ImportReport(rows=len(table.records) + len(table.short_rows) + len(table.oversized_rows),
+                          dry_run=options.dry_run,
                           encoding=table.encoding, delimiter=table.delimiter,
                           unmapped_headers=list(mapping.unmapped))
     report.rejections = short_row_rejections(table)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from d365lab.backlog.csvio import read_text_file
 from d365lab.models import enums as e
 from d365lab.models.schema import LEAD
 
@@ -161,9 +162,9 @@ class MappingError(Exception):
 def load_mapping_file(path: Path) -> MappingFile:
     """Load and validate a mapping file; the lead columns it names must be importable."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MappingError(f"mapping file {path}: {exc}") from None
+        data: Any = yaml.safe_load(read_text_file(path)) or {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise MappingError(f"mapping file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if not isinstance(data, dict):
         raise MappingError(f"mapping file {path}: expected a mapping with the keys {_MAPPING_KEYS}")
     unknown = [str(key) for key in data if key not in MappingFile.model_fields]

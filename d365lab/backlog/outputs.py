@@ -14,19 +14,27 @@ class OutputPathError(Exception):
     """An output file cannot be written; the message names the option and the path."""
 
 
-def check_writable(path: Path, option: str, *, create_folder: bool = True) -> None:
+def check_writable(path: Path, option: str, *, create_folder: bool = False) -> None:
     """Make sure ``path`` can be written.
 
-    ``create_folder``: the writer creates missing folders (CSV writers, the journal), so the
-    check creates them too; otherwise a missing folder is an error. A file that does not
-    exist yet is created and removed again: asking the file system is the only test that
-    also holds for read-only mounts and for root. Raises :class:`OutputPathError` naming
-    ``option`` (``--rejects``) and the path.
+    One rule for every output option: the folder must exist (a typo must not create folders,
+    at the root of the disk or elsewhere): ``the folder X does not exist; create it first``,
+    and a file where a folder is expected is named: ``X is a file, not a directory``.
+    ``create_folder`` is for default locations the tool owns (the journal in the user data
+    folder), whose folders are created. A file that does not exist yet is created and removed
+    again: asking the file system is the only test that also holds for read-only mounts and for
+    root. Raises :class:`OutputPathError` naming ``option`` (``--rejects``) and the path.
     """
     if str(path) == ":memory:":
         return
     if path.is_dir():
         raise OutputPathError(f"{option}: cannot write {path}: it is a folder")
+    blocking = _nearest_existing(path.parent)
+    if blocking is not None and not blocking.is_dir():
+        raise OutputPathError(f"{option}: cannot write {path}: {blocking} is a file, not a directory")
+    if not create_folder and not path.parent.is_dir():
+        raise OutputPathError(f"{option}: cannot write {path}: the folder {path.parent} does not exist; "
+                              "create it first")
     existed = path.exists()
     try:
         if create_folder:
@@ -37,3 +45,11 @@ def check_writable(path: Path, option: str, *, create_folder: bool = True) -> No
             path.unlink()
     except OSError as exc:
         raise OutputPathError(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _nearest_existing(folder: Path) -> Path | None:
+    """``folder`` or its nearest ancestor that exists (a file or a folder); None if none does."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return None

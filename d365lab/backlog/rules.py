@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from d365lab.backlog.csvio import read_text_file
 from d365lab.backlog.mapping import parse_option
 from d365lab.models.enums import DISQUALIFY_REASONS
 
@@ -138,9 +139,9 @@ class RuleSet(BaseModel):
 def load_rules(path: Path) -> RuleSet:
     """Read and validate a rules file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"cannot read rules file {path}: {exc}") from None
+        data = yaml.safe_load(read_text_file(path))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise RulesError(f"cannot read rules file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if data is None:
         raise RulesError(f"rules file {path} is empty; expected a mapping with 'rules:' (a list of rules, "
                          "each with name, when and action; see docs/backlog.md)")

@@ -58,8 +58,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _check_outputs(*paths: tuple[Path | None, str], create_folder: bool = True) -> None:
-    """Refuse (exit 2) before any request when an output file cannot be written."""
+def _check_outputs(*paths: tuple[Path | None, str], create_folder: bool = False) -> None:
+    """Refuse (exit 2) before any request when an output file cannot be written (or its folder is missing)."""
     try:
         for path, option in paths:
             if path is not None:
@@ -196,7 +196,8 @@ def triage_command(
     path = journal_path or default_journal_path()
     if not dry_run:
         # The default results file is named after the run, unknown yet; its folder is what can fail.
-        _check_outputs((path, "--journal"), (results or Path("triage-RUN.csv"), "--results"))
+        _check_outputs((path, "--journal"), create_folder=journal_path is None)  # the default folder is ours
+        _check_outputs((results or Path("triage-RUN.csv"), "--results"))
     try:
         with Journal(path) as journal, connect() as client, ExitStack() as stack:
             users = [client]
@@ -291,7 +292,7 @@ def pipeline_command(
     from d365lab.backlog.pipeline_render import markdown, rich_tables
     from d365lab.connect import connect
 
-    _check_outputs((output, "--output"), create_folder=False)  # the report is written where asked, no folder made
+    _check_outputs((output, "--output"))
     try:
         with connect() as client:
             report = build_report(client, period.value)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from d365lab.pytest_plugin import d365_server, d365_server_client  # noqa: F401 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "backlog"
 
 RunCli = Callable[..., Result]
+StartCli = Callable[[list[str], dict[str, str], Path], "subprocess.Popen[bytes]"]
 
 
 @pytest.fixture
@@ -49,3 +54,48 @@ def tenant(workdir: Path) -> Iterator[DataverseClient]:
 
     with connect() as client:
         yield client
+
+
+@dataclass(frozen=True)
+class Served:
+    """A mock tenant served over loopback, for CLI processes."""
+
+    base_url: str
+    token: str
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """One mock tenant served over loopback (a little latency so runs overlap and kills land mid-run)."""
+    from d365lab.mock.server import start_background
+    from d365lab.mock.settings import FaultSettings, MockSettings
+
+    running = start_background(db_path=str(tmp_path / "tenant.sqlite"),
+                               settings=MockSettings(faults=FaultSettings(latency_ms=5)))
+    try:
+        yield Served(running.base_url, running.token)
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def start_cli() -> Iterator[StartCli]:
+    """Start the CLI in the background; whatever is still running at the end of the test is killed
+    (a failed test must not leave a run retrying against a stopped tenant)."""
+    from .crashkit import CLI
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", CLI, *args], env=env, cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            if sys.platform != "win32":
+                proc.send_signal(signal.SIGCONT)
+            proc.kill()
+        proc.communicate()

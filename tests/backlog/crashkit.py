@@ -63,6 +63,40 @@ def cli_env(base_url: str, token: str, journal: Path) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class TriageSetup:
+    """A seeded tenant, a rules file and the environment of CLI runs journaling to ``journal``."""
+
+    env: dict[str, str]
+    rules: Path
+    journal: Path
+    #: ``{leadid: expected action}`` (see :func:`seed_leads`)
+    expected: dict[str, str]
+
+
+def prepare_triage(base_url: str, token: str, workdir: Path, leads: int,
+                   rules_name: str = "rules.yaml") -> TriageSetup:
+    """Seed ``leads`` leads and write :data:`RULES` to ``workdir/rules_name`` (journal: ``workdir/journal.sqlite``)."""
+    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
+        expected = seed_leads(client, leads)
+    rules = workdir / rules_name
+    rules.write_text(RULES, encoding="utf-8")
+    journal = workdir / "journal.sqlite"
+    return TriageSetup(cli_env(base_url, token, journal), rules, journal, expected)
+
+
+def wait_for_run(journal: Path, proc: subprocess.Popen[bytes], done: int = 0, timeout: float = 60.0) -> str:
+    """Wait until the CLI process has journaled its run (and ``done`` finished items); return the run id."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run_id, finished = journal_progress(journal)
+        if run_id is not None and finished >= done:
+            return run_id
+        assert proc.poll() is None, "the triage ended before the awaited progress"
+        assert time.monotonic() < deadline, "the awaited progress never came"
+        time.sleep(0.002)
+
+
 def journal_progress(journal: Path) -> tuple[str | None, int]:
     """The newest run id and its count of finished items (read-only peek at our own journal file)."""
     if not journal.exists():

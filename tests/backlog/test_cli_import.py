@@ -99,5 +99,5 @@ def test_bad_files_stop_before_anything_is_sent(cli: RunCli, workdir: Path, tena
     result = cli("backlog", "import", "leads-excel-fr.csv", "--encoding", "utf-8")
     assert result.exit_code == 2 and "cannot decode the file as utf-8" in result.output
     result = cli("backlog", "import", "header-only.csv")
-    assert result.exit_code == 0 and "rows read" in result.output
+    assert result.exit_code == 2 and "no data rows" in result.output
     assert tenant.records.count("lead") == 0

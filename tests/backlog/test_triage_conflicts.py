@@ -14,9 +14,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +23,8 @@ from d365lab.auth import StaticTokenProvider
 from d365lab.client import DataverseClient
 from d365lab.models.enums import LeadState, LeadStatus
 
-from .crashkit import CLI, RULES, cli_env, journal_progress, run_and_kill, seed_leads
+from .conftest import Served, StartCli
+from .crashkit import CLI, cli_env, journal_progress, prepare_triage, run_and_kill, wait_for_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL / SIGSTOP")
 
@@ -40,20 +40,6 @@ rules:
 """
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """One mock tenant served over loopback (a little latency so runs overlap and kills land mid-run)."""
-    from d365lab.mock.server import start_background
-    from d365lab.mock.settings import FaultSettings, MockSettings
-
-    running = start_background(db_path=str(tmp_path / "tenant.sqlite"),
-                               settings=MockSettings(faults=FaultSettings(latency_ms=5)))
-    try:
-        yield running.base_url, running.token
-    finally:
-        running.stop()
-
-
 def _results(path: Path) -> dict[str, dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return {row["leadid"]: row for row in csv.DictReader(handle)}
@@ -67,46 +53,15 @@ def _pending(journal: Path) -> list[str]:
         db.close()
 
 
-def _wait_for_run(journal: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while journal_progress(journal)[0] is None:
-        assert proc.poll() is None, "the triage ended before its plan was journaled"
-        assert time.monotonic() < deadline, "no run was journaled"
-        time.sleep(0.002)
+def _leads(served: Served) -> dict[str, dict[str, Any]]:
+    with DataverseClient(served.base_url, StaticTokenProvider(served.token)) as client:
+        return {r["leadid"]: r for r in client.records.list(
+            "lead", select=["leadid", "statecode", "statuscode", "_qualifyingopportunityid_value"])}
 
 
-StartCli = Callable[[list[str], dict[str, str], Path], "subprocess.Popen[bytes]"]
-
-
-@pytest.fixture
-def start_cli() -> Iterator[StartCli]:
-    """Start the CLI in the background; whatever is still running at the end of the test is killed
-    (a failed test must not leave a run retrying against a stopped tenant)."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-c", CLI, *args], env=env, cwd=cwd,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)
-            proc.kill()
-        proc.communicate()
-
-
-def test_resume_after_kill_skips_leads_other_users_closed_or_changed(served: tuple[str, str],
-                                                                     tmp_path: Path) -> None:
-    base_url, token = served
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        expected = seed_leads(client, 60)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    journal = tmp_path / "journal.sqlite"
-    env = cli_env(base_url, token, journal)
+def test_resume_after_kill_skips_leads_other_users_closed_or_changed(served: Served, tmp_path: Path) -> None:
+    setup = prepare_triage(served.base_url, served.token, tmp_path, 60)
+    env, rules, journal, expected = setup.env, setup.rules, setup.journal, setup.expected
     code, _ = run_and_kill(["backlog", "triage", str(rules), "--no-progress", "--max-workers", "1"],
                            env, tmp_path, journal, kill_at_done=5)
     assert code is None, "the run ended before the kill"
@@ -114,7 +69,7 @@ def test_resume_after_kill_skips_leads_other_users_closed_or_changed(served: tup
     to_disqualify = [lid for lid in pending if expected[lid] == "disqualify"]
     to_qualify = [lid for lid in pending if expected[lid] == "qualify"]
     # Meanwhile, other users work on leads the killed run had planned.
-    with DataverseClient(base_url, StaticTokenProvider(token)) as other:
+    with DataverseClient(served.base_url, StaticTokenProvider(served.token)) as other:
         qualified_by_other = {lid: other.leads.qualify(lid, create_account=False).opportunity_id
                               for lid in to_disqualify[:2]}
         other.leads.disqualify(to_qualify[0], reason="canceled")
@@ -127,9 +82,7 @@ def test_resume_after_kill_skips_leads_other_users_closed_or_changed(served: tup
                              timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stderr
     rows = _results(tmp_path / f"triage-{run_id}.csv")
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        leads = {r["leadid"]: r for r in client.records.list(
-            "lead", select=["leadid", "statecode", "statuscode", "_qualifyingopportunityid_value"])}
+    leads = _leads(served)
     for lid, opportunity_id in qualified_by_other.items():
         assert leads[lid]["statecode"] == LeadState.QUALIFIED            # not overwritten with Disqualified
         assert leads[lid]["_qualifyingopportunityid_value"] == opportunity_id
@@ -153,26 +106,23 @@ def _acting(row: dict[str, str] | None) -> bool:
     return row is not None and row["outcome"] in ("qualified", "disqualified")
 
 
-def test_two_concurrent_runs_from_two_journals_never_both_act(served: tuple[str, str], tmp_path: Path,
+def test_two_concurrent_runs_from_two_journals_never_both_act(served: Served, tmp_path: Path,
                                                               start_cli: StartCli) -> None:
-    base_url, token = served
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        expected = seed_leads(client, 80)
-    first_rules, second_rules = tmp_path / "first.yaml", tmp_path / "second.yaml"
-    first_rules.write_text(RULES, encoding="utf-8")                    # rest: cannot_contact
-    second_rules.write_text(DISQUALIFY_ALL_LOST, encoding="utf-8")     # rest: lost
-    journals = [tmp_path / "first.sqlite", tmp_path / "second.sqlite"]
-    envs = [cli_env(base_url, token, journal) for journal in journals]
+    setup = prepare_triage(served.base_url, served.token, tmp_path, 80, rules_name="first.yaml")
+    first_rules, second_rules = setup.rules, tmp_path / "second.yaml"   # the rest: cannot_contact / lost
+    second_rules.write_text(DISQUALIFY_ALL_LOST, encoding="utf-8")
+    journals = [setup.journal, tmp_path / "second.sqlite"]
+    envs = [setup.env, cli_env(served.base_url, served.token, journals[1])]
     first = start_cli(["backlog", "triage", str(first_rules), "--no-progress", "--results", "first.csv"],
                    envs[0], tmp_path)
     # Hold the first run as soon as its plan is frozen, until the second run has planned too:
     # both then work on the same open leads at the same time.
-    _wait_for_run(journals[0], first)
+    wait_for_run(journals[0], first)
     os.kill(first.pid, signal.SIGSTOP)
     try:
         second = start_cli(["backlog", "triage", str(second_rules), "--no-progress", "--results", "second.csv"],
                         envs[1], tmp_path)
-        _wait_for_run(journals[1], second)
+        wait_for_run(journals[1], second)
     finally:
         os.kill(first.pid, signal.SIGCONT)
     outs = [proc.communicate(timeout=120) for proc in (first, second)]
@@ -180,15 +130,14 @@ def test_two_concurrent_runs_from_two_journals_never_both_act(served: tuple[str,
     runs = [_results(tmp_path / "first.csv"), _results(tmp_path / "second.csv")]
     both_planned = set(runs[0]) & set(runs[1])
     assert len(both_planned) > 20, "the two runs did not overlap"
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        leads = {r["leadid"]: r for r in client.records.list(
-            "lead", select=["leadid", "statecode", "statuscode", "_qualifyingopportunityid_value"])}
+    leads = _leads(served)
+    with DataverseClient(served.base_url, StaticTokenProvider(served.token)) as client:
         opportunities: dict[str, int] = {}
         for opp in client.records.list("opportunity", select=["_originatingleadid_value"]):
             origin = str(opp["_originatingleadid_value"])
             opportunities[origin] = opportunities.get(origin, 0) + 1
     reasons = [LeadStatus.CANNOT_CONTACT, LeadStatus.LOST]
-    for lid in expected:
+    for lid in setup.expected:
         mine = [runs[0].get(lid), runs[1].get(lid)]
         actors = [i for i, row in enumerate(mine) if _acting(row)]
         assert len(actors) == 1, (lid, mine)                           # one run acted, exactly one

@@ -10,16 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from d365lab.auth import StaticTokenProvider
-from d365lab.client import DataverseClient
-
-from .crashkit import CLI, RULES, cli_env, journal_progress, run_and_kill, seed_leads
-from .test_triage_conflicts import StartCli, _wait_for_run, served, start_cli  # noqa: F401  (fixtures)
+from .conftest import Served, StartCli
+from .crashkit import CLI, journal_progress, prepare_triage, run_and_kill, wait_for_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL / SIGSTOP / SIGINT")
 
@@ -36,21 +32,14 @@ def _runs_status(env: dict[str, str], cwd: Path, run_id: str) -> str:
     return line
 
 
-def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: tuple[str, str],  # noqa: F811
-                                                                  tmp_path: Path,
-                                                                  start_cli: StartCli) -> None:  # noqa: F811
-    base_url, token = served
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        seed_leads(client, 40)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    journal = tmp_path / "journal.sqlite"
-    env = cli_env(base_url, token, journal)
+def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: Served, tmp_path: Path,
+                                                                  start_cli: StartCli) -> None:
+    setup = prepare_triage(served.base_url, served.token, tmp_path, 40)
+    env, rules, journal = setup.env, setup.rules, setup.journal
     first = start_cli(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
-    _wait_for_run(journal, first)
+    run_id = wait_for_run(journal, first)
     os.kill(first.pid, signal.SIGSTOP)           # the first run holds the lease, mid-way
     try:
-        run_id = str(journal_progress(journal)[0])
         second = _cli(["backlog", "triage", str(rules), "--no-progress"], env, tmp_path)
         assert "running (process" in _runs_status(env, tmp_path, run_id)
     finally:
@@ -65,14 +54,9 @@ def test_a_second_run_on_the_same_tenant_and_journal_is_refused(served: tuple[st
     assert "finished" in _runs_status(env, tmp_path, run_id)
 
 
-def test_runs_shows_a_killed_run_as_not_running(served: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
-    base_url, token = served
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        seed_leads(client, 40)
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    journal = tmp_path / "journal.sqlite"
-    env = cli_env(base_url, token, journal)
+def test_runs_shows_a_killed_run_as_not_running(served: Served, tmp_path: Path) -> None:
+    setup = prepare_triage(served.base_url, served.token, tmp_path, 40)
+    env, rules, journal = setup.env, setup.rules, setup.journal
     code, _ = run_and_kill(["backlog", "triage", str(rules), "--no-progress", "--max-workers", "1"],
                            env, tmp_path, journal, kill_at_done=3)
     assert code is None
@@ -85,24 +69,15 @@ def test_runs_shows_a_killed_run_as_not_running(served: tuple[str, str], tmp_pat
     assert "finished" in _runs_status(env, tmp_path, run_id)
 
 
-def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: tuple[str, str], tmp_path: Path,  # noqa: F811
-                                                       start_cli: StartCli) -> None:  # noqa: F811
-    base_url, token = served
-    with DataverseClient(base_url, StaticTokenProvider(token)) as client:
-        seed_leads(client, 60)
-    rules = tmp_path / "my rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    journal = tmp_path / "journal.sqlite"
-    env = cli_env(base_url, token, journal)
+def test_ctrl_c_hint_names_the_rules_file_and_resumes(served: Served, tmp_path: Path,
+                                                       start_cli: StartCli) -> None:
+    setup = prepare_triage(served.base_url, served.token, tmp_path, 60, rules_name="my rules.yaml")
+    env, journal = setup.env, setup.journal
     proc = start_cli(["backlog", "triage", "my rules.yaml", "--no-progress", "--max-workers", "1"], env, tmp_path)
-    deadline = time.monotonic() + 60
-    while journal_progress(journal)[1] < 3:
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.002)
+    run_id = wait_for_run(journal, proc, done=3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    run_id = str(journal_progress(journal)[0])
     hint = f'resume with: d365lab backlog triage "my rules.yaml" --resume {run_id}'
     assert hint in out.decode(), out
     assert "interrupted" in _runs_status(env, tmp_path, run_id)
