@@ -160,8 +160,9 @@ class TriageExecutor:
             sent_before = may_have_run
             try:
                 etag = item.etag
-                if may_have_run or item.action == Action.QUALIFY.value:
-                    # QualifyLead takes no If-Match: the lead's state is read right before it.
+                if may_have_run or item.action == Action.QUALIFY.value or item.etag is None:
+                    # QualifyLead takes no If-Match: the lead's state is read right before it; so is
+                    # a lead planned without an ETag (older journals), then sent with the ETag read.
                     row = self._read(client, item)
                     if row is None:
                         return _deleted()
