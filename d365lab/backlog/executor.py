@@ -123,7 +123,9 @@ class TriageExecutor:
                             per_lane[index] += 1
                     if not in_flight:
                         break
-                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    # A short wait: Ctrl-C reaches the main thread between bytecodes only (on
+                    # Windows a wait without a timeout is not interrupted).
+                    done, _ = wait(list(in_flight), timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         per_lane[in_flight.pop(future)] -= 1
                         future.result()
