@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 import typer
 from rich.console import Console
 
 from d365lab.cli.flags import FlagsWithoutTypeCommand
+from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
@@ -24,12 +25,15 @@ from d365lab.labs.outputs import (
     ensure_writable_dir,
     terminal_console,
 )
-from d365lab.labs.reports import FORMATS, render_json, render_junit, render_markdown, render_table
+from d365lab.labs.reports import FORMATS, PLATFORM_FORMATS, TEXT_RENDERERS, render_table
+from d365lab.labs.reports.classroom import publish_classroom_output
+from d365lab.labs.reports.instruqt import INSTRUQT_MAX_SECONDS
 from d365lab.labs.results import LabReport
 from d365lab.labs.runner import run_lab
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.steps import LabRunError
 from d365lab.labs.timeutil import now_utc, resolve_time_zone, to_wire
+from d365lab.labs.watch import WatchOptions
 from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
@@ -46,7 +50,8 @@ _TZ = typer.Option(None, "--timezone", help="IANA time zone of the lab user (env
                                           "user's own time zone in the tenant, else the lab's for the language).")
 _LAB = typer.Option(DEFAULT_LAB, "--lab", help="Lab key (a file in the labs folder, e.g. lab-2.1) or a lab YAML file.")
 _FORMAT = typer.Option(None, "--format",
-                       help="table | json | junit | markdown (default: from the --output suffix, else table).")
+                       help="table | json | junit | markdown, or a lab platform's: instruqt | skillable | classroom "
+                            "(docs/lab-platforms.md; default: from the --output suffix, else table).")
 _OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal "
                                               "(.json, .xml, .md, .txt pick the format).")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Do not print progress lines.")
@@ -55,6 +60,15 @@ _REQUIRE_OBSERVABLE = typer.Option(False, "--require-observable",
                                         "journal) as failed instead of leaving it out of the score.")
 _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row per student (see docs/labs.md).")
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
+_WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
+                      "print each task as it turns green and keep a watch journal (it proves a state a later task "
+                      "undoes); with --roster, a live class board. A round is one check: about 8 requests a student.")
+_INTERVAL = typer.Option(30.0, "--interval", min=0.1, help="Seconds between --watch rounds.")
+_UNTIL_COMPLETE = typer.Option(False, "--until-complete", help="Stop watching once every task passed.")
+_MAX_TIME = typer.Option(None, "--max-time", min=0.0, help="Stop watching after this many seconds; without --watch, "
+                         "give up a check still running after them (exit 2). Default with --format instruqt: 45.")
+_BOARD = typer.Option(None, "--board", help="The class board HTML file (--watch --roster; default "
+                      "<reports-dir>/board.html).")
 
 
 def register(app: typer.Typer) -> None:
@@ -129,10 +143,19 @@ def _report_target(fmt: str | None, output: Path | None) -> str:
     return chosen
 
 
-def _connect() -> DataverseClient:
+def _connect(**client_options: Any) -> DataverseClient:
     from d365lab.connect import connect
 
-    return connect()
+    return connect(**client_options)
+
+
+def _client_options(fmt: str) -> dict[str, Any]:
+    """Instruqt kills a check after 60 s: fewer, shorter retries so a dead tenant is reported in seconds."""
+    if fmt != "instruqt":
+        return {}
+    from d365lab.transport import RetryPolicy
+
+    return {"retry": RetryPolicy(max_attempts=3, max_total_wait=15)}
 
 
 def emit_report(report: LabReport, fmt: str, output: Path | None) -> None:
@@ -144,11 +167,13 @@ def emit_report(report: LabReport, fmt: str, output: Path | None) -> None:
             return
         render_table(report, terminal_console())
         return
-    text = {"json": render_json, "junit": render_junit, "markdown": render_markdown}[fmt](report)
+    text = TEXT_RENDERERS[fmt](report)
     if output is not None:
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    if fmt == "classroom":
+        publish_classroom_output(text)
 
 
 def _only_exercise(lab: LabSpec, report: LabReport, exercise: str | None) -> None:
@@ -230,6 +255,8 @@ def check_command(
     require_observable: bool = _REQUIRE_OBSERVABLE,
     quiet: bool = _QUIET,
     lab_name: str = _LAB,
+    watch: bool = _WATCH, interval: float = _INTERVAL, until_complete: bool = _UNTIL_COMPLETE,
+    max_time: float | None = _MAX_TIME, board: Path | None = _BOARD,
 ) -> None:
     """Grade the tenant: every expectation, with points, evidence and hints. Exit 0 / 1 / 2."""
     prefix = clean_prefix(prefix)
@@ -243,16 +270,32 @@ def check_command(
             raise _fail(str(exc)) from None
         raise _input_failure(str(exc), fmt, output, lab_name=lab_name, lang=lang, prefix=prefix,
                              upto=upto) from None
+    if (board is not None or until_complete) and not watch:
+        raise _fail("--board and --until-complete go with --watch")
+    if roster is not None and fmt in PLATFORM_FORMATS:
+        raise _fail(f"--format {fmt} is one learner's check script; with --roster use table, json, junit or markdown")
+    if watch:
+        raise typer.Exit(_watch(lab, language, prefix, roster, fmt, output, reports_dir, board, quiet,
+                                WatchOptions(interval=interval, until_complete=until_complete, max_time=max_time,
+                                             upto=upto, time_zone=time_zone, parallel=parallel,
+                                             use_journal=not no_journal,
+                                             require_observable=require_observable)))
     if roster is not None:
         raise typer.Exit(_grade_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
                                        output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet,
                                        require_observable=require_observable))
     chosen_format = _report_target(fmt, output)
-    try:
-        with _connect() as client:
+
+    def check() -> LabReport:
+        with _connect(**_client_options(chosen_format)) as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal,
                                            require_observable=require_observable)
+        return report
+
+    try:
+        report = check_within(INSTRUQT_MAX_SECONDS if max_time is None and chosen_format == "instruqt" else max_time,
+                              check)
     except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
         reason = str(exc) if isinstance(exc, JournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
@@ -262,6 +305,25 @@ def check_command(
     _only_exercise(lab, report, exercise)
     emit_report(report, chosen_format, output)
     raise typer.Exit(report.exit_code)
+
+
+def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, fmt: str | None, output: Path | None,
+           reports_dir: Path, board: Path | None, quiet: bool, options: WatchOptions) -> int:
+    """``lab check --watch`` (one student, or the class board with ``--roster``)."""
+    from d365lab.cli.lab_watch_cmd import watch_one, watch_roster
+
+    if roster is None:
+        chosen_format = _report_target(fmt, output)
+        return watch_one(lab, language, prefix, options, quiet=quiet,
+                         emit=lambda report: emit_report(report, chosen_format, output))
+    board_file = board or reports_dir / "board.html"
+    try:
+        ensure_writable_dir(reports_dir)
+        check_writable_file(board_file, "--board")
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
+    return watch_roster(lab, language, roster, options, board=board_file, reports_dir=reports_dir,
+                        fmt=fmt or "table", quiet=quiet)
 
 
 def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,

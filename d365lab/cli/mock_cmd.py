@@ -12,15 +12,42 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port (1-65535)."),
     db: str | None = typer.Option(None, "--db", help="SQLite file or :memory: (default: the embedded tenant's file)."),
-    token: str | None = typer.Option(None, "--token", envvar="D365LAB_MOCK_TOKEN",
-                                     help="Bearer token to require (default: accept any token)."),
+    token: str | None = typer.Option(None, "--token", envvar="D365LAB_MOCK_TOKEN", show_envvar=True,
+                                     help="Bearer token to require (default: accept any token). Prefer the "
+                                          "environment variable: a --token value is visible in the process list."),
     allow_remote: bool = typer.Option(False, "--allow-remote",
                                       help="Allow a non-loopback --host (requires --token)."),
     user_timezone: str | None = typer.Option(
         None, "--user-timezone", help="The mock user's Dataverse time zone: an IANA name (Europe/Paris) or a "
                                       "timezonecode (105). Default: a new tenant's user is in Europe/Paris."),
+    throttle: bool = typer.Option(False, "--throttle", envvar="D365LAB_MOCK_THROTTLE",
+                                  help="Enforce service-protection limits (429 with Retry-After)."),
+    throttle_requests: int | None = typer.Option(
+        None, "--throttle-requests", min=1, envvar="D365LAB_MOCK_THROTTLE_REQUESTS",
+        help="Requests per window and caller (default 6000; implies --throttle)."),
+    throttle_window: float | None = typer.Option(
+        None, "--throttle-window", min=0.001, envvar="D365LAB_MOCK_THROTTLE_WINDOW",
+        help="Window length in seconds (default 300; implies --throttle)."),
+    throttle_execution_ms: int | None = typer.Option(
+        None, "--throttle-execution-ms", min=1, envvar="D365LAB_MOCK_THROTTLE_EXECUTION_MS",
+        help="Combined execution time per window in ms (default 1200000; implies --throttle)."),
+    throttle_concurrent: int | None = typer.Option(
+        None, "--throttle-concurrent", min=1, envvar="D365LAB_MOCK_THROTTLE_CONCURRENT",
+        help="Concurrent requests per caller (default 52; implies --throttle)."),
+    fault_error_rate: float = typer.Option(
+        0.0, "--fault-error-rate", min=0.0, max=1.0, envvar="D365LAB_MOCK_FAULT_ERROR_RATE",
+        help="Probability of answering 503 instead of running a request."),
+    fault_drop_rate: float = typer.Option(
+        0.0, "--fault-drop-rate", min=0.0, max=1.0, envvar="D365LAB_MOCK_FAULT_DROP_RATE",
+        help="Probability of dropping the connection (before or after the request ran)."),
+    fault_latency_ms: float = typer.Option(
+        0.0, "--fault-latency-ms", min=0.0, envvar="D365LAB_MOCK_FAULT_LATENCY_MS",
+        help="Latency added to every request, in milliseconds."),
+    fault_seed: int = typer.Option(0, "--fault-seed", envvar="D365LAB_MOCK_FAULT_SEED",
+                                   help="Seed of the fault injection (same seed, same faults)."),
 ) -> None:
     """Serve the mock tenant's Web API at http://HOST:PORT/api/data/v9.2/ until Ctrl+C."""
+    from d365lab.mock.app import ExtensionError
     from d365lab.mock.server import MockDatabaseError, PortInUseError, serve
     from d365lab.mock.settings import MockSettings
     from d365lab.mock.timezones import resolve
@@ -30,9 +57,19 @@ def serve_command(
             resolve(user_timezone)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--user-timezone") from None
-    settings = MockSettings.model_validate({"token": token, "time_zones": {"user_timezone": user_timezone}})
+    limits = {"requests_per_window": throttle_requests, "window_seconds": throttle_window,
+              "execution_ms_per_window": throttle_execution_ms, "max_concurrent": throttle_concurrent}
+    chosen = {name: value for name, value in limits.items() if value is not None}
+    settings = MockSettings.model_validate({
+        "token": token, "time_zones": {"user_timezone": user_timezone},
+        "throttle": {"enabled": throttle or bool(chosen), **chosen},
+        "faults": {"seed": fault_seed, "error_rate": fault_error_rate, "drop_rate": fault_drop_rate,
+                   "latency_ms": fault_latency_ms},
+    })
     try:
         serve(host=host, port=port, db_path=db, settings=settings, allow_remote=allow_remote)
+    except ExtensionError as exc:
+        raise _fail(str(exc)) from None
     except MockDatabaseError as exc:
         raise _fail(_database_problem(exc, db)) from None
     except PortInUseError as exc:

@@ -8,6 +8,7 @@ dispatcher the ``$batch`` handler also calls for each part.
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import importlib.util
 import json
@@ -16,7 +17,6 @@ import pkgutil
 import re
 import sqlite3
 import threading
-import warnings
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -38,7 +38,7 @@ from d365lab.mock.wire import (
     error_response,
     new_request_id,
 )
-from d365lab.mock.wsgi import WsgiApp
+from d365lab.mock.wsgi import WsgiApp, run_wsgi
 
 _log = logging.getLogger(__name__)
 _EXTENSIONS_LOADED = False
@@ -47,11 +47,24 @@ AUTHORIZE_URI = "https://login.microsoftonline.com/common/oauth2/authorize"
 _VERSIONED_ROOT = re.compile(r"(/api/data/v9\.[0-2])(?=/|$)")
 
 
+class ExtensionError(RuntimeError):
+    """A handler, rule or middleware module of the mock failed to import: the tenant cannot start.
+
+    A tenant without one of its handlers would answer its messages 404 and look healthy;
+    refusing to start names the module and the cause instead.
+    """
+
+
+def _same_token(sent: str, expected: str) -> bool:
+    """Compare bearer tokens in constant time (no timing hint of how much of a guess was right)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
+
+
 def load_extensions() -> None:
     """Import every module of ``d365lab.mock.handlers`` and ``d365lab.mock.rules`` once.
 
     Modules register their handlers and rules at import. A module that fails to import
-    is reported as a warning rather than taking the whole tenant down.
+    raises :class:`ExtensionError` naming it (the tenant does not start without it).
     """
     global _EXTENSIONS_LOADED
     with _EXTENSIONS_LOCK:
@@ -60,20 +73,30 @@ def load_extensions() -> None:
         for package_name in ("d365lab.mock.handlers", "d365lab.mock.rules"):
             package = importlib.import_module(package_name)
             for info in pkgutil.iter_modules(package.__path__):
-                try:
-                    importlib.import_module(f"{package_name}.{info.name}")
-                except Exception as exc:  # noqa: BLE001 - a broken extension must not hide the others
-                    warnings.warn(f"mock extension {package_name}.{info.name} failed to load: {exc!r}",
-                                  RuntimeWarning, stacklevel=2)
+                _import_extension(f"{package_name}.{info.name}")
         _EXTENSIONS_LOADED = True
 
 
-def _optional_middleware(module: str, cls: str) -> Any | None:
+def _import_extension(name: str) -> Any:
     try:
-        loaded = importlib.import_module(f"d365lab.mock.{module}")
-    except ImportError:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise ExtensionError(f"the mock tenant cannot start: module {name} failed to import: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+
+def _optional_middleware(module: str, cls: str) -> Any | None:
+    """A middleware class, or None when its module is not part of this installation.
+
+    A module that exists but fails to import, or lacks the class, raises :class:`ExtensionError`.
+    """
+    name = f"d365lab.mock.{module}"
+    if importlib.util.find_spec(name) is None:
         return None
-    return getattr(loaded, cls, None)
+    found = getattr(_import_extension(name), cls, None)
+    if found is None:
+        raise ExtensionError(f"the mock tenant cannot start: module {name} has no {cls}")
+    return found
 
 
 class MockApp:
@@ -98,7 +121,19 @@ class MockApp:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """WSGI entry: authenticate, then the middleware chain, then :meth:`handle`."""
+        """WSGI entry: authenticate, then the middleware chain, then :meth:`handle`.
+
+        ``HEAD`` is answered as ``GET`` without the body (its headers, ``Content-Length``
+        included): a body after a HEAD answer would be read as the start of the next answer
+        on a keep-alive connection.
+        """
+        if str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD":
+            answer = run_wsgi(self._respond, {**environ, "REQUEST_METHOD": "GET"})
+            start_response(answer.status, answer.headers)
+            return [b""]
+        return self._respond(environ, start_response)
+
+    def _respond(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         denied = self._authenticate(environ)
         if denied is not None:
             return _send(denied, start_response)
@@ -108,7 +143,8 @@ class MockApp:
         header = str(environ.get("HTTP_AUTHORIZATION", ""))
         scheme, _, token = header.partition(" ")
         expected = self.settings.token
-        if scheme.lower() == "bearer" and token.strip() and (expected is None or token.strip() == expected):
+        sent = token.strip()
+        if scheme.lower() == "bearer" and sent and (expected is None or _same_token(sent, expected)):
             return None
         root = _origin(environ)
         response = error_response(MockError(401, errors.UNAUTHORIZED,

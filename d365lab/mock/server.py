@@ -16,6 +16,7 @@ import errno
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -24,19 +25,24 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
+from waitress.utilities import BadRequest
 
 from d365lab.mock.app import MockApp, create_app
-from d365lab.mock.header_casing import preserve_header_case
+from d365lab.mock.header_casing import CasePreservingChannel
+from d365lab.mock.hostcheck import HostCheck
 from d365lab.mock.settings import MockSettings
 
 DB_ENV = "D365LAB_MOCK_DB"
 _log = logging.getLogger(__name__)
 THREADS = 8
-#: Where the embedded server's waitress task queue logs: errors only (queue-depth warnings are
-#: normal under parallel requests). ``serve`` keeps waitress's own logger.
-_EMBEDDED_QUEUE_LOG = logging.getLogger("waitress.queue.embedded")
-_EMBEDDED_QUEUE_LOG.setLevel(logging.ERROR)
+#: Where waitress's task queue logs: errors only. Its "Task queue depth is n" warnings are normal
+#: when a client sends parallel requests (bulk imports, labs), for the embedded and served tenant.
+_QUIET_QUEUE_LOG = logging.getLogger("waitress.queue.d365lab")
+_QUIET_QUEUE_LOG.setLevel(logging.ERROR)
+#: A line feed not preceded by a carriage return.
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 def default_db_path() -> str:
@@ -94,6 +100,52 @@ def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
     if not token:
         raise ValueError(f"refusing to serve the mock tenant on {host} without a token: "
                          "set a bearer token (--token) so other machines cannot use it freely")
+
+
+class StrictLineEndingParser(HTTPRequestParser):  # type: ignore[misc]
+    """waitress's request parser, answering 400 at once to a header with a bare-LF line ending.
+
+    waitress waits for the CRLF CRLF that ends a header; a client that ends its lines with
+    LF alone never sends one, and the connection would hang until the channel timeout
+    (120 s). The answer is waitress's own plain-text ``400 Bad Request`` (the request never
+    reaches the app, so it is not the JSON envelope), and the connection is closed.
+    """
+
+    completed: bool
+    header_plus: bytes
+    body_rcv: Any
+    error: Any
+
+    def received(self, data: bytes) -> int:
+        """Consume bytes of one request (see :meth:`HTTPRequestParser.received`)."""
+        if self.body_rcv is None and not self.completed:
+            pending: bytes = self.header_plus + data
+            end = pending.find(b"\r\n\r\n")
+            if _BARE_LF.search(pending if end < 0 else pending[:end]):
+                self.parse_header(b"GET / HTTP/1.0\r\n")
+                self.error = BadRequest("bare LF line ending: HTTP/1.1 header lines end with CRLF")
+                self.completed = True
+                return len(data)
+        consumed: int = super().received(data)
+        return consumed
+
+
+class StrictChannel(CasePreservingChannel):
+    """A waitress channel whose requests are parsed by :class:`StrictLineEndingParser` and whose
+    answers keep the app's header-name spellings (:mod:`d365lab.mock.header_casing`)."""
+
+    parser_class = StrictLineEndingParser
+
+
+def _create_server(app: MockApp, host: str, port: int, *, check_host: bool) -> Any:
+    """A waitress server for ``app`` (strict line endings, quiet queue; Host checked when asked)."""
+    wsgi: Any = app
+    if check_host:
+        wsgi = HostCheck(app, host, lambda: int(server.effective_port))
+    server = create_server(wsgi, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    server.channel_class = StrictChannel
+    server.task_dispatcher.queue_logger = _QUIET_QUEUE_LOG
+    return server
 
 
 @dataclass
@@ -154,18 +206,28 @@ def start_background(db_path: str = ":memory:", settings: MockSettings | None = 
     check_bind(host, allow_remote=False, token=token)
     app = open_app(db_path, effective)
     try:
-        server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+        server = _create_server(app, host, port, check_host=True)
     except BaseException:
         app.close()
         raise
-    preserve_header_case(server)
-    # Commands print their own output while the embedded tenant serves them; a burst of
-    # parallel requests (bulk imports, labs) would add waitress's "Task queue depth" warnings.
-    server.task_dispatcher.queue_logger = _EMBEDDED_QUEUE_LOG
     thread = threading.Thread(target=_run_quietly, args=(server,), name="d365lab-mock-server", daemon=True)
     thread.start()
     actual_port = server.effective_port
     return RunningServer(f"http://{host}:{actual_port}", token, app, server, thread)
+
+
+def describe_protection(settings: MockSettings) -> list[str]:
+    """One line each for service protection and fault injection when they are on."""
+    lines: list[str] = []
+    throttle, faults = settings.throttle, settings.faults
+    if throttle.enabled:
+        lines.append(f"service protection: {throttle.requests_per_window} requests and "
+                     f"{throttle.execution_ms_per_window} ms of execution per {throttle.window_seconds:g} s, "
+                     f"{throttle.max_concurrent} concurrent requests per caller")
+    if faults.error_rate or faults.drop_rate or faults.latency_ms:
+        lines.append(f"fault injection (seed {faults.seed}): {faults.error_rate:g} errors (503), "
+                     f"{faults.drop_rate:g} dropped connections, {faults.latency_ms:g} ms added latency")
+    return lines
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, db_path: str | None = None,
@@ -181,18 +243,19 @@ def serve(host: str = "127.0.0.1", port: int = 8765, db_path: str | None = None,
     path = db_path or default_db_path()
     app = open_app(path, effective)
     try:
-        server = create_server(app, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+        server = _create_server(app, host, port, check_host=is_loopback(host))
     except OSError as exc:
         app.close()
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(exc.errno, f"port {port} is already in use") from None
         raise
-    preserve_header_case(server)
     print(f"d365lab mock tenant: http://{host}:{server.effective_port}/api/data/v9.2/  (database: {path})",
           flush=True)
     if effective.token is None:
-        print("WARNING: no token configured -- ANY bearer token is accepted. Use --token to require one.",
-              flush=True)
+        print("WARNING: no token configured -- ANY bearer token is accepted. Set D365LAB_MOCK_TOKEN "
+              "(or --token) to require one.", flush=True)
+    for line in describe_protection(effective):
+        print(line, flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

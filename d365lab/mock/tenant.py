@@ -212,6 +212,7 @@ class SqliteTenant:
             checked.pop(t.primary_id, None)
             self._check_targets(t, checked)
             new = {**old, **checked}
+            self._default_currency(t, new)  # the first money value written gets the base currency too
             new["modifiedon"] = utc_now()
             new["modifiedby"] = Ref("systemuser", self.caller.user_id)
             self._before_write(t, old, new, checked)

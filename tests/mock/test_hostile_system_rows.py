@@ -27,7 +27,7 @@ SYSTEM_ROWS = [
     ("transactioncurrencies", USD_CURRENCY_ID, "base currency"),
     ("organizations", ORGANIZATION_ID, "does not support entities of type 'organization'"),
     ("businessunits", BUSINESS_UNIT_ID, "root business unit"),
-    ("systemusers", USER_ID, "does not support entities of type 'systemuser'"),
+    ("systemusers", USER_ID, "calling user cannot be deleted"),
 ]
 
 

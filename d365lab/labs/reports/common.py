@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d365lab.labs.results import CheckResult, TaskResult
+from d365lab.labs.results import CheckResult, LabReport, TaskResult
 from d365lab.labs.wording import say
 
 STATUS_WORDS = {
@@ -58,3 +58,45 @@ def _value(value: object, label: str | None, lang: str) -> str:
 def notable_checks(task: TaskResult) -> list[CheckResult]:
     """Checks worth showing: failures, warnings, and states not observable."""
     return [c for c in task.checks if c.status in ("fail", "warn", "not_observable") or c.inexact]
+
+
+def distinct_hints(task: TaskResult) -> list[str]:
+    """What to fix in a failed task: each distinct hint of its failing checks once, in check order.
+
+    Several checks of one task often share a hint (the task's own "close the opportunity as
+    won"); a platform showing the message should say it once. Falls back to the task hint.
+    """
+    hints = [c.hint or c.message for c in task.checks if c.status == "fail" and (c.hint or c.message)]
+    unique = list(dict.fromkeys(hints))
+    if unique:
+        return unique
+    fallback = task.hint or task.how_to_observe
+    return [fallback] if fallback else []
+
+
+def counts_as_failed(task: TaskResult, report: LabReport) -> bool:
+    """Failed, or not observable under ``--require-observable`` (otherwise not observable is no failure)."""
+    return task.status == "failed" or (task.status == "not_observable" and report.require_observable)
+
+
+def failed_tasks(report: LabReport) -> list[TaskResult]:
+    """The tasks that count as failed, in lab order."""
+    return [t for t in report.tasks if counts_as_failed(t, report)]
+
+
+def first_failure_message(report: LabReport) -> str | None:
+    """The one line a platform shows a learner who failed: the first failing hint, or why nothing was checked."""
+    if report.error:
+        return f"{say(report.language, 'could_not_check')}: {report.error}"
+    for task in failed_tasks(report):
+        hints = distinct_hints(task)
+        return f"{task.id}: {hints[0] if hints else task.title}"
+    if report.exit_code != 0:  # a failure outside any task's checks (e.g. --require-observable)
+        return say(report.language, "failed")
+    return None
+
+
+def graded_points(report: LabReport) -> tuple[float, float]:
+    """(score, maximum) over the graded tasks: tasks not observable count in neither (unless required)."""
+    graded = [t for t in report.tasks if t.status != "not_observable" or report.require_observable]
+    return round(sum(t.points for t in graded), 2), round(sum(t.max_points for t in graded), 2)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from d365lab.labs.reports.common import check_line, points
-from d365lab.labs.results import LabReport
+from d365lab.labs.reports.common import check_line, counts_as_failed, distinct_hints, points
+from d365lab.labs.results import LabReport, TaskResult
 
 
 def _suite(report: LabReport) -> ET.Element:
@@ -34,14 +34,13 @@ def _suite(report: LabReport) -> ET.Element:
         case = ET.SubElement(suite, "testcase", classname=f"{report.lab_id}.{task.exercise}",
                              name=f"{task.id} {task.title}", time="0")
         evidence = "\n".join(check_line(c, report.language) for c in task.checks)
-        if task.status == "failed":
+        if counts_as_failed(task, report):
             failures += 1
-            failed = [c for c in task.checks if c.status == "fail"]
-            message = "; ".join(c.hint or c.message for c in failed) or (task.hint or "failed")
+            message = "; ".join(distinct_hints(task)) or "failed"
             ET.SubElement(case, "failure", message=message, type="LabCheckFailed").text = evidence
         elif task.status == "not_observable":
             skipped += 1
-            ET.SubElement(case, "skipped", message=task.how_known or "not observable")
+            ET.SubElement(case, "skipped", message=_skip_message(task))
         out = [f"points {points(task.points)}/{points(task.max_points)}"]
         if task.how_known:
             out.append(task.how_known)
@@ -51,6 +50,12 @@ def _suite(report: LabReport) -> ET.Element:
     suite.set("errors", "0")
     suite.set("skipped", str(skipped))
     return suite
+
+
+def _skip_message(task: TaskResult) -> str:
+    """Why a task is not graded and how to make it observable (Azure shows it as Not Executed)."""
+    parts = [p for p in (task.how_known, task.how_to_observe, task.hint) if p]
+    return " ".join(dict.fromkeys(parts)) or "not observable"
 
 
 def render_junit(reports: LabReport | Sequence[LabReport]) -> str:

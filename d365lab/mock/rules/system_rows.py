@@ -23,7 +23,7 @@ _STAGE_IDS = frozenset(STAGE_IDS.values())
 
 
 def delete_not_supported(table: str) -> MockError:
-    """400: the table has no Delete message (organization, systemuser)."""
+    """400: the table has no Delete message (organization)."""
     return errors.bad_request(f"The 'Delete' method does not support entities of type '{table}'.",
                               code=DELETE_NOT_SUPPORTED)
 
@@ -47,8 +47,10 @@ class SystemRowRule:
 
     def before_delete(self, tenant: Tenant, row: Row) -> None:
         """Raise the service's refusal when ``row`` is a system row."""
-        if self.table in ("organization", "systemuser"):
+        if self.table == "organization":
             raise delete_not_supported(self.table)
+        if self.table == "systemuser" and row["systemuserid"] == tenant.caller.user_id:
+            raise system_row("The calling user cannot be deleted (the mock tenant's only administrator).")
         if self.table == "businessunit" and row["businessunitid"] == tenant.caller.business_unit_id:
             raise system_row("The root business unit cannot be deleted.")
         if self.table == "transactioncurrency" and _is_base_currency(tenant, str(row["transactioncurrencyid"])):
