@@ -5,6 +5,10 @@ from __future__ import annotations
 RUN_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "colon": ": ",
+        "run_first": "run exercise {first} first (d365lab lab run --exercise {first})",
+        "run_earlier": "run the earlier exercises first (d365lab lab run --exercise all)",
+        "needs_record": ("{task} needs {alias} ({entity}), which is not among this run's records ({how}; records "
+                         "this run did not create are never used): {todo}."),
         "step_done": "done   ", "step_skipped": "skipped",
         "skip_done": "already done",
         "skip_stage": ("already done: the sales process has already reached {stage} (qualifying the lead moves "
@@ -37,6 +41,11 @@ RUN_TEXT: dict[str, dict[str, str]] = {
     },
     "fr": {
         "colon": " : ",
+        "run_first": "lancez d'abord l'exercice {first} (d365lab lab run --exercise {first})",
+        "run_earlier": "lancez d'abord les exercices précédents (d365lab lab run --exercise all)",
+        "needs_record": ("{task} a besoin de {alias} ({entity}), qui ne fait pas partie des enregistrements de "
+                         "cette exécution ({how} ; les enregistrements qu'elle n'a pas créés ne sont jamais "
+                         "utilisés) : {todo}."),
         "step_done": "faite  ", "step_skipped": "sautée ",
         "skip_done": "déjà faite",
         "skip_stage": ("déjà faite : le processus de vente a déjà atteint la phase {stage} (qualifier le prospect "

@@ -92,7 +92,7 @@ def test_exercise_2_without_a_journal_stops_and_leaves_foreign_leads_alone(lab_e
     for exercise in ("2", "3"):
         result = cli("lab", "run", "--exercise", exercise, "-q")
         assert result.exit_code == 2
-        assert "run exercise 1 first" in result.stderr
+        assert "lancez d'abord l'exercice 1" in result.stderr
     leads = rows("lead", select=("subject", "statecode"))
     assert len(leads) == 3 and all(lead["statecode"] == 0 for lead in leads)
     assert rows("opportunity", select=("name",)) == []
