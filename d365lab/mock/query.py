@@ -189,6 +189,13 @@ def collection_response(tenant: SqliteTenant, request: MockRequest, table: Table
         return apply_response(tenant, request, table)
     if "sql" in request.query and parent is None:
         from d365lab.mock.query_sql import translate
+        from d365lab.mock.query_sql_fetch import fetch_for_sql
+
+        fetch_xml = fetch_for_sql(table, request.query["sql"])
+        if fetch_xml is not None:
+            from d365lab.mock.query_fetch import fetch_response
+
+            return fetch_response(tenant, replace(request, query={"fetchXml": fetch_xml}), table)
 
         request = replace(request, query=translate(table, request.query["sql"]))
     options = parse_options(request.query)

@@ -31,6 +31,7 @@ from d365lab.mock.limits import (
     limit_exceeded,
     lone_surrogate,
 )
+from d365lab.mock.query_filter_paths import is_lambda, lambda_condition, related_operand
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
 from d365lab.mock.query_values import number_for, relative_range
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
@@ -70,6 +71,8 @@ class FilterCompiler:
         self.text = text
         self.aliases = aliases or {}
         self.user_id = user_id
+        #: How the SQL names this table when not by its logical name (a lambda's alias inside any/all).
+        self.sql_name = ""
         self.tokens = tokenize(text)
         self.pos = 0
         self.params: list[Any] = []
@@ -100,6 +103,10 @@ class FilterCompiler:
         self.terms += 1
         if self.terms > MAX_FILTER_TERMS:
             raise limit_exceeded("comparisons and functions in one $filter", MAX_FILTER_TERMS)
+
+    def _peek_at(self, offset: int) -> Token | None:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else None
 
     def _peek(self) -> Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -155,6 +162,8 @@ class FilterCompiler:
             self.depth -= 1
             return inner
         self._count_term()
+        if is_lambda(self, token):
+            return lambda_condition(self)
         if token.kind == "name" and token.text in ("contains", "startswith", "endswith"):
             return self._like(self._next().text)
         if token.kind == "name" and token.text.startswith(_QUERY_FUNCTION_PREFIX):
@@ -237,6 +246,9 @@ class FilterCompiler:
                 target = TABLES.get(found[1])
                 if target is not None and attr == target.primary_id:
                     column = found[0]
+            related = related_operand(self, nav, attr) if column is None else None
+            if related is not None:
+                return related
         elif name.startswith("_") and name.endswith("_value"):
             candidate = self.table.columns.get(name[1:-6])
             column = candidate if candidate is not None and candidate.is_lookup else None

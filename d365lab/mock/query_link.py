@@ -6,9 +6,9 @@ column to the parent's ``to`` column) as ``inner`` (default) or ``outer``; ``exi
 without adding rows. A link's ``<filter>`` narrows the joined rows (for ``outer``, in the
 join condition), a root ``<condition entityname="alias">`` tests a linked column (``null``
 on an outer link: rows without a match). Linked ``<attribute>``s come back as
-``<alias>.<column>``, the alias defaulting to ``<table><n>`` (``contact1``); a null linked
-value is left out. Links nest; a query holds at most 15 (the service's limit). Every
-column is qualified by its table's SQL alias (``t0`` is the root).
+``<alias>.<column>`` (or under the attribute's own ``alias``), the link alias defaulting
+to ``<table><n>`` (``contact1``); a null linked value is left out. Links nest; a query
+holds at most 15 (the service's limit). Every column is qualified by its table's SQL alias (``t0`` is the root).
 
 Plain linked queries page with ``count``/``page`` (no paging cookie: Dataverse does not
 promise one for joined queries); ``aggregate="true"`` runs in
@@ -205,12 +205,14 @@ class LinkedFetchCompiler(FetchCompiler):
             terms.append(source.value_sql(source.table.columns[source.table.primary_id]))
         return ", ".join(terms)
 
-    def linked_attributes(self, link: Link) -> list[Column]:
-        """The columns a plain query returns for one link (``<all-attributes/>``: all)."""
+    def linked_attributes(self, link: Link) -> list[tuple[Column, str]]:
+        """The columns a plain query returns for one link and their keys (``<alias>.<column>``, or
+        the attribute's own ``alias``); ``<all-attributes/>``: every column."""
         if link.element.find("all-attributes") is not None:
-            return list(link.source.table.columns.values())
+            return [(c, f"{link.alias}.{c.name}") for c in link.source.table.columns.values()]
         self.current = link.source
-        columns = [self.column(a.get("name")) for a in link.element.findall("attribute")]
+        columns = [(self.column(a.get("name")), a.get("alias") or f"{link.alias}.{a.get('name')}")
+                   for a in link.element.findall("attribute")]
         self.current = self.root_source
         return columns
 
@@ -222,19 +224,18 @@ def _linked_value_sql(link: Link, column: Column) -> list[str]:
     return [value]
 
 
-def _encode_linked(link: Link, columns: list[Column], values: list[Any], patterns: list[str] | None,
+def _encode_linked(columns: list[tuple[Column, str]], values: list[Any], patterns: list[str] | None,
                    out: dict[str, Any]) -> None:
-    """Add ``<alias>.<column>`` values (null ones left out) to one answered row."""
+    """Add the linked values (null ones left out) to one answered row."""
     want_formatted = annotation_wanted(patterns, FORMATTED)
     want_name = annotation_wanted(patterns, ATTRIBUTE_NAME)
     want_logical = annotation_wanted(patterns, LOOKUP_LOGICAL_NAME)
     items = iter(values)
-    for column in columns:
+    for column, key in columns:
         value = next(items)
         target = next(items) if column.is_lookup else None
         if value is None:
             continue
-        key = f"{link.alias}.{column.name}"
         if column.type is ColumnType.BOOLEAN:
             value = bool(value)
         elif column.type is ColumnType.MONEY:
@@ -266,7 +267,7 @@ def linked_fetch_response(tenant: SqliteTenant, request: MockRequest, table: Tab
     items = [f"t0.{quote(name)}" for name in st.sql_columns]
     linked = [(link, compiler.linked_attributes(link)) for link in compiler.joined_links()]
     for link, link_columns in linked:
-        for column in link_columns:
+        for column, _ in link_columns:
             items += _linked_value_sql(link, column)
     limit, offset = compiler.paging(tenant.settings.max_page_size)
     sql = f"SELECT {', '.join(items)} {from_sql}" + (f" WHERE {where}" if where else "")
@@ -279,9 +280,9 @@ def linked_fetch_response(tenant: SqliteTenant, request: MockRequest, table: Tab
         out = encode_row(tenant, table, tenant.store.row_from_sql(table, values[:width]), columns=columns,
                          annotations=patterns)
         position = width
-        for link, link_columns in linked:
-            size = sum(2 if c.is_lookup else 1 for c in link_columns)
-            _encode_linked(link, link_columns, list(values[position:position + size]), patterns, out)
+        for _, link_columns in linked:
+            size = sum(2 if c.is_lookup else 1 for c, _ in link_columns)
+            _encode_linked(link_columns, list(values[position:position + size]), patterns, out)
             position += size
         rows.append(out)
     fragment = f"{table.entity_set}({','.join(select)})" if select else table.entity_set

@@ -350,9 +350,9 @@ def test_sql_conditions(api: ServiceRootSession, people: dict[str, str], conditi
 @pytest.mark.parametrize(("statement", "fragment"), [
     ("SELECT subject FROM account", "does not match"),
     ("SELECT nope FROM lead", "Could not find a property named 'nope'"),
-    ("SELECT COUNT(leadid) FROM lead", "Could not find a property"),
+    ("SELECT COUNT(nope) FROM lead", "doesn't contain attribute with Name = 'nope'"),
     ("SELECT subject FROM lead WHERE subject LIKE 'a%b'", "LIKE patterns"),
-    ("SELECT subject FROM lead GROUP BY subject", "expected SELECT"),
+    ("SELECT subject FROM lead GROUP BY subject HAVING COUNT(*) > 1", "unexpected 'HAVING'"),
     ("DELETE FROM lead", "expected SELECT"),
     ("SELECT subject FROM lead WHERE subject = 'x'; DROP TABLE lead", "unexpected"),
 ])
