@@ -12,14 +12,16 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
 from d365lab.mock.server import RunningServer, start_background
-from tests.labs.cli_helpers import cli
+from tests.labs.cli_helpers import cli, rows
 from tests.labs.student import Browser, do_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +159,15 @@ def test_the_student_zone_set_in_personal_options_is_the_one_graded(lab_env: Pat
     assert doc["time_zone"] == "America/New_York" and doc["exit_code"] == 0
     override = cli("lab", "check", "--timezone", "Europe/Paris", "--format", "json").json()
     assert override["time_zone_source"] == "--timezone" and override["exit_code"] == 1  # 16:30 is not Paris time
+
+
+def test_lab_run_writes_today_16_30_in_the_tenant_users_zone(
+        lab_env: Path, served_la: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(served_la, monkeypatch)
+    run = cli("lab", "run", "--lang", "en", "--check", "--format", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "time zone America/Los_Angeles (tenant: usersettings of" in run.stderr
+    due = rows("phonecall", select=("scheduledend",))[0]["scheduledend"]
+    local = datetime.fromisoformat(due.replace("Z", "+00:00")).astimezone(ZoneInfo("America/Los_Angeles"))
+    assert local.strftime("%H:%M") == "16:30"
+    assert run.json()["time_zone"] == "America/Los_Angeles"
