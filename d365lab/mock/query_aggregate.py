@@ -158,6 +158,10 @@ class AggregatePlan:
     order: list[tuple[str, bool]] = field(default_factory=list)
     record_limit: int = AGGREGATE_RECORD_LIMIT
     max_rows: int | None = None
+    #: ``FROM … WHERE …`` over the root rows alone, when they are never more than the rows the
+    #: query evaluates (no inner join): counting them first refuses an over-limit query cheaply.
+    root_only_sql: str = ""
+    root_only_params: list[Any] = field(default_factory=list)
 
 
 def _grouped_sql(plan: AggregatePlan) -> str:
@@ -203,6 +207,11 @@ def _grouped_sql(plan: AggregatePlan) -> str:
 
 def run_aggregate(tenant: SqliteTenant, plan: AggregatePlan) -> list[dict[str, Any]]:
     """Run the plan: ``{alias: value}`` per group (lookups as ``(id, table)``), limit enforced."""
+    if plan.root_only_sql:
+        counted = tenant.store.scalar(f"SELECT COUNT(*) FROM (SELECT 1 {plan.root_only_sql} "
+                                      f"LIMIT {plan.record_limit + 1})", plan.root_only_params)
+        if int(counted or 0) > plan.record_limit:
+            raise aggregate_limit_error()
     sql = _grouped_sql(plan)
     found = tenant.store.rows(sql, plan.params)
     if sum(int(row[-1]) for row in found) > plan.record_limit:
