@@ -76,6 +76,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lab_app, name="lab")
 
 
+def in_language(exc: Exception, lang: str) -> str:
+    """An error's message in the lab language, when it has one (journal errors); else as raised."""
+    return exc.in_language(lang) if isinstance(exc, JournalError) else str(exc)
+
+
 def _err_console() -> Console:
     return terminal_console(stderr=True)
 
@@ -222,7 +227,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=last)
     except (LabRunError, JournalError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
     emit_report(report, chosen_format, output)
@@ -297,7 +302,7 @@ def check_command(
         report = check_within(INSTRUQT_MAX_SECONDS if max_time is None and chosen_format == "instruqt" else max_time,
                               check)
     except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
-        reason = str(exc) if isinstance(exc, JournalError) else describe_error(exc)
+        reason = in_language(exc, language) if isinstance(exc, JournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
@@ -384,7 +389,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
     except JournalError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
     log(say(language, "deleted_total", deleted=len(summary.deleted), gone=len(summary.already_gone)))
