@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 _ODATA_ID = re.compile(r"""["']@odata\.id["']\s*:\s*["']([^"']+)["']""")
 _WRITE_VERBS = {"POST": "Create", "PATCH": "Update", "PUT": "Update", "DELETE": "Delete"}
+#: The columns of ``GET /audits`` without ``$select`` (every property but ``changedata``).
+_DEFAULT_SELECT = ",".join(c.value_property for c in TABLES["audit"].columns.values()
+                           if c.name not in ("changedata", "versionnumber"))
 #: Most history items one call answers when no PagingInfo limits it.
 _MAX_PAGE = 5000
 
@@ -43,13 +46,14 @@ def audits(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     if request.method in _WRITE_VERBS and route.kind in (RouteKind.COLLECTION, RouteKind.ENTITY):
         raise read_only("audit", _WRITE_VERBS[request.method])
     selected = request.query.get("$select")
-    table = TABLES["audit"]
-    if selected is None:
-        names = [c.value_property for c in table.columns.values() if c.name not in ("changedata", "versionnumber")]
-        request = replace(request, query={**request.query, "$select": ",".join(names)})
-    elif "changedata" in {s.strip() for s in selected.split(",")} and not app.settings.audit.changedata_selectable:
-        raise errors.unknown_property("changedata", "audit")
-    return crud.handle(app, request, route)
+    if selected is not None:
+        if "changedata" in {s.strip() for s in selected.split(",")} and not app.settings.audit.changedata_selectable:
+            raise errors.unknown_property("changedata", "audit")
+        return crud.handle(app, request, route)
+    response = crud.handle(app, replace(request, query={**request.query, "$select": _DEFAULT_SELECT}), route)
+    # The context names what the caller asked for (the whole entity), not the columns chosen for it.
+    response.body = response.body.replace(f"audits({_DEFAULT_SELECT})".encode(), b"audits", 1)
+    return response
 
 
 def _target(tenant: Tenant, call: OperationCall) -> tuple[str, str]:
