@@ -59,6 +59,8 @@ def test_a_table_without_change_tracking_refuses_the_preference(api: ServiceRoot
 def test_a_delta_read_takes_select_only(api: ServiceRootSession) -> None:
     assert api.get("accounts?$select=name&$filter=name eq 'x'&$deltatoken=5").status_code == 400
     assert api.get("accounts?$select=name&$deltatoken=abc").status_code == 400
+    assert api.get("accounts?$select=name&$deltatoken=99999999999999999999999999").status_code == 400
+    assert api.get("accounts/$count?$deltatoken=-1").status_code == 400
 
 
 def test_count_of_changes_and_refused_options(api: ServiceRootSession, create: Create) -> None:
