@@ -62,7 +62,7 @@ _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row p
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 _WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
                       "print each task as it turns green and keep a watch journal (it proves a state a later task "
-                      "undoes); with --roster, a live class board. A round is one check: about 8 requests a student.")
+                      "undoes); with --roster, a live class board. A round is one check: about 12 requests a student.")
 _INTERVAL = typer.Option(30.0, "--interval", min=0.1, help="Seconds between --watch rounds.")
 _UNTIL_COMPLETE = typer.Option(False, "--until-complete", help="Stop watching once every task passed.")
 _MAX_TIME = typer.Option(None, "--max-time", min=0.0, help="Stop watching after this many seconds; without --watch, "
@@ -321,6 +321,9 @@ def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, f
         chosen_format = _report_target(fmt, output)
         return watch_one(lab, language, prefix, options, quiet=quiet,
                          emit=lambda report: emit_report(report, chosen_format, output))
+    if output is not None:
+        raise _fail("--output with --watch --roster: the live class board is --board; write the class summary "
+                    "with a plain 'lab check --roster ... --output' afterwards")
     board_file = board or reports_dir / "board.html"
     try:
         ensure_writable_dir(reports_dir)
