@@ -123,7 +123,9 @@ class TriageExecutor:
                             per_lane[index] += 1
                     if not in_flight:
                         break
-                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    # A short wait: Ctrl-C reaches the main thread between bytecodes only (on
+                    # Windows a wait without a timeout is not interrupted).
+                    done, _ = wait(list(in_flight), timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         per_lane[in_flight.pop(future)] -= 1
                         future.result()
@@ -160,8 +162,9 @@ class TriageExecutor:
             sent_before = may_have_run
             try:
                 etag = item.etag
-                if may_have_run or item.action == Action.QUALIFY.value:
-                    # QualifyLead takes no If-Match: the lead's state is read right before it.
+                if may_have_run or item.action == Action.QUALIFY.value or item.etag is None:
+                    # QualifyLead takes no If-Match: the lead's state is read right before it; so is
+                    # a lead planned without an ETag (older journals), then sent with the ETag read.
                     row = self._read(client, item)
                     if row is None:
                         return _deleted()

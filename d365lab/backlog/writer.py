@@ -9,7 +9,7 @@ support the bulk messages are written with ``$batch`` change sets instead.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,19 @@ def merge(parts: list[CreateResult]) -> CreateResult:
     return result
 
 
+def results_in_order(futures: list[Future[CreateResult]]) -> list[CreateResult]:
+    """The futures' results in their order, waiting in short slices.
+
+    A Ctrl-C handler runs in the main thread only between two bytecodes; on Windows a wait
+    without a timeout is not interrupted, so the handler (which asks the writer to stop)
+    would run only once every chunk had been sent.
+    """
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.2)
+    return [future.result() for future in futures]
+
+
 def _unsupported(exc: DataverseError) -> bool:
     """True when the error says the bulk message does not exist for the table."""
     text = (exc.message or "").lower()
@@ -98,7 +111,7 @@ class LeadWriter:
             parts = [self._create_one(chunk) for chunk in chunks]
         else:
             with ThreadPoolExecutor(max_workers=min(self.parallelism, len(chunks))) as pool:
-                parts = list(pool.map(self._create_one, chunks))
+                parts = results_in_order([pool.submit(self._create_one, chunk) for chunk in chunks])
         return merge(parts)
 
     def create_chunk(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
@@ -226,7 +239,7 @@ class CreateStream:
         """Send what is left, wait for every chunk and return the merged result."""
         self._send()
         try:
-            self.result = merge([future.result() for future in self._sent])
+            self.result = merge(results_in_order(self._sent))
         finally:
             self._pool.shutdown(wait=True)
         return self.result

@@ -263,8 +263,12 @@ def runs_command(
     """List the triage runs in the journal, newest first, with their progress."""
     from d365lab.backlog.lease import run_status
 
+    path = journal_path or default_journal_path()
+    if not path.exists():  # listing is read-only: no journal (nor folder) is created for it
+        console.print(f"no triage runs yet (no journal at {path})", highlight=False)
+        return
     try:
-        journal = Journal(journal_path or default_journal_path())
+        journal = Journal(path)
     except JournalError as exc:
         raise _fail(str(exc)) from None
     with journal:

@@ -62,7 +62,7 @@ _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row p
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 _WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
                       "print each task as it turns green and keep a watch journal (it proves a state a later task "
-                      "undoes); with --roster, a live class board. A round is one check: about 8 requests a student.")
+                      "undoes); with --roster, a live class board. A round is one check: about 12 requests a student.")
 _INTERVAL = typer.Option(30.0, "--interval", min=0.1, help="Seconds between --watch rounds.")
 _UNTIL_COMPLETE = typer.Option(False, "--until-complete", help="Stop watching once every task passed.")
 _MAX_TIME = typer.Option(None, "--max-time", min=0.0, help="Stop watching after this many seconds; without --watch, "
@@ -74,6 +74,11 @@ _BOARD = typer.Option(None, "--board", help="The class board HTML file (--watch 
 def register(app: typer.Typer) -> None:
     """Add the ``lab`` sub-app to the root CLI."""
     app.add_typer(lab_app, name="lab")
+
+
+def in_language(exc: Exception, lang: str) -> str:
+    """An error's message in the lab language, when it has one (journal errors); else as raised."""
+    return exc.in_language(lang) if isinstance(exc, JournalError) else str(exc)
 
 
 def _err_console() -> Console:
@@ -222,7 +227,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=last)
     except (LabRunError, JournalError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
     emit_report(report, chosen_format, output)
@@ -297,7 +302,7 @@ def check_command(
         report = check_within(INSTRUQT_MAX_SECONDS if max_time is None and chosen_format == "instruqt" else max_time,
                               check)
     except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
-        reason = str(exc) if isinstance(exc, JournalError) else describe_error(exc)
+        reason = in_language(exc, language) if isinstance(exc, JournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
@@ -316,6 +321,9 @@ def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, f
         chosen_format = _report_target(fmt, output)
         return watch_one(lab, language, prefix, options, quiet=quiet,
                          emit=lambda report: emit_report(report, chosen_format, output))
+    if output is not None:
+        raise _fail("--output with --watch --roster: the live class board is --board; write the class summary "
+                    "with a plain 'lab check --roster ... --output' afterwards")
     board_file = board or reports_dir / "board.html"
     try:
         ensure_writable_dir(reports_dir)
@@ -384,7 +392,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
     except JournalError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
     log(say(language, "deleted_total", deleted=len(summary.deleted), gone=len(summary.already_gone)))

@@ -19,6 +19,7 @@ every wanted value at once.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -61,8 +62,12 @@ class AuditHistory:
         except _TENANT_ERRORS:
             return self._unknown(lang, "audit_unreadable", "remedy_prepare")
         if not rows:
-            return self._unknown(lang, self._why_no_rows(question.entity), "remedy_prepare", alias=question.alias,
-                                 table=question.entity)
+            def explain() -> HistoryAnswer:
+                return self._unknown(lang, self._why_no_rows(question.entity), "remedy_prepare",
+                                     alias=question.alias, table=question.entity)
+
+            plain = self._unknown(lang, "audit_no_rows", "remedy_prepare", alias=question.alias)
+            return replace(plain, explain=explain)
         changes = self._changes(question.record_id, rows)
         if changes is None:
             return self._unknown(lang, "audit_values_unreadable", "remedy_audit_privilege",

@@ -56,6 +56,9 @@ class HistoryAnswer:
     refs: tuple[str, ...] = ()
     #: what would let this source see the task, when it could not (``unknown``)
     remedy: str | None = None
+    #: a fuller ``unknown`` answer that costs more requests (why the source could not see),
+    #: fetched only when no other source sees the task either
+    explain: Callable[[], HistoryAnswer] | None = field(default=None, compare=False, repr=False)
 
 
 class HistorySource(Protocol):
@@ -146,6 +149,8 @@ def ask_history(sources: Sequence[HistorySource], question: HistoryQuestion, lan
         if found.verdict == "seen":
             return HistoryVerdict("seen", found, answers)
     never = next((a for a in answers if a.verdict == "never"), None)
+    if never is None:  # nobody saw it: now it is worth asking each source why
+        answers = [a.explain() if a.explain is not None else a for a in answers]
     return HistoryVerdict("never" if never else "unknown", never, answers)
 
 

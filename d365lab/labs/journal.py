@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from d365lab.config import ConfigurationError
 from d365lab.labs import timeutil
+from d365lab.labs.wording import say
 
 STATE_ENV = "D365LAB_LAB_STATE"
 #: Seconds a run waits for another run of the same scope to finish before refusing.
@@ -39,7 +40,19 @@ _SLUG_LENGTH = 32
 
 
 class JournalError(Exception):
-    """A run journal cannot be used (corrupt, another scope's, locked); the message says what to do."""
+    """A run journal cannot be used (corrupt, another scope's, locked); the message says what to do.
+
+    ``str(error)`` is English; :meth:`in_language` gives the same sentence in a lab language.
+    """
+
+    def __init__(self, message: str | None = None, *, key: str | None = None, **values: Any) -> None:
+        super().__init__(message if message is not None else say("en", key or "", **values))
+        self.key = key
+        self.values = values
+
+    def in_language(self, lang: str) -> str:
+        """The message in ``lang`` (English when it has no sentence key)."""
+        return say(lang, self.key, **self.values) if self.key else str(self)
 
 
 def state_dir() -> Path:
@@ -147,9 +160,7 @@ def scope_lock(path: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=wait, poll_interval=0.1)
     except Timeout:
-        raise JournalError(
-            f"another run of this lab scope is in progress (lock {lock_path} held for more than "
-            f"{wait:g} s); wait for it to finish and run again") from None
+        raise JournalError(key="journal_locked", lock=lock_path, wait=f"{wait:g}") from None
     try:
         yield
     finally:
@@ -177,13 +188,9 @@ class Journal:
             data = JournalData.model_validate_json(path.read_text(encoding="utf-8"))
         except (ValueError, OSError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise JournalError(
-                f"run journal {path} is unreadable ({first}). It lists the records this lab created "
-                f"(what cleanup deletes): repair it, or move it aside to start afresh (the records it "
-                f"tracked then stay in the tenant); 'lab check --no-journal' grades without it") from None
+            raise JournalError(key="journal_unreadable", path=path, reason=first) from None
         if prefix is not None and data.prefix != prefix:
-            raise JournalError(f"run journal {path} belongs to prefix {data.prefix!r}, not {prefix!r}; "
-                               f"refusing to use it (move it aside if it is left over)")
+            raise JournalError(key="journal_other_prefix", path=path, theirs=repr(data.prefix), ours=repr(prefix))
         return cls(path, data)
 
     @classmethod

@@ -23,7 +23,7 @@ import requests
 
 from d365lab.errors import AccessDeniedError, DataverseError, describe_error
 from d365lab.labs.spec import LabSpec, Language
-from d365lab.labs.tenant_settings import organization_audit, table_audit, user_time_zone
+from d365lab.labs.tenant_settings import column_audit, organization_audit, table_audit, user_time_zone
 from d365lab.odata import dumps
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "table_fixed": "auditing of table {table}: off, and this tenant does not let it change (managed)",
         "table_unreadable": "auditing of table {table}: cannot be read",
         "table_failed": "auditing of table {table}: could not switch it on ({why})",
+        "columns_on": "auditing of columns of {table} ({columns}): on",
+        "columns_unreadable": "auditing of columns of {table} ({columns}): cannot be read",
+        "column_off": ("auditing of column {table}.{column}: off; switch it on in the column's settings "
+                       "(Advanced options > Enable auditing), then publish"),
         "audit_readable": "reading the audit table: allowed",
         "audit_denied": ("reading the audit table: denied; give the grading user the View Audit Summary and "
                          "View Audit History privileges"),
@@ -69,6 +73,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "table_fixed": "audit de la table {table} : désactivé, et ce tenant ne permet pas de le changer (géré)",
         "table_unreadable": "audit de la table {table} : illisible",
         "table_failed": "audit de la table {table} : activation impossible ({why})",
+        "columns_on": "audit des colonnes de {table} ({columns}) : activé",
+        "columns_unreadable": "audit des colonnes de {table} ({columns}) : illisible",
+        "column_off": ("audit de la colonne {table}.{column} : désactivé ; activez-le dans les paramètres de la "
+                       "colonne (Options avancées > Activer l'audit), puis publiez"),
         "audit_readable": "lecture de la table d'audit : autorisée",
         "audit_denied": ("lecture de la table d'audit : refusée ; donnez à l'utilisateur du correcteur les "
                          "privilèges Afficher le résumé d'audit et Afficher l'historique d'audit"),
@@ -116,6 +124,18 @@ class PrepareResult:
         return 0 if self.gradable else 2
 
 
+def history_columns(lab: LabSpec) -> dict[str, list[str]]:
+    """Columns whose audit proves a transient task, per table (``lead`` -> statecode, statuscode)."""
+    columns: dict[str, list[str]] = {}
+    for task in lab.tasks:
+        for check in task.expect if task.transient else []:
+            if check.superseded_by and check.record and check.field:
+                wanted = columns.setdefault(lab.records[check.record].entity, [])
+                if check.field not in wanted:
+                    wanted.append(check.field)
+    return columns
+
+
 def history_tables(lab: LabSpec) -> dict[str, list[str]]:
     """Tables whose audit proves a transient task (table -> task ids): the records of superseded checks."""
     tables: dict[str, list[str]] = {}
@@ -136,14 +156,21 @@ def lab_tables(lab: LabSpec) -> list[str]:
 
 
 def prepare_tenant(client: DataverseClient, lab: LabSpec, lang: Language) -> PrepareResult:
-    """Switch auditing on for the environment and the lab's tables; check the lab user's settings."""
+    """Switch auditing on for the environment and the lab's tables; check the lab user's settings.
+
+    Raises :class:`~d365lab.errors.DataverseError` (or a ``requests`` error) when the tenant
+    cannot be reached at all; every item after that is reported, never raised.
+    """
+    me = client.whoami()  # an unreachable tenant or bad credentials: one error, not ten lines
     result = PrepareResult()
     needed = history_tables(lab)
     result.lines.append(_organization(client, lang))
     for entity in lab_tables(lab):
         result.lines.append(_table(client, entity, lang, required=entity in needed))
+    for entity, columns in history_columns(lab).items():
+        result.lines.extend(_columns(client, entity, columns, lang))
     result.lines.append(_audit_readable(client, lang))
-    result.lines.append(_time_zone(client, lang))
+    result.lines.append(_time_zone(client, str(me.user_id), lang))
     failed = [line.text for line in result.lines if line.status == "failed" and line.required]
     tasks = ", ".join(t for ids in needed.values() for t in ids)
     result.lines.append(PrepareLine("ok", _say(lang, "gradable")) if not failed else
@@ -188,6 +215,18 @@ def _table(client: DataverseClient, entity: str, lang: Language, *, required: bo
     return PrepareLine("changed", _say(lang, "table_switched", table=entity))
 
 
+def _columns(client: DataverseClient, entity: str, columns: list[str], lang: Language) -> list[PrepareLine]:
+    """The columns a transient task's proof reads must be audited too (the third level)."""
+    found = column_audit(client, entity, columns)
+    if found is None:
+        return [PrepareLine("note", _say(lang, "columns_unreadable", table=entity, columns=", ".join(columns)))]
+    off = [c for c in columns if c in found and not found[c].enabled]
+    if not off:
+        return [PrepareLine("ok", _say(lang, "columns_on", table=entity, columns=", ".join(columns)))]
+    return [PrepareLine("failed", _say(lang, "column_off", table=entity, column=column), required=True)
+            for column in off]
+
+
 def _audit_readable(client: DataverseClient, lang: Language) -> PrepareLine:
     try:
         next(iter(client.records.pages("audits", select=["auditid"], top=1)), None)
@@ -198,11 +237,7 @@ def _audit_readable(client: DataverseClient, lang: Language) -> PrepareLine:
     return PrepareLine("ok", _say(lang, "audit_readable"))
 
 
-def _time_zone(client: DataverseClient, lang: Language) -> PrepareLine:
-    try:
-        user = str(client.whoami().user_id)
-    except _ERRORS:
-        return PrepareLine("note", _say(lang, "tz_unreadable"))
+def _time_zone(client: DataverseClient, user: str, lang: Language) -> PrepareLine:
     found = user_time_zone(client, user)
     if found is None:
         return PrepareLine("note", _say(lang, "tz_unreadable"))

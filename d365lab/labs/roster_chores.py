@@ -48,8 +48,10 @@ def seed_chore(lab: LabSpec, upto: str, time_zone: str | None) -> Chore:
     def seed(student: Student, client: DataverseClient, lang: Language) -> ChoreOutcome:
         try:
             summary = run_lab(client, lab, lang=lang, prefix=student.prefix, time_zone=time_zone, upto=upto)
-        except (LabRunError, JournalError) as exc:
+        except LabRunError as exc:
             return ChoreOutcome(False, str(exc))
+        except JournalError as exc:
+            return ChoreOutcome(False, exc.in_language(lang))
         if summary.done_beyond:
             return ChoreOutcome(False, say(lang, "beyond_upto", upto=upto, done=", ".join(summary.done_beyond)))
         return ChoreOutcome(True, say(lang, "seeded", upto=upto, performed=summary.performed,
@@ -65,7 +67,7 @@ def cleanup_chore(lab: LabSpec) -> Chore:
         try:
             summary = cleanup_lab(client, lab, lang=lang, prefix=student.prefix)
         except JournalError as exc:
-            return ChoreOutcome(False, str(exc))
+            return ChoreOutcome(False, exc.in_language(lang))
         return ChoreOutcome(True, say(lang, "cleaned", deleted=len(summary.deleted),
                                       gone=len(summary.already_gone)))
 

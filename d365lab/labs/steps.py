@@ -68,10 +68,9 @@ class RunContext:
             while (parent := self.lab.records[root].find.to) and self.snapshot.id_of(parent) is None:
                 root = parent
             first = self.creating_exercise(root)
-            todo = (f"run exercise {first} first (d365lab lab run --exercise {first})" if first
-                    else "run the earlier exercises first (d365lab lab run --exercise all)")
-            raise LabRunError(f"{task.id} needs {alias} ({located.entity}), which is not among this run's records "
-                              f"({located.how}; records this run did not create are never used): {todo}.")
+            todo = (say(self.lang, "run_first", first=first) if first else say(self.lang, "run_earlier"))
+            raise LabRunError(say(self.lang, "needs_record", task=task.id, alias=alias, entity=located.entity,
+                                  how=located.how, todo=todo))
         return located
 
     def creating_exercise(self, alias: str) -> str | None:

@@ -125,3 +125,23 @@ def table_audit(client: DataverseClient, logical_name: str) -> TableAudit | None
     if isinstance(value, bool):
         return TableAudit(logical_name, value, True)
     return None
+
+
+def column_audit(client: DataverseClient, logical_name: str, columns: list[str]) -> dict[str, TableAudit] | None:
+    """Column-level ``IsAuditEnabled`` of ``columns`` of a table (the third level auditing needs), or None."""
+    if not columns:
+        return {}
+    where = " or ".join(f"LogicalName eq '{c}'" for c in columns)
+    path = f"EntityDefinitions(LogicalName='{logical_name}')/Attributes"
+    try:
+        response = client.transport.request("GET", path, query=f"$select=LogicalName,IsAuditEnabled&$filter={where}")
+        rows = response.json().get("value", [])
+    except _TENANT_ERRORS:
+        return None
+    found: dict[str, TableAudit] = {}
+    for row in rows if isinstance(rows, list) else []:
+        value = row.get("IsAuditEnabled") if isinstance(row, dict) else None
+        if isinstance(value, dict):
+            name = str(row.get("LogicalName"))
+            found[name] = TableAudit(name, bool(value.get("Value")), bool(value.get("CanBeChanged", True)))
+    return found

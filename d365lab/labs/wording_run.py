@@ -5,6 +5,17 @@ from __future__ import annotations
 RUN_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "colon": ": ",
+        "journal_locked": ("another run of this lab scope is in progress (lock {lock} held for more than {wait} s); "
+                           "wait for it to finish and run again"),
+        "journal_unreadable": ("run journal {path} is unreadable ({reason}). It lists the records this lab created "
+                               "(what cleanup deletes): repair it, or move it aside to start afresh (the records it "
+                               "tracked then stay in the tenant); 'lab check --no-journal' grades without it"),
+        "journal_other_prefix": ("run journal {path} belongs to prefix {theirs}, not {ours}; refusing to use it "
+                                 "(move it aside if it is left over)"),
+        "run_first": "run exercise {first} first (d365lab lab run --exercise {first})",
+        "run_earlier": "run the earlier exercises first (d365lab lab run --exercise all)",
+        "needs_record": ("{task} needs {alias} ({entity}), which is not among this run's records ({how}; records "
+                         "this run did not create are never used): {todo}."),
         "step_done": "done   ", "step_skipped": "skipped",
         "skip_done": "already done",
         "skip_stage": ("already done: the sales process has already reached {stage} (qualifying the lead moves "
@@ -37,6 +48,19 @@ RUN_TEXT: dict[str, dict[str, str]] = {
     },
     "fr": {
         "colon": " : ",
+        "journal_locked": ("une autre exécution de ce labo est en cours (verrou {lock} tenu depuis plus de {wait} s) ; "
+                           "attendez qu'elle se termine et relancez"),
+        "journal_unreadable": ("le journal d'exécution {path} est illisible ({reason}). Il liste les enregistrements "
+                               "créés par ce labo (ce que cleanup supprime) : réparez-le, ou déplacez-le pour "
+                               "repartir de zéro (ses enregistrements restent alors dans le tenant) ; "
+                               "« lab check --no-journal » note sans lui"),
+        "journal_other_prefix": ("le journal d'exécution {path} appartient au préfixe {theirs}, pas {ours} ; il n'est "
+                                 "pas utilisé (déplacez-le s'il est resté d'avant)"),
+        "run_first": "lancez d'abord l'exercice {first} (d365lab lab run --exercise {first})",
+        "run_earlier": "lancez d'abord les exercices précédents (d365lab lab run --exercise all)",
+        "needs_record": ("{task} a besoin de {alias} ({entity}), qui ne fait pas partie des enregistrements de "
+                         "cette exécution ({how} ; les enregistrements qu'elle n'a pas créés ne sont jamais "
+                         "utilisés) : {todo}."),
         "step_done": "faite  ", "step_skipped": "sautée ",
         "skip_done": "déjà faite",
         "skip_stage": ("déjà faite : le processus de vente a déjà atteint la phase {stage} (qualifier le prospect "

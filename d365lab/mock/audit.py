@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterable
 
 from d365lab.mock.audit_values import Change, changedata_json
 from d365lab.mock.rules.common import SYSTEM_COLUMNS, is_performing
@@ -32,6 +33,11 @@ NOT_AUDITABLE = frozenset({"audit", "timezonedefinition"})
 _TABLE_KEY = "audit_table:"
 #: Per store: (transaction serial, transaction id) of the last audited transaction.
 _TRANSACTIONS: weakref.WeakKeyDictionary[Store, tuple[int, str]] = weakref.WeakKeyDictionary()
+_ORGANIZATION = "\x00organization"
+#: Per store: (transaction serial, switches read in it).
+_SWITCHES: weakref.WeakKeyDictionary[Store, tuple[int, dict[str, bool]]] = weakref.WeakKeyDictionary()
+#: Per table: (the table, its audited columns, column positions), computed once.
+_AUDITED: dict[str, tuple[Table, tuple[str, ...], dict[str, int]]] = {}
 
 
 def store_of(tenant: Tenant) -> Store | None:
@@ -41,29 +47,69 @@ def store_of(tenant: Tenant) -> Store | None:
 
 # ---------------------------------------------------------------------- switches
 
+def _remembered(store: Store) -> dict[str, bool] | None:
+    """The switches read in the current transaction (None outside one): a bulk write reads them once."""
+    if not store.in_transaction:
+        return None
+    known = _SWITCHES.get(store)
+    if known is None or known[0] != store.transactions:
+        known = (store.transactions, {})
+        _SWITCHES[store] = known
+    return known[1]
+
+
+def forget_switches(store: Store) -> None:
+    """Drop the remembered switches (the organization row or a table's flag changed)."""
+    _SWITCHES.pop(store, None)
+
+
 def organization_enabled(store: Store, settings: MockSettings) -> bool:
     """``organization.isauditenabled`` (the new-tenant default while the row holds none)."""
+    remembered = _remembered(store)
+    if remembered is not None and _ORGANIZATION in remembered:
+        return remembered[_ORGANIZATION]
     value = store.scalar(f"SELECT {quote('isauditenabled')} FROM {quote('organization')} LIMIT 1")
-    return settings.audit.enabled_on_new_tenant if value is None else bool(value)
+    enabled = settings.audit.enabled_on_new_tenant if value is None else bool(value)
+    if remembered is not None:
+        remembered[_ORGANIZATION] = enabled
+    return enabled
 
 
 def table_enabled(store: Store, settings: MockSettings, logical_name: str) -> bool:
     """The table-level ``IsAuditEnabled``."""
     if logical_name in NOT_AUDITABLE:
         return False
+    remembered = _remembered(store)
+    if remembered is not None and logical_name in remembered:
+        return remembered[logical_name]
     value = store.scalar("SELECT value FROM _meta WHERE key=?", [_TABLE_KEY + logical_name])
-    return logical_name in settings.audit.audited_tables if value is None else bool(value)
+    enabled = logical_name in settings.audit.audited_tables if value is None else bool(value)
+    if remembered is not None:
+        remembered[logical_name] = enabled
+    return enabled
 
 
 def set_table_enabled(store: Store, logical_name: str, enabled: bool) -> None:
     """Switch a table's ``IsAuditEnabled`` (kept in the tenant file)."""
+    forget_switches(store)
     store.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)",
                   [_TABLE_KEY + logical_name, 1 if enabled else 0])
 
 
-def audited_columns(table: Table) -> list[str]:
+def reset_table_flags(store: Store) -> None:
+    """Every table back to ``MockSettings.audit.audited_tables`` (a tenant emptied and seeded again)."""
+    forget_switches(store)
+    store.execute("DELETE FROM _meta WHERE key LIKE ?", [_TABLE_KEY + "%"])
+
+
+def audited_columns(table: Table) -> tuple[str, ...]:
     """Columns whose changes are audited: all but the key and the stamps the tenant maintains."""
-    return [name for name in table.columns if name not in SYSTEM_COLUMNS and name != table.primary_id]
+    cached = _AUDITED.get(table.logical_name)
+    if cached is None or cached[0] is not table:
+        names = tuple(name for name in table.columns if name not in SYSTEM_COLUMNS and name != table.primary_id)
+        cached = (table, names, {name: i for i, name in enumerate(table.columns, start=1)})
+        _AUDITED[table.logical_name] = cached
+    return cached[1]
 
 
 def is_auditable(table: Table) -> bool:
@@ -78,20 +124,36 @@ def record(tenant: Tenant, table: Table, old: Row | None, new: Row | None) -> No
     store = store_of(tenant)
     if store is None or table.logical_name in NOT_AUDITABLE:
         return
+    if table.logical_name == "organization":
+        forget_switches(store)  # isauditenabled may have changed
     settings = tenant.settings
     if not organization_enabled(store, settings) or not table_enabled(store, settings, table.logical_name):
         return
-    changes = _changes(table, old, new)
+    changes = _changes(table, old, new, settings.audit.unaudited_columns.get(table.logical_name, ()))
     if old is not None and new is not None and not changes:
         return  # an update that changes no value writes no audit row
     row = old if new is None else new
     assert row is not None
+    names = {name for name, _, _ in changes}
+    if settings.audit.split_state_and_status and old is not None and new is not None \
+            and {"statecode", "statuscode"} <= names:
+        status = [c for c in changes if c[0] == "statuscode"]
+        _write(tenant, store, table, row, old, new, [c for c in changes if c[0] != "statuscode"])
+        _write(tenant, store, table, row, old, new, status, action=AuditAction.UPDATE)
+        return
+    _write(tenant, store, table, row, old, new, changes)
+
+
+def _write(tenant: Tenant, store: Store, table: Table, row: Row, old: Row | None, new: Row | None,
+           changes: list[Change], action: int | None = None) -> None:
+    """Insert one audit row."""
+    settings = tenant.settings
     version = store.next_version()
     store.insert(TABLES["audit"], {
         "auditid": _time_ordered_id(version),
         "createdon": utc_now(),
         "versionnumber": version,
-        "action": int(_action(settings, table, old, new, changes)),
+        "action": int(action if action is not None else _action(settings, table, old, new, changes)),
         "operation": int(AuditOperation.CREATE if old is None else
                          AuditOperation.DELETE if new is None else AuditOperation.UPDATE),
         "objectid": Ref(table.logical_name, str(row[table.primary_id])),
@@ -110,9 +172,12 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _changes(table: Table, old: Row | None, new: Row | None) -> list[Change]:
+def _changes(table: Table, old: Row | None, new: Row | None, unaudited: Iterable[str] = ()) -> list[Change]:
     out: list[Change] = []
+    skipped = frozenset(unaudited)
     for name in audited_columns(table):
+        if name in skipped:
+            continue
         before = None if old is None else old.get(name)
         after = None if new is None else new.get(name)
         if not _same(before, after):
@@ -157,7 +222,8 @@ def _state_action(settings: MockSettings, table: Table, state: int) -> int:
 
 def _attribute_mask(table: Table, changes: list[Change]) -> str:
     """Comma list of the changed columns' numbers (their position in the table, 1-based)."""
-    positions = {name: i for i, name in enumerate(table.columns, start=1)}
+    audited_columns(table)
+    positions = _AUDITED[table.logical_name][2]
     return "," + ",".join(str(positions[name]) for name, _, _ in changes) + "," if changes else ""
 
 

@@ -119,6 +119,8 @@ _OOB: dict[str, list[OneToMany]] = {
     ],
     "systemuser": [
         OneToMany("system_user_activity_parties", "activityparty", "partyid"),
+        OneToMany("lk_audit_userid", "audit", "userid"),
+        OneToMany("lk_audit_callinguserid", "audit", "callinguserid"),
     ],
     "transactioncurrency": [
         OneToMany("transactioncurrency_account", "account", "transactioncurrencyid"),

@@ -70,10 +70,11 @@ def seed(tenant: SqliteTenant, organization_name: str) -> bool:
     """
     created = False
     with tenant.transaction():
+        fresh = tenant.get("organization", ORGANIZATION_ID) is None  # a new or emptied tenant
         for table, values in _system_rows(organization_name):
             primary = tenant.table(table).primary_id
             if tenant.get(table, str(values[primary])) is None:
                 tenant.create(table, dict(values))
                 created = True
-        seed_platform(tenant)
+        seed_platform(tenant, fresh=fresh)
     return created

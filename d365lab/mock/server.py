@@ -41,8 +41,10 @@ THREADS = 8
 #: when a client sends parallel requests (bulk imports, labs), for the embedded and served tenant.
 _QUIET_QUEUE_LOG = logging.getLogger("waitress.queue.d365lab")
 _QUIET_QUEUE_LOG.setLevel(logging.ERROR)
-#: A line feed not preceded by a carriage return.
-_BARE_LF = re.compile(rb"(?<!\r)\n")
+#: A line feed not preceded by a carriage return, or a control character no HTTP header holds.
+_MALFORMED_HEAD = re.compile(rb"(?<!\r)\n|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What a request line starts with (a method token); TLS handshakes and binary junk do not.
+_REQUEST_START = re.compile(rb"[\r\n]*[A-Za-z]")
 
 
 def default_db_path() -> str:
@@ -103,11 +105,11 @@ def check_bind(host: str, allow_remote: bool, token: str | None) -> None:
 
 
 class StrictLineEndingParser(HTTPRequestParser):  # type: ignore[misc]
-    """waitress's request parser, answering 400 at once to a header with a bare-LF line ending.
+    """waitress's request parser, answering 400 at once to a header that can never be valid.
 
     waitress waits for the CRLF CRLF that ends a header; a client that ends its lines with
-    LF alone never sends one, and the connection would hang until the channel timeout
-    (120 s). The answer is waitress's own plain-text ``400 Bad Request`` (the request never
+    LF alone (or sends TLS or binary data) never sends one, and the connection would hang
+    until the channel timeout (120 s). The answer is waitress's own plain-text ``400 Bad Request`` (the request never
     reaches the app, so it is not the JSON envelope), and the connection is closed.
     """
 
@@ -121,13 +123,27 @@ class StrictLineEndingParser(HTTPRequestParser):  # type: ignore[misc]
         if self.body_rcv is None and not self.completed:
             pending: bytes = self.header_plus + data
             end = pending.find(b"\r\n\r\n")
-            if _BARE_LF.search(pending if end < 0 else pending[:end]):
+            head = pending if end < 0 else pending[:end]
+            problem = _head_problem(head)
+            if problem is not None:
                 self.parse_header(b"GET / HTTP/1.0\r\n")
-                self.error = BadRequest("bare LF line ending: HTTP/1.1 header lines end with CRLF")
+                self.error = BadRequest(problem)
                 self.completed = True
                 return len(data)
         consumed: int = super().received(data)
         return consumed
+
+
+def _head_problem(head: bytes) -> str | None:
+    """Why the start of a request can never become a valid header (None when it still may)."""
+    if head.strip(b"\r\n") and _REQUEST_START.match(head) is None:
+        return "not an HTTP request (TLS or binary data sent to a plain-HTTP port?)"
+    found = _MALFORMED_HEAD.search(head)
+    if found is None:
+        return None
+    if found.group() == b"\n":
+        return "bare LF line ending: HTTP/1.1 header lines end with CRLF"
+    return "control character in the request header"
 
 
 class StrictChannel(CasePreservingChannel):

@@ -36,6 +36,12 @@ def duplicate_key() -> MockError:
 _MONEY_COLUMNS: dict[int, tuple[Table, tuple[str, ...]]] = {}
 
 
+def _children(t: Table, checked: Row) -> Row:
+    """Take the deep-insert children (collection-valued navigations) out of the checked values."""
+    relations = one_to_many(t)
+    return {name: checked.pop(name) for name in [n for n in checked if n in relations]}
+
+
 def _money_columns(t: Table) -> tuple[str, ...]:
     """The money columns of a table, listed once per table (every create asks)."""
     cached = _MONEY_COLUMNS.get(id(t))
@@ -133,7 +139,7 @@ class SqliteTenant:
     def _create(self, t: Table, values: Row, *, taken: set[str] | None = None) -> Row:
         """Create one row. ``taken`` (bulk creates): keys known to exist, maintained here."""
         checked = check_values(t, values, for_create=True)
-        children = {name: checked.pop(name) for name in list(checked) if name in one_to_many(t)}
+        children = _children(t, checked)
         now = utc_now()
         new: Row = dict.fromkeys(t.columns)
         new.update(checked)
@@ -208,10 +214,11 @@ class SqliteTenant:
         with self.store.transaction():
             old = self.require(t.logical_name, record_id)
             checked = check_values(t, values, for_create=False)
-            children = {name: checked.pop(name) for name in list(checked) if name in one_to_many(t)}
+            children = _children(t, checked)
             checked.pop(t.primary_id, None)
             self._check_targets(t, checked)
             new = {**old, **checked}
+            self._default_currency(t, new)  # the first money value written gets the base currency too
             new["modifiedon"] = utc_now()
             new["modifiedby"] = Ref("systemuser", self.caller.user_id)
             self._before_write(t, old, new, checked)

@@ -275,8 +275,9 @@ def check_values(table: Table, values: Row, *, for_create: bool) -> Row:
     refused. ``for_create`` allows the primary key (a client-supplied id).
     """
     out: Row = {}
+    relations = one_to_many(table)
     for name, value in values.items():
-        if name in table.collections or name in one_to_many(table):  # deep-insert children
+        if name in relations:  # deep-insert children (collection-valued navigations)
             out[name] = value
             continue
         column = table.columns.get(name)

@@ -121,3 +121,11 @@ def test_an_output_under_a_file_says_not_a_directory(option: str, cli: RunCli, w
     assert result.exit_code == 2
     assert _error_line(result.output) == (f"error: {option}: cannot write {target}: {workdir / 'a-file'} "
                                           "is a file, not a directory")
+
+
+def test_runs_on_a_missing_journal_creates_nothing(cli: RunCli, workdir: Path) -> None:
+    target = workdir / "no-such-folder" / "journal.sqlite"
+    result = cli("backlog", "runs", "--journal", str(target))
+    assert result.exit_code == 0
+    assert f"no triage runs yet (no journal at {target})" in result.output
+    assert not (workdir / "no-such-folder").exists()

@@ -73,7 +73,7 @@ def test_exercise_3_before_2_says_what_to_run_first(lab_env: Path) -> None:
     assert cli("lab", "run", "--exercise", "1", "-q").exit_code == 0
     result = cli("lab", "run", "--exercise", "3", "-q")
     assert result.exit_code == 2
-    assert "opp_b" in result.stderr and "run exercise 2 first" in result.stderr
+    assert "opp_b" in result.stderr and "lancez d'abord l'exercice 2" in result.stderr  # in the lab language
 
 
 def test_seed_upto_exercise_2_then_check(lab_env: Path) -> None:

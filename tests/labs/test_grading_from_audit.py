@@ -42,15 +42,30 @@ def _without(operation: str, app: WsgiApp) -> WsgiApp:
     return wrapped
 
 
+def _denying(method: str, fragment: str, app: WsgiApp) -> WsgiApp:
+    """A tenant where the caller lacks the privilege for ``method`` on URLs holding ``fragment`` (403)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == method and fragment in environ.get("PATH_INFO", ""):
+            start_response("403 Forbidden", [("Content-Type", "application/json")])
+            return [b'{"error":{"code":"0x80040220","message":"Principal user is missing prvWriteOrganization."}}']
+        return app(environ, start_response)
+
+    return wrapped
+
+
 @pytest.fixture
 def tenant(request: pytest.FixtureRequest) -> Iterator[DataverseClient]:
     """An in-process tenant; ``request.param``: audit settings, and operations the tenant lacks."""
     options: dict[str, Any] = dict(getattr(request, "param", {}))
     missing: list[str] = options.pop("missing", [])
+    denied: list[tuple[str, str]] = options.pop("denied", [])
     app: Any = create_app(":memory:", MockSettings(audit=AuditSettings(**options)))
     served: Any = app
     for operation in missing:
         served = _without(operation, served)
+    for method, fragment in denied:
+        served = _denying(method, fragment, served)
     try:
         with route_requests(served, base_url=BASE):
             with DataverseClient(BASE, StaticTokenProvider(IN_PROCESS_TOKEN), tenant_label="mock (in-process)") as c:
@@ -153,3 +168,32 @@ def test_auditing_switched_on_after_the_student_worked_cannot_prove_it(tenant: D
     disqualify = task(grade(tenant), "ex2.t3")
     assert disqualify.status == "not_observable"
     assert "aucune ligne d'audit n'enregistre lead_c" in (disqualify.how_known or "")
+
+
+@pytest.mark.parametrize("tenant", [{"denied": [("PATCH", "organizations"), ("GET", "audits")]}], indirect=True)
+def test_prepare_says_what_it_could_not_change_and_exits_2(tenant: DataverseClient) -> None:
+    result = prepare_tenant(tenant, LAB, "en")
+    assert not result.gradable and result.exit_code == 2
+    failed = [line.text for line in result.lines if line.status == "failed"]
+    assert any(t.startswith("auditing (environment): could not switch it on") and "prvWriteOrganization" in t
+               for t in failed)
+    assert any(t.startswith("reading the audit table: denied") for t in failed)
+    assert failed[-1].startswith("the tenant cannot be made gradable") and "ex2.t3" in failed[-1]
+    switched = [line.text for line in result.lines if line.status == "changed"]
+    assert "auditing of table phonecall: switched on" in switched  # what it could change, it did
+
+
+def test_the_zone_is_the_record_owners_not_the_grading_users(tenant: DataverseClient) -> None:
+    """A teacher in Paris grades a student in Los Angeles: the student owns the records."""
+    from tests.labs.student import Browser
+
+    browser = Browser()
+    student = tenant.records.create("systemusers", {"firstname": "Sam", "lastname": "Student"})
+    browser.patch(f"usersettingscollection({student})", {"timezonecode": 4})  # the student's Personal Options
+    ids = do_lab(zone="America/Los_Angeles")
+    for alias in ("lead_a", "lead_b", "lead_c"):  # the student's own leads (assigned to them)
+        browser.patch(f"leads({ids[alias]})", {"ownerid@odata.bind": f"/systemusers({student})"})
+    report = grade(tenant)
+    assert report.time_zone == "America/Los_Angeles"
+    assert student in (report.time_zone_source or "") and "propriétaire" in (report.time_zone_source or "")
+    assert not [t.id for t in report.tasks if t.status == "failed"]

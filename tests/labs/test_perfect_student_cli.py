@@ -5,21 +5,29 @@ in the student's own Dataverse time zone."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
-from d365lab.mock.platform_settings import TimeZoneSettings
 from d365lab.mock.server import RunningServer, start_background
-from d365lab.mock.settings import MockSettings
-from tests.labs.cli_helpers import cli
+from tests.labs.cli_helpers import cli, rows
 from tests.labs.student import Browser, do_lab
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def _browser(server: RunningServer) -> Browser:
+
+def _browser(server: RunningServer | Served) -> Browser:
     return Browser(server.base_url + "/api/data/v9.2/", server.token)
 
 
@@ -69,25 +77,51 @@ def test_embedded_default_after_lab_prepare_the_perfect_student_gets_15_of_15(la
     assert again.exit_code == 0 and "switched on" not in again.stdout
 
 
+@dataclass
+class Served:
+    """A ``d365lab mock serve`` process."""
+
+    base_url: str
+    token: str
+
+
 @pytest.fixture
-def served_la() -> Iterator[RunningServer]:
-    """A served mock whose user works in Los Angeles time (``mock serve --user-timezone``)."""
-    settings = MockSettings(time_zones=TimeZoneSettings(user_timezone="America/Los_Angeles"))
-    server = start_background(db_path=":memory:", settings=settings)
+def served_la() -> Iterator[Served]:
+    """``d365lab mock serve --user-timezone America/Los_Angeles``: its user works in Los Angeles time."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    token = "teacher-token"
+    process = subprocess.Popen([sys.executable, "-c", "from d365lab.cli import main; main()", "mock", "serve",
+                                "--port", str(port), "--db", ":memory:", "--token", token,
+                                "--user-timezone", "America/Los_Angeles"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    served = Served(f"http://127.0.0.1:{port}", token)
     try:
-        yield server
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{served.base_url}/api/data/v9.2/WhoAmI", timeout=2,
+                                headers={"Authorization": f"Bearer {token}"}).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "mock serve did not start"
+            time.sleep(0.2)
+        yield served
     finally:
-        server.stop()
+        process.terminate()
+        process.wait(timeout=30)
 
 
-def _use(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def _use(server: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAVERSE_URL", server.base_url)
     monkeypatch.setenv("D365LAB_AUTH", "token")
     monkeypatch.setenv("DATAVERSE_TOKEN", server.token)
 
 
 def test_served_mock_a_los_angeles_student_typing_16_30_local_gets_15_of_15(
-        lab_env: Path, served_la: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        lab_env: Path, served_la: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(served_la, monkeypatch)
     assert cli("lab", "prepare").exit_code == 0
     do_lab(browser=_browser(served_la), zone="America/Los_Angeles")
@@ -99,7 +133,7 @@ def test_served_mock_a_los_angeles_student_typing_16_30_local_gets_15_of_15(
 
 
 def test_served_mock_a_los_angeles_student_typing_paris_time_fails_with_a_hint_in_their_zone(
-        lab_env: Path, served_la: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        lab_env: Path, served_la: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(served_la, monkeypatch)
     assert cli("lab", "prepare").exit_code == 0
     do_lab(browser=_browser(served_la), zone="America/Los_Angeles", typed_zone="Europe/Paris")
@@ -125,3 +159,15 @@ def test_the_student_zone_set_in_personal_options_is_the_one_graded(lab_env: Pat
     assert doc["time_zone"] == "America/New_York" and doc["exit_code"] == 0
     override = cli("lab", "check", "--timezone", "Europe/Paris", "--format", "json").json()
     assert override["time_zone_source"] == "--timezone" and override["exit_code"] == 1  # 16:30 is not Paris time
+
+
+def test_lab_run_writes_today_16_30_in_the_tenant_users_zone(
+        lab_env: Path, served_la: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(served_la, monkeypatch)
+    run = cli("lab", "run", "--lang", "en", "--check", "--format", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "time zone America/Los_Angeles (tenant: usersettings of" in run.stderr
+    due = rows("phonecall", select=("scheduledend",))[0]["scheduledend"]
+    local = datetime.fromisoformat(due.replace("Z", "+00:00")).astimezone(ZoneInfo("America/Los_Angeles"))
+    assert local.strftime("%H:%M") == "16:30"
+    assert run.json()["time_zone"] == "America/Los_Angeles"

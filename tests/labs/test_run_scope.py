@@ -52,7 +52,7 @@ def test_cleanup_refuses_a_journal_that_belongs_to_another_prefix(lab_env: Path)
     _journal_of("QA1").write_text(_journal_of("[QA1]").read_text(encoding="utf-8"), encoding="utf-8")
     result = cli("lab", "cleanup", "--prefix", "QA1")
     assert result.exit_code == 2
-    assert "belongs to prefix '[QA1]'" in result.stderr and "Traceback" not in result.stderr
+    assert "appartient au préfixe '[QA1]'" in result.stderr and "Traceback" not in result.stderr  # lab language
     assert len(rows("lead", select=("subject",))) == 6  # nobody's records deleted
 
 
@@ -63,7 +63,7 @@ def test_a_corrupt_journal_is_reported_and_never_overwritten(lab_env: Path) -> N
     for command in (("lab", "run", "-q"), ("lab", "check"), ("lab", "cleanup")):
         result = cli(*command)
         assert result.exit_code == 2, command
-        assert str(journal) in result.stderr and "move it aside" in result.stderr
+        assert str(journal) in result.stderr and "déplacez-le" in result.stderr  # "move it aside", in French
     as_json = cli("lab", "check", "--format", "json")  # a platform reading JSON gets an error document
     assert as_json.exit_code == 2 and str(journal) in as_json.json()["error"]
     assert journal.read_text(encoding="utf-8") == "{ not json"
@@ -92,7 +92,7 @@ def test_exercise_2_without_a_journal_stops_and_leaves_foreign_leads_alone(lab_e
     for exercise in ("2", "3"):
         result = cli("lab", "run", "--exercise", exercise, "-q")
         assert result.exit_code == 2
-        assert "run exercise 1 first" in result.stderr
+        assert "lancez d'abord l'exercice 1" in result.stderr
     leads = rows("lead", select=("subject", "statecode"))
     assert len(leads) == 3 and all(lead["statecode"] == 0 for lead in leads)
     assert rows("opportunity", select=("name",)) == []
@@ -107,7 +107,7 @@ def test_a_second_run_of_the_same_scope_waits_then_refuses(lab_env: Path, monkey
         for command in (("lab", "run", "-q"), ("lab", "cleanup")):
             blocked = cli(*command)
             assert blocked.exit_code == 2
-            assert "another run of this lab scope is in progress" in blocked.stderr
+            assert "une autre exécution de ce labo est en cours" in blocked.stderr  # the lab language
         other_scope = cli("lab", "run", "--exercise", "1", "--prefix", "[other]", "-q")
         assert other_scope.exit_code == 0  # the lock is per scope
         fcntl.flock(held.fileno(), fcntl.LOCK_UN)

@@ -21,8 +21,8 @@ from tests.labs.cli_helpers import cli
 
 ROUND_LINE = re.compile(r"round (\d+) at [\d:]+: (\d+) requests \(([\d.]+) per student\)")
 ROUND_LINE_FR = re.compile(r"tour (\d+) à [\d:]+ : (\d+) requêtes \(([\d.]+) par stagiaire\)")
-#: What docs/labs.md and docs/lab-platforms.md promise a round costs per student ("about 8").
-STATED_REQUESTS_PER_STUDENT = 10
+#: What docs/labs.md and docs/lab-platforms.md promise a round costs per student ("about 12").
+STATED_REQUESTS_PER_STUDENT = 12
 
 
 def _reactivate_lead_c() -> None:
@@ -90,6 +90,13 @@ def test_until_complete_stops_after_the_round_where_everything_passed(lab_env: P
 def test_watch_options_need_watch(lab_env: Path) -> None:
     result = cli("lab", "check", "--until-complete")
     assert result.exit_code == 2 and "--watch" in result.stderr
+
+
+def test_a_class_summary_file_is_refused_while_watching(lab_env: Path) -> None:
+    (lab_env / "class.csv").write_text("student,prefix\nAnn,A1\n", encoding="utf-8")
+    result = cli("lab", "check", "--watch", "--roster", "class.csv", "--output", "summary.md", "--max-time", "0")
+    assert result.exit_code == 2 and "--board" in result.stderr
+    assert not (lab_env / "summary.md").exists() and not (lab_env / "lab-reports" / "board.html").exists()
 
 
 def test_a_throttled_round_waits_what_the_tenant_asked_before_the_next(lab_env: Path) -> None:

@@ -65,6 +65,11 @@ def test_a_lead_disqualified_then_reactivated_leaves_both_changes(audited: Servi
     assert all(r["objecttypecode"] == "lead" and r["_objectid_value"] == lead for r in rows)
     assert all(r["_userid_value"] == audited.get("WhoAmI").json()["UserId"] for r in rows)
     assert "changedata" not in rows[0]
+    listing = audited.get(f"audits?$filter=_objectid_value eq {lead}").json()
+    assert listing["@odata.context"] == f"{audited.service_root}$metadata#audits"
+    single = audited.get(f"audits({rows[0]['auditid']})").json()
+    assert single["@odata.context"] == f"{audited.service_root}$metadata#audits/$entity"
+    assert single["operation"] == 1 and "changedata" not in single
     details = history(audited, "leads", lead).json()["AuditDetailCollection"]
     assert details["TotalRecordCount"] == 3
     newest, middle, oldest = details["AuditDetails"]
@@ -237,3 +242,13 @@ def test_history_errors_are_4xx(audited: ServiceRootSession) -> None:
     missing = "audits(00000000-0000-0000-0000-000000000001)/Microsoft.Dynamics.CRM.RetrieveAuditDetails"
     assert audited.get(missing).status_code == 404
     assert audited.post(missing.replace("01)", "02)"), json={}).status_code == 404
+
+
+def test_a_users_audit_rows_through_lk_audit_userid(audited: ServiceRootSession, create: Create) -> None:
+    lead = create("leads", {"subject": "s", "lastname": "Doe"})
+    user = audited.get("WhoAmI").json()["UserId"]
+    response = audited.get(f"systemusers({user})/lk_audit_userid?$select=_objectid_value,operation"
+                           f"&$filter=objecttypecode eq 'lead'")
+    assert response.status_code == 200, response.text
+    assert [(r["_objectid_value"], r["operation"]) for r in response.json()["value"]] == [(lead, 1)]
+    assert audited.get(f"systemusers({user})/lk_audit_callinguserid").json()["value"] == []

@@ -81,11 +81,12 @@ def _raw_exchange(port: int, request: bytes, timeout: float = 5) -> tuple[bytes,
     b"GET /api/data/v9.2/WhoAmI HTTP/1.1\nHost: 127.0.0.1\n\n",
     b"GET /api/data/v9.2/WhoAmI HTTP/1.1\r\nHost: 127.0.0.1\n\n",
     b"GET /api/data/v9.2/WhoAmI HTTP/1.1\nHost: 127.0.0.1\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",                     # a TLS ClientHello on plain HTTP
+    b"GET /api/data/v9.2/WhoAmI HTTP/1.1\r\nHost: 127.0.0.1\r\nX: \x01",  # a control character, unfinished
 ])
-def test_bare_lf_requests_are_answered_400_at_once(server: RunningServer, request_bytes: bytes) -> None:
+def test_headers_that_can_never_complete_are_answered_400_at_once(server: RunningServer, request_bytes: bytes) -> None:
     answer, elapsed = _raw_exchange(_port(server), request_bytes)
     assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), answer[:200]
-    assert b"bare LF" in answer
     assert elapsed < 4
 
 

@@ -65,11 +65,13 @@ def test_user_settings_cannot_be_created_or_deleted(api: ServiceRootSession) -> 
     assert "does not support" in missing.json()["error"]["message"]
 
 
-def test_a_new_user_gets_settings_and_they_go_with_the_user(api: ServiceRootSession, create: Create) -> None:
+def test_a_new_user_gets_its_own_settings(api: ServiceRootSession, create: Create) -> None:
     other = create("systemusers", {"fullname": "Ann Lee", "lastname": "Lee"})
+    me = api.get("WhoAmI").json()["UserId"]
+    assert api.patch(f"usersettingscollection({me})", json={"timezonecode": 35}).status_code == 204
     assert api.get(f"usersettingscollection({other})?$select=timezonecode").json()["timezonecode"] == 105
-    assert api.delete(f"systemusers({other})").status_code == 204
-    assert api.get(f"usersettingscollection({other})").status_code == 404
+    rows = api.get("usersettingscollection?$select=systemuserid,timezonecode").json()["value"]
+    assert {(r["systemuserid"], r["timezonecode"]) for r in rows} == {(me, 35), (other, 105)}
 
 
 @pytest.mark.parametrize("mock_settings", [MockSettings.model_validate({"time_zones": {

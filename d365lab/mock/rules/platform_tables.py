@@ -1,6 +1,6 @@
 """Rules of the platform tables: read-only ``timezonedefinitions``, update-only ``usersettings``.
 
-A new system user gets its ``usersettings`` row; deleting the user deletes it. An update of
+A new system user gets its ``usersettings`` row (system users cannot be deleted). An update of
 ``timezonecode`` must name a time zone of the tenant, and refreshes the derived bias columns.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from d365lab.mock.rules.audit import read_only
 from d365lab.mock.rules.base import register
 from d365lab.mock.tenant_api import Row, Tenant
-from d365lab.mock.user_settings import create_user_settings, derive_biases, is_platform_writing, platform_writes
+from d365lab.mock.user_settings import create_user_settings, derive_biases, is_platform_writing
 
 
 class ReadOnlyTable:
@@ -50,7 +50,7 @@ class UserSettingsValues:
 
 
 class UserGetsSettings:
-    """A system user has exactly one ``usersettings`` row, created and deleted with it."""
+    """A system user has exactly one ``usersettings`` row, created with it."""
 
     def before_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
         """Nothing to check."""
@@ -61,10 +61,7 @@ class UserGetsSettings:
             create_user_settings(tenant, new["systemuserid"])
 
     def before_delete(self, tenant: Tenant, row: Row) -> None:
-        """The user's settings go with it."""
-        if tenant.get("usersettings", row["systemuserid"]) is not None:
-            with platform_writes():
-                tenant.delete("usersettings", row["systemuserid"])
+        """Nothing: system users cannot be deleted (``rules/system_rows.py``)."""
 
 
 register("timezonedefinition", ReadOnlyTable("timezonedefinition"))
