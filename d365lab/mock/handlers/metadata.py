@@ -95,7 +95,7 @@ def entity_metadata(table: Table) -> dict[str, Any]:
     }
 
 
-def attribute_metadata(table: Table, column: Column) -> dict[str, Any]:
+def attribute_metadata(table: Table, column: Column, tenant: Tenant | None = None) -> dict[str, Any]:
     """The AttributeMetadata of one column (with its type-specific properties)."""
     kind = column.type
     attribute_type = "DateTime" if kind is ColumnType.DATEONLY else kind.value
@@ -117,7 +117,7 @@ def attribute_metadata(table: Table, column: Column) -> dict[str, Any]:
         "IsLogical": False,
         "RequiredLevel": {"Value": "SystemRequired" if column.name == table.primary_id else "None"},
         "DisplayName": _label(column.name),
-        **attribute_audit(table, column),
+        **attribute_audit(table, column, tenant),
     }
     if column.max_length is not None:
         out["MaxLength"] = column.max_length
@@ -225,7 +225,8 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
         body = select_properties(described_one, query.get("$select"))
         if "Attributes" in query.get("$expand", ""):
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
-            body["Attributes"] = [select_properties(attribute_metadata(table, c), nested.group(1) if nested else None)
+            body["Attributes"] = [select_properties(attribute_metadata(table, c, tenant),
+                                                  nested.group(1) if nested else None)
                                   for c in table.columns.values()]
         if "Keys" in query.get("$expand", ""):
             nested = re.search(r"Keys\(\$select=([^;)]*)", query["$expand"])
@@ -242,7 +243,7 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
         items = [select_properties(key, query.get("$select")) for key in key_metadata(tenant, table)]
         return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Keys",
                                    "value": items})
-    return _attributes(table, request, route.segments)
+    return _attributes(table, request, route.segments, tenant)
 
 
 def _tracking(tenant: Tenant, table: Table) -> dict[str, Any]:
@@ -277,7 +278,7 @@ def key_metadata(tenant: Tenant, table: Table) -> list[dict[str, Any]]:
     return items
 
 
-def _attributes(table: Table, request: MockRequest, segments: list[str]) -> MockResponse:
+def _attributes(table: Table, request: MockRequest, segments: list[str], tenant: Tenant | None = None) -> MockResponse:
     base = request.base_url
     name, args = split_call(segments[0])
     if name != "Attributes" or len(segments) > 2:
@@ -290,7 +291,7 @@ def _attributes(table: Table, request: MockRequest, segments: list[str]) -> Mock
     select = request.query.get("$select")
 
     def render(column: Column) -> dict[str, Any]:
-        item = select_properties(attribute_metadata(table, column), select)
+        item = select_properties(attribute_metadata(table, column, tenant), select)
         if expand_options:
             item["OptionSet"] = option_set(table, column)
             if "GlobalOptionSet" in request.query.get("$expand", ""):
@@ -301,7 +302,7 @@ def _attributes(table: Table, request: MockRequest, segments: list[str]) -> Mock
         columns = [c for c in table.columns.values()
                    if cast is None or _METADATA_CLASSES[c.type] == cast]
         keep = compile_filter(request.query.get("$filter"))
-        items = [render(c) for c in columns if keep(attribute_metadata(table, c))]
+        items = [render(c) for c in columns if keep(attribute_metadata(table, c, tenant))]
         context = f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Attributes"
         return json_response(200, {"@odata.context": context + (f"/{NAMESPACE_PREFIX}{cast}" if cast else ""),
                                    "value": items})
