@@ -254,7 +254,9 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
 
 def _tracking(tenant: Tenant, table: Table) -> dict[str, Any]:
     """``ChangeTrackingEnabled`` as ``MockSettings.change_tracking`` says."""
-    return {"ChangeTrackingEnabled": table.logical_name in tenant.settings.change_tracking}
+    return {"ChangeTrackingEnabled": table.logical_name in tenant.settings.change_tracking,
+            "CanChangeTrackingBeEnabled": {"Value": True, "CanBeChanged": False,
+                                           "ManagedPropertyLogicalName": "canchangetrackingbeenabled"}}
 
 
 def key_metadata(tenant: Tenant, table: Table) -> list[dict[str, Any]]:
