@@ -253,7 +253,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions, sto
         report.rejections.extend(updated.refused)
         report.refused_by_tenant = len(created.refused) + len(updated.refused)
         report.not_sent = len(created.unsent) + len(updated.unsent)
-        report.interrupted = stop.is_set()
+        report.interrupted = stop.is_set() and report.not_sent > 0  # a Ctrl-C after the last chunk stops nothing
     report.rejections.sort(key=lambda r: (r.line, r.field))
     report.requests = client.request_count - requests_before
     report.seconds = time.perf_counter() - started

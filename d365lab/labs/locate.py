@@ -25,7 +25,8 @@ from d365lab.models.schema import STAGE_IDS, table
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-TIMESTAMPS = ("createdon", "modifiedon")
+#: Read on every lab record: when it was made and changed, and who owns it (whose time zone counts).
+TIMESTAMPS = ("createdon", "modifiedon", "ownerid")
 
 
 def odata_literal(text: str) -> str:
@@ -203,7 +204,7 @@ class Locator:
                 self._choose(snap, alias, matches, how)
 
     def _query(self, entity: str, clauses: str) -> list[Row]:
-        cols = self.columns.get(entity, set(TIMESTAMPS))
+        cols = self.columns.get(entity) or _existing(entity, TIMESTAMPS)
         return list(self.client.records.list(entity, filter=clauses, select=_select(entity, cols),
                                              orderby="createdon desc", annotations=True))
 

@@ -183,6 +183,9 @@ def decode_body(tenant: Tenant, table: str, body: Any, *, for_create: bool) -> R
             continue
         if key.startswith("@") or "@" in key:
             continue  # annotations such as @odata.type / @odata.etag / x@OData.Community...
+        if key in navigations and value is None:  # "primarycontactid": null disassociates, like the bind
+            row[navigations[key][0].name] = None
+            continue
         if key in navigations and isinstance(value, dict):
             column, target = navigations[key]
             related = tenant.create(target, decode_body(tenant, target, value, for_create=True))

@@ -181,3 +181,19 @@ def test_prepare_says_what_it_could_not_change_and_exits_2(tenant: DataverseClie
     assert failed[-1].startswith("the tenant cannot be made gradable") and "ex2.t3" in failed[-1]
     switched = [line.text for line in result.lines if line.status == "changed"]
     assert "auditing of table phonecall: switched on" in switched  # what it could change, it did
+
+
+def test_the_zone_is_the_record_owners_not_the_grading_users(tenant: DataverseClient) -> None:
+    """A teacher in Paris grades a student in Los Angeles: the student owns the records."""
+    from tests.labs.student import Browser
+
+    browser = Browser()
+    student = tenant.records.create("systemusers", {"firstname": "Sam", "lastname": "Student"})
+    browser.patch(f"usersettingscollection({student})", {"timezonecode": 4})  # the student's Personal Options
+    ids = do_lab(zone="America/Los_Angeles")
+    for alias in ("lead_a", "lead_b", "lead_c"):  # the student's own leads (assigned to them)
+        browser.patch(f"leads({ids[alias]})", {"ownerid@odata.bind": f"/systemusers({student})"})
+    report = grade(tenant)
+    assert report.time_zone == "America/Los_Angeles"
+    assert student in (report.time_zone_source or "") and "propriétaire" in (report.time_zone_source or "")
+    assert not [t.id for t in report.tasks if t.status == "failed"]

@@ -21,6 +21,7 @@ from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.query import collection_response
 from d365lab.mock.rules.base import register
 from d365lab.mock.store import Store
+from d365lab.mock.store import quote as sql_name
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response
 from d365lab.models.schema import TABLES, Table
@@ -33,6 +34,8 @@ DELTA_TOKEN = "$deltatoken"
 _LOG = "_d365lab_deletions"
 _READY_ATTRIBUTE = "_d365lab_deletion_log_ready"
 _URL_SAFE = "$,()'@="
+#: System query options Microsoft documents as refused with ``Prefer: odata.track-changes``.
+_UNSUPPORTED = ("$filter", "$orderby", "$expand", "$top")
 
 
 def wants_changes(request: MockRequest) -> bool:
@@ -93,6 +96,10 @@ def handle(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
     _ensure_log(tenant.store)
     if DELTA_TOKEN in request.query:
         return _delta(app, request, table)
+    for option in _UNSUPPORTED:
+        if option in request.query:
+            raise errors.bad_request(
+                f'The "{option}" query parameter isn\'t supported when Change Tracking is enabled.')
     token = tenant.store.next_version()
     response = collection_response(tenant, request, table)
     body = response.json()
@@ -103,15 +110,34 @@ def handle(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
     return json_response(200, body, headers)
 
 
-def _delta(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
-    tenant = app.tenant
+def _since(request: MockRequest) -> int:
     extra = [k for k in request.query if k.startswith("$") and k not in ("$select", DELTA_TOKEN)]
     if extra:
         raise errors.bad_request(f"A change-tracking delta read takes $select only, not {', '.join(extra)}.")
-    try:
-        since = int(request.query[DELTA_TOKEN])
-    except ValueError:
-        raise errors.bad_request(f"Invalid $deltatoken '{request.query[DELTA_TOKEN]}'.") from None
+    raw = request.query[DELTA_TOKEN]
+    if not raw.isdigit() or int(raw) >= 1 << 63:
+        raise errors.bad_request(f"Invalid $deltatoken '{raw}'.")
+    return int(raw)
+
+
+def count_changes(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
+    """``GET <set>/$count?$deltatoken=<n>``: how many rows were written or deleted since (text/plain)."""
+    tenant = app.tenant
+    if not _tracked(tenant, table):
+        raise errors.bad_request(f"Change tracking is not enabled for the entity '{table.logical_name}'.")
+    _ensure_log(tenant.store)
+    since = _since(request)
+    changed = tenant.store.scalar(f"SELECT COUNT(*) FROM {sql_name(table.logical_name)} WHERE versionnumber > ?",
+                                  (since,))
+    count = int(changed or 0) + len(_deleted_ids(tenant.store, table, since))
+    out = MockResponse(200, body=str(count).encode())
+    out.headers["Content-Type"] = "text/plain"
+    return out
+
+
+def _delta(app: MockApp, request: MockRequest, table: Table) -> MockResponse:
+    tenant = app.tenant
+    since = _since(request)
     token = tenant.store.next_version()
     select = [s.strip() for s in request.query.get("$select", "").split(",") if s.strip()] or None
     columns = selected_columns(table, select)

@@ -62,6 +62,8 @@ def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     if kind is RouteKind.COUNT:
         if method != "GET":
             raise no_resource(request)
+        if change_tracking.DELTA_TOKEN in request.query:
+            return change_tracking.count_changes(app, request, table)
         return count_response(app.tenant, request, table)
     assert route.key is not None
     if kind is RouteKind.ENTITY:

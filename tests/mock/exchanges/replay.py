@@ -3,7 +3,8 @@
 Each file holds one documentation page: ``page`` and ``steps``; a step has a ``name``
 (section and step of the page), a ``request`` (``method``, ``path`` relative to the service
 root or an absolute ``url``, ``headers``, JSON ``body``), what to ``capture`` for later steps
-(``header:OData-EntityId`` -> the id in it, ``header:ETag``, ``body:a.b.0``) and the expected
+(``header:OData-EntityId`` -> the id in it, ``header:ETag``, ``body:a.b.0``, ``body:link|param`` ->
+one query parameter of a link) and the expected
 ``response``: ``status``, ``headers``, ``body`` (or ``text``), with
 
 - ``unordered: [key, ...]``: those lists may come in any order;
@@ -23,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import yaml
@@ -106,7 +108,10 @@ def capture(replay: Replay, step: dict[str, Any], response: requests.Response) -
             if where.lower() == "odata-entityid":
                 value = value[value.rindex("(") + 1:-1]
         else:
-            value = _at_path(response.json(), where)
+            path, _, parameter = where.partition("|")
+            value = _at_path(response.json(), path)
+            if parameter:  # "body:@odata.deltaLink|$deltatoken": one query parameter of a link
+                value = parse_qs(urlsplit(str(value)).query)[parameter][0]
         replay.values[name] = str(value)
 
 

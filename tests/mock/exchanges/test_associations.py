@@ -78,3 +78,12 @@ def test_deep_insert_failure_rolls_everything_back(api: ServiceRootSession) -> N
     assert response.status_code == 400
     assert api.get("accounts?$filter=name eq 'Broken'").json()["value"] == []
     assert api.get("contacts?$filter=lastname eq 'Fine'").json()["value"] == []
+
+
+def test_null_navigation_property_on_update_disassociates(api: ServiceRootSession, create: Create) -> None:
+    account = create("accounts", {"name": "Parent"})
+    lead = create("leads", {"subject": "x", "lastname": "Doe", "parentaccountid@odata.bind": f"accounts({account})"})
+    assert api.get(f"leads({lead})?$select=_parentaccountid_value").json()["_parentaccountid_value"] == account
+    assert api.patch(f"leads({lead})", json={"parentaccountid": None}).status_code == 204
+    assert api.get(f"leads({lead})?$select=_parentaccountid_value").json()["_parentaccountid_value"] is None
+    assert api.patch(f"leads({lead})", json={"nosuchnavigation": None}).status_code == 400

@@ -59,3 +59,24 @@ def test_a_table_without_change_tracking_refuses_the_preference(api: ServiceRoot
 def test_a_delta_read_takes_select_only(api: ServiceRootSession) -> None:
     assert api.get("accounts?$select=name&$filter=name eq 'x'&$deltatoken=5").status_code == 400
     assert api.get("accounts?$select=name&$deltatoken=abc").status_code == 400
+    assert api.get("accounts?$select=name&$deltatoken=99999999999999999999999999").status_code == 400
+    assert api.get("accounts/$count?$deltatoken=-1").status_code == 400
+
+
+def test_count_of_changes_and_refused_options(api: ServiceRootSession, create: Create) -> None:
+    gone = create("accounts", {"name": "Gone"})
+    link = api.get("accounts?$select=name", headers=TRACK).json()["@odata.deltaLink"]
+    token = link.rsplit("$deltatoken=", 1)[1]
+    create("accounts", {"name": "New"})
+    api.delete(f"accounts({gone})")
+    counted = api.get(f"accounts/$count?$deltatoken={token}")
+    assert (counted.status_code, counted.text, counted.headers["Content-Type"]) == (200, "2", "text/plain")
+    for option in ("$filter=name eq 'New'", "$orderby=name", "$top=1", "$expand=primarycontactid"):
+        refused = api.get(f"accounts?$select=name&{option}", headers=TRACK)
+        assert refused.status_code == 400
+        name = option.split("=", 1)[0]
+        assert refused.json()["error"]["message"] == (
+            f'The "{name}" query parameter isn\'t supported when Change Tracking is enabled.')
+    eligible = api.get("EntityDefinitions?$select=SchemaName"
+                       "&$filter=ChangeTrackingEnabled eq false and CanChangeTrackingBeEnabled/Value eq false")
+    assert eligible.json()["value"] == []
