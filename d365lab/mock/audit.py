@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterable
 
 from d365lab.mock.audit_values import Change, changedata_json
 from d365lab.mock.rules.common import SYSTEM_COLUMNS, is_performing
@@ -128,17 +129,31 @@ def record(tenant: Tenant, table: Table, old: Row | None, new: Row | None) -> No
     settings = tenant.settings
     if not organization_enabled(store, settings) or not table_enabled(store, settings, table.logical_name):
         return
-    changes = _changes(table, old, new)
+    changes = _changes(table, old, new, settings.audit.unaudited_columns.get(table.logical_name, ()))
     if old is not None and new is not None and not changes:
         return  # an update that changes no value writes no audit row
     row = old if new is None else new
     assert row is not None
+    names = {name for name, _, _ in changes}
+    if settings.audit.split_state_and_status and old is not None and new is not None \
+            and {"statecode", "statuscode"} <= names:
+        status = [c for c in changes if c[0] == "statuscode"]
+        _write(tenant, store, table, row, old, new, [c for c in changes if c[0] != "statuscode"])
+        _write(tenant, store, table, row, old, new, status, action=AuditAction.UPDATE)
+        return
+    _write(tenant, store, table, row, old, new, changes)
+
+
+def _write(tenant: Tenant, store: Store, table: Table, row: Row, old: Row | None, new: Row | None,
+           changes: list[Change], action: int | None = None) -> None:
+    """Insert one audit row."""
+    settings = tenant.settings
     version = store.next_version()
     store.insert(TABLES["audit"], {
         "auditid": _time_ordered_id(version),
         "createdon": utc_now(),
         "versionnumber": version,
-        "action": int(_action(settings, table, old, new, changes)),
+        "action": int(action if action is not None else _action(settings, table, old, new, changes)),
         "operation": int(AuditOperation.CREATE if old is None else
                          AuditOperation.DELETE if new is None else AuditOperation.UPDATE),
         "objectid": Ref(table.logical_name, str(row[table.primary_id])),
@@ -157,9 +172,12 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _changes(table: Table, old: Row | None, new: Row | None) -> list[Change]:
+def _changes(table: Table, old: Row | None, new: Row | None, unaudited: Iterable[str] = ()) -> list[Change]:
     out: list[Change] = []
+    skipped = frozenset(unaudited)
     for name in audited_columns(table):
+        if name in skipped:
+            continue
         before = None if old is None else old.get(name)
         after = None if new is None else new.get(name)
         if not _same(before, after):

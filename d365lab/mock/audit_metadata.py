@@ -31,9 +31,11 @@ def entity_audit(tenant: Tenant, table: Table) -> dict[str, Any]:
     return {"IsAuditEnabled": _flag(enabled, audit.is_auditable(table))}
 
 
-def attribute_audit(table: Table, column: Column) -> dict[str, Any]:
-    """The column's ``IsAuditEnabled`` managed property."""
+def attribute_audit(table: Table, column: Column, tenant: Tenant | None = None) -> dict[str, Any]:
+    """The column's ``IsAuditEnabled`` managed property (``MockSettings.audit.unaudited_columns`` off)."""
     audited = audit.is_auditable(table) and column.name in audit.audited_columns(table)
+    if audited and tenant is not None:
+        audited = column.name not in tenant.settings.audit.unaudited_columns.get(table.logical_name, ())
     return {"IsAuditEnabled": _flag(audited, False)}
 
 

@@ -36,6 +36,16 @@ class AuditSettings(BaseModel):
     #: (docs: 44 Win; 45 Lose presumably).
     win_opportunity_action: int = 44
     lose_opportunity_action: int = 45
+    #: Columns whose ``IsAuditEnabled`` is off, per table (``{"lead": ["statecode", "statuscode"]}``):
+    #: their changes leave no value in the history, and an update changing only them writes no
+    #: row. Column defaults (lead statecode/statuscode) are UNVERIFIED; by default every column audits.
+    unaudited_columns: dict[str, list[str]] = Field(default_factory=dict)
+    #: A change of statecode and statuscode writes two rows (the state change without
+    #: statuscode, then statuscode alone as an Update) instead of one carrying both (UNVERIFIED).
+    split_state_and_status: bool = False
+    #: Seconds before an audit row shows in ``audits`` and the history functions (a real
+    #: tenant's audit log can lag; no SLA is documented). 0: at once.
+    visibility_delay_seconds: float = Field(default=0.0, ge=0)
     #: ``GET /audits?$select=changedata`` answers the JSON ``{"changedAttributes":[…]}``
     #: (community evidence); False: ``changedata`` is an unknown property (the documented
     #: EntityType has none). Never returned without ``$select``.

@@ -117,17 +117,19 @@ class Measure:
     column: Column | None = None
     distinct: bool = False
 
-    def sql(self) -> str:
-        """The SQL aggregate."""
-        if self.function == "count" and self.column is None:
+    def input_sql(self) -> str | None:
+        """The per-row value this measure reads (None for a row count)."""
+        if self.column is None or (self.function == "count" and not self.distinct):
+            return None
+        assert self.source is not None
+        return self.source.compare_sql(self.column) if self.distinct else self.source.value_sql(self.column)
+
+    def sql(self, value: str | None) -> str:
+        """The SQL aggregate over ``value`` (the inner query's column holding :meth:`input_sql`)."""
+        if value is None:
             return "COUNT(*)"
-        assert self.source is not None and self.column is not None
-        value = self.source.value_sql(self.column)
         if self.function in ("count", "countcolumn"):
-            if self.function == "count" and not self.distinct:
-                return "COUNT(*)"
-            target = self.source.compare_sql(self.column) if self.distinct else value
-            return f"COUNT({'DISTINCT ' if self.distinct else ''}{target})"
+            return f"COUNT({'DISTINCT ' if self.distinct else ''}{value})"
         return f"{self.function.upper()}({value})"
 
 
@@ -156,46 +158,61 @@ class AggregatePlan:
     order: list[tuple[str, bool]] = field(default_factory=list)
     record_limit: int = AGGREGATE_RECORD_LIMIT
     max_rows: int | None = None
+    #: ``FROM … WHERE …`` over the root rows alone, when they are never more than the rows the
+    #: query evaluates (no inner join): counting them first refuses an over-limit query cheaply.
+    root_only_sql: str = ""
+    root_only_params: list[Any] = field(default_factory=list)
 
 
-def _select_list(plan: AggregatePlan) -> list[str]:
-    items: list[str] = []
-    for key in plan.groups:
+def _grouped_sql(plan: AggregatePlan) -> str:
+    """One pass over at most ``record_limit + 1`` rows: an inner query reads the values, the outer groups them.
+
+    The cap is what lets an over-limit query fail after reading no more rows than the limit,
+    as the service refuses it without evaluating it all.
+    """
+    inner: list[str] = []
+    outer: list[str] = []
+    group_by: list[str] = []
+    positions: dict[str, str] = {}
+    for index, key in enumerate(plan.groups):
+        inner.append(f"{key.group_sql()} AS g{index}")
+        group_by.append(f"g{index}")
+        positions[key.alias] = f"g{index}"
         if key.date_part is not None:
-            items.append(key.group_sql())
-        elif is_text(key.column):
-            items.append(f"MIN({key.source.value_sql(key.column)})")
-        else:
-            items.append(key.source.value_sql(key.column))
-        if key.column.is_lookup and key.date_part is None:
-            items.append(f"MIN({key.source.sql_alias}.{quote(target_column(key.column.name))})")
-    items.extend(m.sql() for m in plan.measures)
-    items.append("COUNT(*)")
-    return items
-
-
-def _order_sql(plan: AggregatePlan) -> str:
-    positions: dict[str, str] = {key.alias: key.group_sql() for key in plan.groups}
-    index = sum(2 if k.column.is_lookup and k.date_part is None else 1 for k in plan.groups)
-    for measure in plan.measures:
-        index += 1
-        positions[measure.alias] = str(index)
+            outer.append(f"g{index}")
+            continue
+        inner.append(f"{key.source.value_sql(key.column)} AS v{index}")
+        outer.append(f"MIN(v{index})" if is_text(key.column) else f"v{index}")
+        if key.column.is_lookup:
+            inner.append(f"{key.source.sql_alias}.{quote(target_column(key.column.name))} AS t{index}")
+            outer.append(f"MIN(t{index})")
+    for index, measure in enumerate(plan.measures):
+        value = measure.input_sql()
+        if value is not None:
+            inner.append(f"{value} AS m{index}")
+        outer.append(measure.sql(None if value is None else f"m{index}"))
+        positions[measure.alias] = str(len(outer))
+    outer.append("COUNT(*)")
+    sql = f"SELECT {', '.join(inner) or '1 AS one'} {plan.from_sql}"
+    if plan.where:
+        sql += f" WHERE {plan.where}"
+    sql = f"SELECT {', '.join(outer)} FROM ({sql} LIMIT {plan.record_limit + 1})"
+    if group_by:
+        sql += " GROUP BY " + ", ".join(group_by)
     terms = [f"{positions[alias]}{' DESC' if desc else ''}" for alias, desc in plan.order if alias in positions]
     if not plan.order:
-        terms = [key.group_sql() for key in plan.groups]
-    return ", ".join(terms)
+        terms = group_by
+    return sql + (f" ORDER BY {', '.join(terms)}" if terms else "")
 
 
 def run_aggregate(tenant: SqliteTenant, plan: AggregatePlan) -> list[dict[str, Any]]:
     """Run the plan: ``{alias: value}`` per group (lookups as ``(id, table)``), limit enforced."""
-    sql = f"SELECT {', '.join(_select_list(plan))} {plan.from_sql}"
-    if plan.where:
-        sql += f" WHERE {plan.where}"
-    if plan.groups:
-        sql += " GROUP BY " + ", ".join(key.group_sql() for key in plan.groups)
-    order = _order_sql(plan)
-    if order:
-        sql += f" ORDER BY {order}"
+    if plan.root_only_sql:
+        counted = tenant.store.scalar(f"SELECT COUNT(*) FROM (SELECT 1 {plan.root_only_sql} "
+                                      f"LIMIT {plan.record_limit + 1})", plan.root_only_params)
+        if int(counted or 0) > plan.record_limit:
+            raise aggregate_limit_error()
+    sql = _grouped_sql(plan)
     found = tenant.store.rows(sql, plan.params)
     if sum(int(row[-1]) for row in found) > plan.record_limit:
         raise aggregate_limit_error()

@@ -100,6 +100,9 @@ class ApplyCompiler:
             raise apply_error("groupby or aggregate is required.")
         plan = AggregatePlan(self._from_sql(), params=self.params, groups=self.groups, measures=self.measures,
                              record_limit=self.tenant.settings.aggregate_record_limit, max_rows=options.top)
+        root = quote(self.table.logical_name)
+        plan.root_only_sql = f"FROM {root}" + (f" WHERE {' AND '.join(self.filters)}" if self.filters else "")
+        plan.root_only_params = list(self.params)
         measure_names = {measure.alias for measure in self.measures}
         for name, desc in options.orderby:
             if name in measure_names:

@@ -25,6 +25,7 @@ from d365lab.mock.query_aggregate import (
 )
 from d365lab.mock.query_fetch import fetch_error
 from d365lab.mock.query_link import LinkedFetchCompiler
+from d365lab.mock.store import quote
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response
 from d365lab.models.schema import Table
@@ -53,6 +54,10 @@ def aggregate_plan(tenant: SqliteTenant, compiler: LinkedFetchCompiler) -> Aggre
             raise fetch_error("aggregatelimit must be a positive integer")
         limit = min(limit, int(raw_limit))
     plan = AggregatePlan(from_sql, where, params + where_params, record_limit=limit)
+    if (all(link.link_type == "outer" for link in compiler.joined_links())
+            and compiler.entity.find(".//condition[@entityname]") is None):
+        plan.root_only_sql = f"FROM {quote(compiler.table.logical_name)} AS t0" + (f" WHERE {where}" if where else "")
+        plan.root_only_params = list(where_params)
     aliases: set[str] = set()
     for source, element in _attributes(compiler):
         compiler.current = source

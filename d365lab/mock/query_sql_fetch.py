@@ -308,10 +308,13 @@ class SqlToFetch:
                descending: bool, aggregate: bool) -> None:
         flag = {"descending": "true"} if descending else {}
         if aggregate:
-            names = {item.name.lower(): item.name for item in statement.items}
-            if qualifier is not None or name not in names:
+            scope = self._scope(statement, qualifier) if qualifier is not None else None
+            matches = [item.name for item in statement.items
+                       if (qualifier is None and item.name.lower() == name)
+                       or (item.function is None and item.column == name and scope in (None, item.scope))]
+            if not matches:
                 raise sql_error(f"ORDER BY {name}: name a column or alias of the SELECT list")
-            ElementTree.SubElement(root, "order", alias=names[name], attrib=flag)
+            ElementTree.SubElement(root, "order", alias=matches[0], attrib=flag)
             return
         scope = self._scope(statement, qualifier)
         ElementTree.SubElement(scope.element, "order", attribute=name, attrib=flag)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from d365lab.mock import errors
@@ -45,6 +46,12 @@ def audits(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     """``/audits`` routes: read-only, ``changedata`` only when selected (and selectable)."""
     if request.method in _WRITE_VERBS and route.kind in (RouteKind.COLLECTION, RouteKind.ENTITY):
         raise read_only("audit", _WRITE_VERBS[request.method])
+    cutoff = visible_until(app.tenant)
+    if cutoff is not None:
+        shown = f"createdon le {cutoff}"
+        condition = request.query.get("$filter")
+        request = replace(request, query={**request.query,
+                                          "$filter": f"({condition}) and {shown}" if condition else shown})
     selected = request.query.get("$select")
     if selected is not None:
         if "changedata" in {s.strip() for s in selected.split(",")} and not app.settings.audit.changedata_selectable:
@@ -54,6 +61,14 @@ def audits(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
     # The context names what the caller asked for (the whole entity), not the columns chosen for it.
     response.body = response.body.replace(f"audits({_DEFAULT_SELECT})".encode(), b"audits", 1)
     return response
+
+
+def visible_until(tenant: Tenant) -> str | None:
+    """The newest ``createdon`` visible now (``MockSettings.audit.visibility_delay_seconds``), None = all."""
+    delay = tenant.settings.audit.visibility_delay_seconds
+    if not delay:
+        return None
+    return (datetime.now(UTC) - timedelta(seconds=delay)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _target(tenant: Tenant, call: OperationCall) -> tuple[str, str]:
@@ -93,6 +108,9 @@ def _positive(paging: dict[str, Any], name: str, default: int) -> int:
 def _history_rows(tenant: Tenant, logical_name: str, record_id: str) -> list[Row]:
     """The record's audit rows in the configured order."""
     rows = tenant.find("audit", objectid=Ref(logical_name, record_id))
+    cutoff = visible_until(tenant)
+    if cutoff is not None:
+        rows = [r for r in rows if str(r.get("createdon") or "") <= cutoff]
     rows.sort(key=lambda r: (r.get("createdon") or "", r["auditid"]),
               reverse=tenant.settings.audit.history_order == "newest_first")
     return rows
@@ -170,6 +188,9 @@ def retrieve_attribute_change_history(tenant: Tenant, call: OperationCall) -> Op
 def retrieve_audit_details(tenant: Tenant, call: OperationCall) -> OperationResult:
     """The old and new values of one audit row."""
     row = tenant.require("audit", str(call.bound_id))
+    cutoff = visible_until(tenant)
+    if cutoff is not None and str(row.get("createdon") or "") > cutoff:
+        raise errors.not_found("audit", str(call.bound_id))
     return OperationResult(200, {
         "@odata.context": call.response_context("RetrieveAuditDetails"),
         "AuditDetail": audit_detail(tenant, row, _annotations(call)),
