@@ -18,12 +18,12 @@ from d365lab.labs.watch_journal import WatchEvent
 
 #: The watch's lines, in the lab language (English for any other).
 WORDS: dict[str, dict[str, str]] = {
-    "en": {"passed": "passed", "failed": "failed", "not_observable": "not observable",
+    "en": {"passed": "passed", "failed": "failed", "not_observable": "not observable", "task": "task", "colon": ": ",
            "round": "round {n} at {at}: {requests} requests ({each:.1f} per student)",
            "throttled": "; throttled, next round in {seconds:g} s",
            "stopped": "watch stopped ({reason}) after {n} round(s)", "board": "class board: {path}",
            "complete": "complete", "max_time": "--max-time", "interrupted": "interrupted"},
-    "fr": {"passed": "réussie", "failed": "échec", "not_observable": "non observable",
+    "fr": {"passed": "réussie", "failed": "échec", "not_observable": "non observable", "task": "tâche", "colon": " : ",
            "round": "tour {n} à {at} : {requests} requêtes ({each:.1f} par stagiaire)",
            "throttled": " ; limité par le service, tour suivant dans {seconds:g} s",
            "stopped": "surveillance arrêtée ({reason}) après {n} tour(s)", "board": "tableau de la classe : {path}",
@@ -78,9 +78,10 @@ def describe_event(watched: WatchedStudent, event: WatchEvent, lab: LabSpec) -> 
         title = str(localize(task.title, watched.language)) if task else ""
         return f"{when} {who}{event.subject} {words['passed']} — {title}".rstrip(" —")
     if event.kind == "status":
-        return (f"{when} {who}{event.subject}: {words.get(str(event.old), event.old)} -> "
+        subject = event.subject.replace("task ", f"{words['task']} ", 1)
+        return (f"{when} {who}{subject}{words['colon']}{words.get(str(event.old), event.old)} -> "
                 f"{words.get(str(event.new), event.new)}")
-    return f"{when} {who}{event.subject}: {event.old} -> {event.new}"
+    return f"{when} {who}{event.subject}{words['colon']}{event.old} -> {event.new}"
 
 
 def watch_students(lab: LabSpec, students: list[Student], *, language: Language, options: WatchOptions,

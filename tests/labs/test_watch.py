@@ -47,7 +47,8 @@ def test_a_watch_sees_the_disqualify_that_the_reactivation_later_hides(lab_env: 
     _reactivate_lead_c()
 
     second = cli("lab", "check", "--watch", "--no-journal", "--max-time", "0", "--upto", "ex2.t4", "--format", "json")
-    assert "lead_c.statecode: 2 -> 0" in second.stderr  # the transition, as it was observed
+    assert "lead_c.statecode : 2 -> 0" in second.stderr  # the transition, as it was observed
+    assert "tâche ex2.t4 : échec -> réussie" in second.stderr
     assert re.search(r"ex2\.t4 réussie", second.stderr)
     report = second.json()
     assert second.exit_code == 0 and report["score"] == report["max_score"]
