@@ -24,8 +24,9 @@ from d365lab.transport import RetryPolicy
 
 from .conftest import RunCli
 
-#: The mock's limits before scaling: 500 ms of execution time per 1 s window at scale 0.1.
-TIGHT = ThrottleSettings(execution_ms_per_window=5000, window_seconds=10.0)
+#: The mock's limits before scaling: 300 ms of execution time per 1 s window at scale 0.1, less than
+#: the 4 lanes would use (about 400 ms/s), so the budget must pace them.
+TIGHT = ThrottleSettings(execution_ms_per_window=3000, window_seconds=10.0)
 SCALE = 0.1
 
 
