@@ -137,6 +137,9 @@ def main() -> None:
               f"{ours['requests']} requests, {ours['throttled']} answered 429, server time "
               f"{ours['server_ms'] / 1000:.1f} s (mock CPU {ours['cpu']:.1f} s) -> execution-time budget used "
               f"{ours['budget']:.1%} (target >= 85 %: {'OK' if ours['budget'] >= 0.85 else 'MISSED'})")
+        modelled = budget_used(predicted.server_seconds * 1000.0, 1, ours["seconds"])
+        print(f"       budget used by the modelled server time alone ({predicted.server_seconds:.0f} s, without the "
+              f"mock's CPU and scheduling delays the clients measure): {modelled:.1%}")
         sdk_leads = args.sdk_leads or args.leads
         sdk_path = path
         if sdk_leads != args.leads:

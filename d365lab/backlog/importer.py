@@ -244,6 +244,7 @@ def _run_import(client: DataverseClient, table: CsvTable, options: ImportOptions
         report.invalid_rows += len({r.line for r in rejections})
         report.rejections.extend(rejections)
         report.valid = len(valid)
+        stream.expected_rows = len(valid)  # at most: duplicates are left out
         if scan is not None:
             sorter.tenant = scan.result()
         for line, payload in valid:

@@ -130,11 +130,14 @@ class LeadWriter:
         """Create one chunk (split on refusal, see the module docstring); never raises for a refused row."""
         return self._create_one(chunk)
 
-    def next_chunk_size(self, previous: int) -> int:
+    def next_chunk_size(self, previous: int, remaining: int | None = None) -> int:
         """The size of the next streamed chunk: double the previous one, up to the chunk size,
         and no more rows than fit in :data:`LONGEST_CHUNK_MS` or in a quarter of one lane's share
-        of the execution-time window at the measured time per row."""
+        of the execution-time window at the measured time per row. With ``remaining`` (rows still
+        to come) known, the last chunks are split over every lane so the lanes finish together."""
         wanted = min(previous * 2, self.chunk_size)
+        if remaining is not None and self.lanes is not None:
+            wanted = min(wanted, max(FIRST_CHUNK, -(-remaining // self.parallelism)))
         if self.lanes is None or not self.ms_per_row:
             return wanted
         limits = self.lanes.budgets[0].limits
@@ -259,13 +262,18 @@ class CreateStream:
         # the service is done with the previous one (checking a row costs much less than
         # writing it).
         self._next_size = min(FIRST_CHUNK, writer.chunk_size)
+        #: Rows the caller expects to add in all (None: unknown); lets the last chunks be balanced.
+        self.expected_rows: int | None = None
+        self._added = 0
 
     def add(self, line: int, payload: dict[str, Any]) -> None:
         """Queue one row (its CSV line and body); a full chunk is sent now, in the background."""
         self._pending.append((line, payload))
+        self._added += 1
         if len(self._pending) >= self._next_size:
             self._send()
-            self._next_size = self.writer.next_chunk_size(self._next_size)
+            remaining = None if self.expected_rows is None else max(0, self.expected_rows - self._added)
+            self._next_size = self.writer.next_chunk_size(self._next_size, remaining)
 
     def _send(self) -> None:
         if self._pending:
