@@ -17,7 +17,7 @@ from typing import Any
 from d365lab.mock import errors
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.tenant_api import Ref, Row, Tenant
-from d365lab.mock.validation import conversion_error, normalize_guid, out_of_type_range
+from d365lab.mock.validation import coerce, conversion_error, normalize_guid, out_of_type_range
 from d365lab.models import schema
 from d365lab.models.enums import label_of
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
@@ -119,9 +119,10 @@ def key_literal(column: Column, raw: str) -> Any:
     """An alternate-key value from a URL as the column's storage type."""
     if column.type in (ColumnType.INTEGER, ColumnType.BIGINT, ColumnType.PICKLIST):
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             raise conversion_error(raw, column) from None
+        return coerce(column, number)  # past Int32/Int64 is a 400, not an SQLite overflow
     return raw
 
 

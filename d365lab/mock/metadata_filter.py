@@ -159,3 +159,11 @@ def _equals(actual: Any, literal: Any) -> bool:
     if isinstance(literal, str):
         return actual is not None and str(actual).lower() == literal.lower()
     return isinstance(actual, int | float) and not isinstance(actual, bool) and actual == literal
+
+
+def select_properties(item: dict[str, Any], select: str | None) -> dict[str, Any]:
+    """A definition cut to a ``$select`` list (annotations and ``MetadataId`` always kept)."""
+    if not select:
+        return item
+    wanted = {s.strip() for s in select.split(",") if s.strip()}
+    return {k: v for k, v in item.items() if k in wanted or k.startswith("@") or k == "MetadataId"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from d365lab.models.activity_tables import REGARDING_PARENTS, REGARDING_SUFFIX
 from d365lab.models.schema import TABLES, Table
 
 
@@ -130,6 +131,11 @@ _OOB: dict[str, list[OneToMany]] = {
     ],
 }
 
+# The regarding navigations of the other activity tables (Account_Tasks, Lead_Emails,
+# Opportunity_Appointments, Contact_ActivityPointers...), named like Account_Phonecalls.
+for _parent, _prefix in REGARDING_PARENTS.items():
+    for _activity in ("task", "email", "appointment", "activitypointer"):
+        _OOB[_parent].append(OneToMany(f"{_prefix}_{REGARDING_SUFFIX[_activity]}", _activity, "regardingobjectid"))
 
 _CACHE: dict[int, tuple[Table, dict[str, OneToMany]]] = {}
 

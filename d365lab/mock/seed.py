@@ -35,7 +35,7 @@ def _system_rows(organization_name: str) -> list[tuple[str, Row]]:
     rows: list[tuple[str, Row]] = [
         ("businessunit", {"businessunitid": BUSINESS_UNIT_ID, "name": "Contoso Coffee"}),
         ("systemuser", {
-            "systemuserid": USER_ID, "fullname": "Mock Administrator", "firstname": "Mock",
+            "systemuserid": USER_ID, "firstname": "Mock",  # fullname is computed
             "lastname": "Administrator", "domainname": "admin@contoso-coffee.mock",
             "internalemailaddress": "admin@contoso-coffee.mock",
             "businessunitid": Ref("businessunit", BUSINESS_UNIT_ID), "isdisabled": False,

@@ -143,6 +143,9 @@ class SqliteTenant:
         now = utc_now()
         new: Row = dict.fromkeys(t.columns)
         new.update(checked)
+        for name, default in t.defaults:  # sent values win, except a null boolean: booleans are never null
+            if new[name] is None and (name not in checked or isinstance(default, bool)):
+                new[name] = default
         supplied_id = checked.get(t.primary_id)
         new[t.primary_id] = supplied_id or new_guid()
         new["createdon"] = new["modifiedon"] = now

@@ -225,10 +225,26 @@ class InitialCommunication(IntEnum):
     NOT_CONTACTED = 1
 
 
+#: Labels registered for an enum class (the generated schema's labels; see register_labels).
+_REGISTERED_LABELS: dict[type[IntEnum], dict[int, str]] = {}
+
+
+def register_labels(enum_cls: type[IntEnum], labels: dict[int, str]) -> None:
+    """Give an option-set enum the labels of the schema (what :func:`label_of` then returns)."""
+    _REGISTERED_LABELS[enum_cls] = dict(labels)
+
+
 #: English labels of option values, keyed by enum class. French labels live with the
 #: lab data; these are the labels the service returns as formatted values.
 def label_of(value: IntEnum) -> str:
-    """Return the English display label of an option value ("NO_LONGER_INTERESTED" -> "No Longer Interested")."""
+    """Return the English display label of an option value.
+
+    The schema's own label when one is registered (``"Word of Mouth"``), else the member
+    name in title case ("NO_LONGER_INTERESTED" -> "No Longer Interested").
+    """
+    registered = _REGISTERED_LABELS.get(type(value))
+    if registered is not None and int(value) in registered:
+        return registered[int(value)]
     special = {
         (LeadStatus, 5): "Cannot Contact",
         (OpportunityStatus, 5): "Out-Sold",

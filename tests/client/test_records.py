@@ -176,8 +176,8 @@ def test_update_and_upsert_multiple(client: DataverseClient, rsps: responses.Req
 
 
 def test_unknown_tables_are_addressed_by_entity_set(client: DataverseClient, rsps: responses.RequestsMock) -> None:
-    rsps.post(API + "tasks", status=204, headers={"OData-EntityId": f"{API}tasks({LEAD_ID})"})
-    assert client.records.create("tasks", {"subject": "x"}) == LEAD_ID
+    rsps.post(API + "quotes", status=204, headers={"OData-EntityId": f"{API}quotes({LEAD_ID})"})
+    assert client.records.create("quotes", {"subject": "x"}) == LEAD_ID
     assert body_of(rsps.calls[0]) == {"subject": "x"}
 
 

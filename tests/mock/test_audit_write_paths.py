@@ -91,7 +91,7 @@ def test_the_action_of_a_lead_state_change_is_a_setting(mock_settings: MockSetti
 def test_assigning_an_owner_is_the_assign_action(audited: ServiceRootSession, create: Create) -> None:
     lead = create("leads", {"subject": "s", "lastname": "Doe"})
     user = audited.get("WhoAmI").json()["UserId"]
-    other = create("systemusers", {"fullname": "Other User", "lastname": "User"})
+    other = create("systemusers", {"firstname": "Other", "lastname": "User"})  # fullname is computed
     audited.patch(f"leads({lead})", json={"ownerid@odata.bind": f"/systemusers({other})"})
     rows = audits_of(audited, lead)
     assert rows[-1]["action"] == 13

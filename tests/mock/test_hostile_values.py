@@ -17,6 +17,7 @@ from d365lab.mock.app import MockApp
 from tests.mock.hostile_support import assert_client_error, option, send
 
 HUGE = "99999999999999999999"
+LOCAL_TIME = "LocalTimeFromUtcTime(TimeZoneCode=@p,UtcTime=@q)"
 
 
 def _post(app: MockApp, path: str, body: bytes | dict[str, Any]) -> Any:
@@ -182,3 +183,14 @@ def test_bulk_delete_with_typed_values_still_deletes(mock_app: MockApp,
                          "Values": [{"Value": "0", "Type": "System.Int32"}]})
     assert _post(mock_app, "BulkDelete", body).status_code == 200
     assert _leads_readable(mock_app) == []
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    (f"opportunities(closeprobability={HUGE})", ""),
+    (f"leads(leadsourcecode={HUGE})", ""),
+    (LOCAL_TIME, option("@p", "105") + "&" + option("@q", "'9999-12-31T23:59:59Z'")),
+    (LOCAL_TIME, option("@p", "105") + "&" + option("@q", "'0001-01-01T00:00:00+05:00'")),
+])
+def test_found_by_fuzzing_alternate_keys_and_time_functions_out_of_range(mock_app: MockApp, path: str,
+                                                                           query: str) -> None:
+    assert_client_error(send(mock_app, "GET", path, query=query))

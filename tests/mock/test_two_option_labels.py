@@ -82,4 +82,6 @@ def test_boolean_casts_on_the_collection_expand_every_option_set(api: ServiceRoo
     labels = {i["LogicalName"]: (i["OptionSet"]["TrueOption"]["Label"]["UserLocalizedLabel"]["Label"],
                                  i["OptionSet"]["FalseOption"]["Label"]["UserLocalizedLabel"]["Label"])
               for i in items}
-    assert labels == {"isdisabled": ("Disabled", "Enabled")}
+    assert labels["isdisabled"] == ("Disabled", "Enabled")
+    assert labels["isintegrationuser"] == ("Yes", "No")  # every two-option column of the table is listed
+    assert {i["@odata.type"] for i in items} == {"#Microsoft.Dynamics.CRM.BooleanAttributeMetadata"}

@@ -22,7 +22,7 @@ from d365lab.mock.handlers.relationship_metadata import (
     relationship_definitions,
     table_relationships,
 )
-from d365lab.mock.metadata_filter import compile_filter
+from d365lab.mock.metadata_filter import compile_filter, select_properties
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, Route, split_call
 from d365lab.mock.tenant_api import Tenant
@@ -174,13 +174,6 @@ def boolean_option_set(table: Table, column: Column) -> dict[str, Any]:
 
 # ------------------------------------------------------------------- handling
 
-def _apply_select(item: dict[str, Any], select: str | None) -> dict[str, Any]:
-    if not select:
-        return item
-    wanted = {s.strip() for s in select.split(",") if s.strip()}
-    return {k: v for k, v in item.items() if k in wanted or k.startswith("@") or k == "MetadataId"}
-
-
 def _find_table(args: str) -> Table:
     key = args.strip()
     match = re.fullmatch(r"LogicalName\s*=\s*'([^']*)'", key)
@@ -222,22 +215,22 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
             raise errors.unknown_segment(route.segments[0])
         described = [{**entity_metadata(t), **entity_audit(tenant, t), **_tracking(tenant, t)} for t in TABLES.values()]
         keep = compile_filter(query.get("$filter"))
-        items = [_apply_select(d, query.get("$select")) for d in described if keep(d)]
+        items = [select_properties(d, query.get("$select")) for d in described if keep(d)]
         selected = query.get("$select")
         context = f"{base}/$metadata#EntityDefinitions" + (f"({selected})" if selected else "")
         return json_response(200, {"@odata.context": context, "value": items})
     table = _find_table(route.args)
     if not route.segments:
         described_one = {**entity_metadata(table), **entity_audit(tenant, table), **_tracking(tenant, table)}
-        body = _apply_select(described_one, query.get("$select"))
+        body = select_properties(described_one, query.get("$select"))
         if "Attributes" in query.get("$expand", ""):
             nested = re.search(r"Attributes\(\$select=([^;)]*)", query["$expand"])
-            body["Attributes"] = [_apply_select(attribute_metadata(table, c, tenant),
-                                                nested.group(1) if nested else None)
+            body["Attributes"] = [select_properties(attribute_metadata(table, c, tenant),
+                                                  nested.group(1) if nested else None)
                                   for c in table.columns.values()]
         if "Keys" in query.get("$expand", ""):
             nested = re.search(r"Keys\(\$select=([^;)]*)", query["$expand"])
-            body["Keys"] = [_apply_select(key, nested.group(1) if nested else None)
+            body["Keys"] = [select_properties(key, nested.group(1) if nested else None)
                             for key in key_metadata(tenant, table)]
         for segment in ENTITY_SEGMENTS:
             if segment in query.get("$expand", ""):
@@ -247,7 +240,7 @@ def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:
     if split_call(route.segments[0])[0] in ENTITY_SEGMENTS:
         return table_relationships(request, table, route.segments)
     if route.segments == ["Keys"]:
-        items = [_apply_select(key, query.get("$select")) for key in key_metadata(tenant, table)]
+        items = [select_properties(key, query.get("$select")) for key in key_metadata(tenant, table)]
         return json_response(200, {"@odata.context": f"{base}/$metadata#EntityDefinitions('{table.logical_name}')/Keys",
                                    "value": items})
     return _attributes(table, request, route.segments, tenant)
@@ -298,7 +291,7 @@ def _attributes(table: Table, request: MockRequest, segments: list[str], tenant:
     select = request.query.get("$select")
 
     def render(column: Column) -> dict[str, Any]:
-        item = _apply_select(attribute_metadata(table, column, tenant), select)
+        item = select_properties(attribute_metadata(table, column, tenant), select)
         if expand_options:
             item["OptionSet"] = option_set(table, column)
             if "GlobalOptionSet" in request.query.get("$expand", ""):

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from d365lab.mock import errors
-from d365lab.mock.metadata_filter import compile_filter
+from d365lab.mock.metadata_filter import compile_filter, select_properties
 from d365lab.mock.relationships import MANY_TO_MANY, ManyToMany, OneToMany, one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, split_call
 from d365lab.mock.wire import MockRequest, MockResponse, json_response
@@ -109,13 +109,6 @@ def entity_relationships(table: Table, segment: str) -> list[dict[str, Any]]:
     return [r for r in every if table.logical_name in (r.get("Entity1LogicalName"), r.get("Entity2LogicalName"))]
 
 
-def _select(item: dict[str, Any], select: str | None) -> dict[str, Any]:
-    if not select:
-        return item
-    wanted = {s.strip() for s in select.split(",") if s.strip()}
-    return {k: v for k, v in item.items() if k in wanted or k.startswith("@") or k == "MetadataId"}
-
-
 def _pick(items: list[dict[str, Any]], key: str) -> dict[str, Any]:
     text = key.strip()
     by_name = re.fullmatch(r"SchemaName\s*=\s*'([^']*)'", text)
@@ -144,10 +137,10 @@ def answer(request: MockRequest, context: str, items: list[dict[str, Any]], key:
     items, cast_suffix = _cast(items, cast)
     select = request.query.get("$select")
     if key is not None:
-        body = _select(_pick(items, key), select)
+        body = select_properties(_pick(items, key), select)
         return json_response(200, {"@odata.context": f"{context}{cast_suffix}/$entity", **body})
     keep = compile_filter(request.query.get("$filter"))
-    values = [_select(item, select) for item in items if keep(item)]
+    values = [select_properties(item, select) for item in items if keep(item)]
     return json_response(200, {"@odata.context": context + cast_suffix, "value": values})
 
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from d365lab.mock import errors
 from d365lab.mock.codec import encode_row
@@ -20,6 +20,7 @@ from d365lab.mock.handlers.registry import OperationCall, OperationResult, funct
 from d365lab.mock.tenant_api import Tenant
 from d365lab.mock.timezones import by_localized_name
 from d365lab.mock.user_settings import zone_of_code
+from d365lab.mock.validation import in_date_range, parse_datetime
 from d365lab.models.schema import TABLES
 
 
@@ -31,18 +32,22 @@ def _parameter(call: OperationCall, name: str) -> object:
 
 def _utc(value: object) -> datetime:
     text = str(value).strip("'")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.bad_request(f"UtcTime '{text}' is not an Edm.DateTimeOffset (2025-07-15T14:30:00Z).") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = parse_datetime(text.replace("Z", "+00:00"))
+    if moment is None:
+        raise errors.bad_request(f"UtcTime '{text}' is not an Edm.DateTimeOffset (2025-07-15T14:30:00Z).")
+    if not in_date_range(moment):
+        raise errors.bad_request(f"UtcTime '{text}' is outside the range Dataverse stores (1753-01-01 to 9999-12-31).")
+    return moment
 
 
 @function("LocalTimeFromUtcTime")
 def local_time_from_utc_time(tenant: Tenant, call: OperationCall) -> OperationResult:
     """The wall-clock time of a UTC moment in a Dataverse time zone."""
     zone = zone_of_code(_parameter(call, "TimeZoneCode"))
-    local = zone.local_time(_utc(_parameter(call, "UtcTime")))
+    try:
+        local = zone.local_time(_utc(_parameter(call, "UtcTime")))
+    except OverflowError:  # 9999-12-31T23:59:59Z east of UTC
+        raise errors.bad_request("The local time of UtcTime is after 9999-12-31 in this time zone.") from None
     if tenant.settings.time_zones.local_time_suffix == "offset":
         text = local.isoformat(timespec="seconds")
     else:

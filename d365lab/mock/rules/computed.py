@@ -1,4 +1,4 @@
-"""Computed columns: ``fullname`` of leads and contacts.
+"""Computed columns: ``fullname`` of leads, contacts and users.
 
 The service composes ``fullname`` from first and last name ("First Last" in the default
 org name format); it is read-only, so it is recomputed on every write.
@@ -32,3 +32,4 @@ class FullNameRule:
 
 register("lead", FullNameRule())
 register("contact", FullNameRule())
+register("systemuser", FullNameRule())
