@@ -85,6 +85,8 @@ class ReactivateLead(StepKind):
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
         after = step.arg("after")
+        if ctx.journal.is_done(task.id):
+            return True  # a later task may qualify the lead again: reopening it then would undo that
         return _state(ctx.snapshot.row(step.record)) == LeadState.OPEN and (
             after is None or ctx.journal.is_done(str(after)))
 

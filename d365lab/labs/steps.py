@@ -256,7 +256,30 @@ class CallAction(StepKind):
         parameters = resolve_values(ctx, task, step.arg("parameters") or {})
         bound = (located.entity, located.id) if step.arg("bound") else None
         ctx.client.actions.call(action, parameters, bound=bound)
+        adopt_linked(ctx, task, step.record, how=f"created by {action} on {step.record}")
         return say(ctx.lang, "did_call_action", action=action, record=step.record)
+
+
+def adopt_linked(ctx: RunContext, task: TaskSpec, alias: str, *, how: str) -> None:
+    """Locate (and track, for cleanup) the lab's records found by a link to ``alias`` that a message made.
+
+    An action's results are not read back, but what it created may be what later steps work on
+    (an opportunity made by ``QualifyLead``): each record of the lab whose ``find`` links to
+    ``alias`` and is not located yet is looked up once.
+    """
+    parent_id = ctx.snapshot.id_of(alias)
+    for name, spec in ctx.lab.records.items():
+        if spec.find.to != alias or spec.find.link is None or ctx.snapshot.id_of(name) is not None:
+            continue
+        pk = table(spec.entity).primary_id
+        wanted = ctx.lab.find_value(name, ctx.lang, ctx.prefix) if spec.find.field else None
+        columns = [pk, *([spec.find.field] if spec.find.field else [])]
+        for row in ctx.client.records.list(spec.entity, filter=f"_{spec.find.link}_value eq {parent_id}",
+                                           select=columns):
+            if spec.find.field is None or row.get(spec.find.field) == wanted:
+                ctx.remember(name, str(row[pk]), {k: v for k, v in row.items() if not k.startswith("@")},
+                             task=task, how=how)
+                break
 
 
 # the Sales kinds (qualify, disqualify, process flows, activities, win/lose) register on import
