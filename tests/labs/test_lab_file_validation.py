@@ -32,7 +32,7 @@ TYPOS = [
                  ["unknown argument 'create_acount'", "qualify_lead takes:", "create_account"], id="create_acount"),
     pytest.param("creates: {account: account_doe", "creates: {account: acount_doe",
                  ["creates.account names unknown record 'acount_doe'", "account_doe"], id="acount_doe"),
-    pytest.param("{kind: win_opportunity, record: opp_b", "{kind: win_opportunity, record: lead_b",
+    pytest.param("{kind: win, record: opp_b", "{kind: win, record: lead_b",
                  ["record lead_b is a lead; expected a record of table opportunity"], id="wrong_table"),
     pytest.param("stage: Propose}", "stage: Proposal}", ["unknown stage 'Proposal'", "Propose"], id="stage"),
     pytest.param("reason: no_longer_interested", "reason: bored", ["no_longer_interested"], id="reason"),
