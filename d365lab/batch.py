@@ -4,36 +4,48 @@
 ...     with batch.changeset() as cs:
 ...         lead = cs.create("lead", {"subject": "Coffee", "lastname": "Doe"})
 ...         cs.create("leadtoopportunitysalesprocess", {"leadId@odata.bind": lead.ref, ...})
+...         won = cs.add(opportunities.win_request(opp_id, actual_revenue=Decimal("100")))
 ...     batch.get("account", account_id, select=["name"])
 >>> batch.results[0].status                                               # doctest: +SKIP
 204
 
-Rows created in a batch get a client-generated primary key, so ``lead.id`` is known before
-the batch runs. Without ``continue_on_error`` the first failing part raises its typed error
-(the responses received are still in ``batch.results``).
+:meth:`Batch.add` and :meth:`ChangeSet.add` take any request value
+(:class:`~d365lab.webapi.request.Request`: a row write, an action, a Sales verb's request)
+and return a :class:`Pending` whose :meth:`~Pending.result` is the decoded answer once the
+batch has run. Rows created in a batch get a client-generated primary key, so ``lead.id`` is
+known before the batch runs. Without ``continue_on_error`` the first failing part raises its
+typed error (the responses received are still in ``batch.results``).
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
-
-import requests
+from typing import Any, Generic, TypeVar
 
 from d365lab.config import API_PATH
-from d365lab.errors import ClientValidationError, DataverseError, TransportError, error_from_response
-from d365lab.odata import Query, dumps, entity_id_from_url, guid, key_segment
-from d365lab.operations import Binding, operation_path
-from d365lab.tables import resolve, validate_payload
-from d365lab.transport import Transport
+from d365lab.errors import ClientValidationError
+from d365lab.odata import Filter
+from d365lab.tables import resolve
+from d365lab.webapi import operations, rows
+from d365lab.webapi.multipart import (
+    CRLF,
+    BatchRequest,
+    BatchResponse,
+    encode_part,
+    is_multipart,
+    parse_batch_answer,
+)
+from d365lab.webapi.operations import Binding
+from d365lab.webapi.request import Request, Sender
+
+__all__ = ["MAX_BATCH_REQUESTS", "Batch", "BatchRef", "BatchRequest", "BatchResponse", "ChangeSet", "Pending"]
 
 MAX_BATCH_REQUESTS = 1000
-CRLF = "\r\n"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,98 +62,67 @@ class BatchRef:
         return f"${self.content_id}"
 
 
-@dataclass
-class BatchRequest:
-    """One request inside a batch."""
+class Pending(Generic[T]):
+    """A request added to a batch; its decoded result once the batch has run."""
 
-    method: str
-    url: str
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_id: int | None = None
-
-
-@dataclass
-class BatchResponse:
-    """One response of a batch."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-    content_id: str | None = None
+    def __init__(self, request: Request[T], part: BatchRequest) -> None:
+        self.request = request
+        self.part = part
+        self.response: BatchResponse | None = None
 
     @property
-    def ok(self) -> bool:
-        """True for 1xx-3xx."""
-        return self.status < 400
+    def ref(self) -> str | None:
+        """``$<Content-ID>`` inside a change set (None outside one)."""
+        return None if self.part.content_id is None else f"${self.part.content_id}"
 
-    @property
-    def entity_id(self) -> str | None:
-        """The id in ``OData-EntityId`` (creates), if any."""
-        url = self.headers.get("odata-entityid") or self.headers.get("location")
-        return entity_id_from_url(url) if url else None
-
-    def error(self) -> DataverseError | None:
-        """The typed error of a failed part, or None."""
-        if self.ok:
-            return None
-        raw = json.dumps(self.body) if isinstance(self.body, dict | list) else (self.body or "")
-        return error_from_response(self.status, raw, self.headers)
+    def result(self) -> T:
+        """The decoded answer; raises the part's typed error (unless the request recovers from it)."""
+        if self.response is None:
+            raise ClientValidationError("no answer for this part: the batch has not run, or stopped at an "
+                                        "earlier error")
+        error = self.response.error()
+        if error is not None:
+            if self.request.recover is None:
+                raise error
+            return self.request.recover(error)
+        return self.request.decode(self.response.answer())
 
 
 class _Writes:
-    """Write operations shared by a batch and its change sets."""
+    """Adding requests, and the row writes shared by a batch and its change sets."""
 
     def __init__(self, owner: Batch) -> None:
         self._owner = owner
 
-    def _add(self, request: BatchRequest) -> None:
+    def add(self, request: Request[T]) -> Pending[T]:
+        """Add any request value; its result is known once the batch has run."""
         raise NotImplementedError
 
     def create(self, table: str, data: Mapping[str, Any]) -> BatchRef:
         """POST a new row; returns a reference whose ``id`` is the generated primary key."""
-        info = resolve(table)
-        body = dict(data)
-        validate_payload(info, body, creating=True)
-        record_id = None
-        if info.primary_id:
-            record_id = guid(body[info.primary_id]) if body.get(info.primary_id) else str(uuid.uuid4())
-            body[info.primary_id] = record_id
-        content_id = self._owner.next_content_id()
-        self._add(BatchRequest("POST", self._owner.url(info.entity_set), body,
-                               {"Content-Type": "application/json; type=entry"}, content_id))
-        return BatchRef(info.name, content_id, record_id)
+        request = rows.create_row(table, data)
+        pending = self.add(request)
+        return BatchRef(resolve(table).name, pending.part.content_id or 0, request.key)
 
     def update(self, table: str, record: str | BatchRef, data: Mapping[str, Any], *, etag: str | None = None) -> None:
         """PATCH an existing row (``If-Match: *`` or the ETag); ``record`` may be a :class:`BatchRef`."""
-        info = resolve(table)
-        validate_payload(info, data, creating=False)
-        self._add(BatchRequest("PATCH", self._target(info.entity_set, record), dict(data),
-                               {"Content-Type": "application/json; type=entry", "If-Match": etag or "*"},
-                               self._owner.next_content_id()))
+        self.add(rows.update_row(table, _key(record), data, etag=etag))
 
     def upsert(self, table: str, record_id: str, data: Mapping[str, Any]) -> None:
         """PATCH without ``If-Match``: create or update."""
-        info = resolve(table)
-        validate_payload(info, data, creating=True)
-        self._add(BatchRequest("PATCH", self._owner.url(key_segment(info.entity_set, record_id)), dict(data),
-                               {"Content-Type": "application/json; type=entry"}, self._owner.next_content_id()))
+        self.add(rows.upsert_row(table, record_id, data))
 
     def delete(self, table: str, record: str | BatchRef) -> None:
         """DELETE a row."""
-        info = resolve(table)
-        self._add(BatchRequest("DELETE", self._target(info.entity_set, record), None, {},
-                               self._owner.next_content_id()))
+        self.add(rows.delete_row(table, _key(record)))
 
     def action(self, name: str, parameters: Mapping[str, Any] | None = None, *, bound: Binding | None = None) -> None:
         """POST an action."""
-        self._add(BatchRequest("POST", self._owner.url(operation_path(name, bound)), dict(parameters or {}),
-                               {"Content-Type": "application/json; type=entry"}, self._owner.next_content_id()))
+        self.add(operations.action(name, parameters, bound=bound))
 
-    def _target(self, entity_set: str, record: str | BatchRef) -> str:
-        if isinstance(record, BatchRef):
-            return record.ref
-        return self._owner.url(key_segment(entity_set, record))
+
+def _key(record: str | BatchRef) -> str:
+    return record.ref if isinstance(record, BatchRef) else record
 
 
 class ChangeSet(_Writes):
@@ -151,9 +132,13 @@ class ChangeSet(_Writes):
         super().__init__(owner)
         self.requests: list[BatchRequest] = []
 
-    def _add(self, request: BatchRequest) -> None:
-        self._owner.check_room()
-        self.requests.append(request)
+    def add(self, request: Request[T]) -> Pending[T]:
+        """Add a write to the change set (it gets a Content-ID, usable as ``pending.ref``)."""
+        if request.method == "GET":
+            raise ClientValidationError("a change set holds writes only; add GET requests to the batch")
+        pending = self._owner.pending(request, self._owner.next_content_id())
+        self.requests.append(pending.part)
+        return pending
 
     def __enter__(self) -> ChangeSet:
         return self
@@ -165,14 +150,14 @@ class ChangeSet(_Writes):
 class Batch(_Writes):
     """A ``$batch`` request under construction; executes when the ``with`` block ends cleanly."""
 
-    def __init__(self, transport: Transport, *, continue_on_error: bool = False) -> None:
+    def __init__(self, sender: Sender, *, continue_on_error: bool = False) -> None:
         super().__init__(self)
-        self._transport = transport
+        self._sender = sender
         self.continue_on_error = continue_on_error
         self.items: list[BatchRequest | ChangeSet] = []
         self.results: list[BatchResponse] = []
+        self._pending: list[Pending[Any]] = []
         self._content_ids = 0
-        self._size = 0
         self.executed = False
 
     # ------------------------------------------------------------------ building
@@ -185,16 +170,23 @@ class Batch(_Writes):
         self._content_ids += 1
         return self._content_ids
 
-    def check_room(self) -> None:
-        """Refuse the 1001st request before sending."""
-        if self._size >= MAX_BATCH_REQUESTS:
+    def pending(self, request: Request[T], content_id: int | None) -> Pending[T]:
+        """The wire part of ``request`` (refusing the 1001st request before sending)."""
+        if len(self._pending) >= MAX_BATCH_REQUESTS:
             raise ClientValidationError(f"a $batch holds at most {MAX_BATCH_REQUESTS} requests")
-        self._size += 1
+        headers = dict(request.headers)
+        if request.body is not None:
+            headers["Content-Type"] = "application/json; type=entry"
+        url = request.path if request.path.startswith("$") else self.url(request.target())
+        pending = Pending(request, BatchRequest(request.method, url, request.encoded_body(), headers, content_id))
+        self._pending.append(pending)
+        return pending
 
-    def _add(self, request: BatchRequest) -> None:
-        self.check_room()
-        request.content_id = None  # Content-ID only matters inside change sets
-        self.items.append(request)
+    def add(self, request: Request[T]) -> Pending[T]:
+        """Add a request outside change sets (each such write is its own transaction)."""
+        pending = self.pending(request, None)
+        self.items.append(pending.part)
+        return pending
 
     def changeset(self) -> ChangeSet:
         """Start an atomic change set (use as a context manager)."""
@@ -202,24 +194,20 @@ class Batch(_Writes):
         self.items.append(changeset)
         return changeset
 
-    def get(self, table: str, key: str | Mapping[str, Any], *, select: Sequence[str] | None = None) -> None:
+    def get(self, table: str, key: str | Mapping[str, Any], *,
+            select: Sequence[str] | None = None) -> Pending[dict[str, Any]]:
         """GET one row (outside change sets)."""
-        info = resolve(table)
-        query = Query(select=select or ()).encode()
-        url = self.url(key_segment(info.entity_set, key)) + (f"?{query}" if query else "")
-        self._add(BatchRequest("GET", url))
+        return self.add(rows.get_row(table, key, select=select))
 
-    def list(self, table: str, *, filter: str | None = None, select: Sequence[str] | None = None,
-             top: int | None = None) -> None:
-        """GET the first page of a query (outside change sets)."""
-        info = resolve(table)
-        query = Query(select=select or (), filter=filter, top=top).encode()
-        self._add(BatchRequest("GET", self.url(info.entity_set) + (f"?{query}" if query else "")))
+    def list(self, table: str, *, filter: str | Filter | None = None, select: Sequence[str] | None = None,
+             top: int | None = None) -> Pending[dict[str, Any]]:
+        """GET the first page of a query (outside change sets); the result is the page object."""
+        return self.add(rows.query_page(table, filter=filter, select=select, top=top))
 
     # ------------------------------------------------------------------ wire format
     def encode(self, boundary: str) -> bytes:
         """The multipart/mixed body (CRLF line endings, closing boundaries)."""
-        lines: list[str] = []
+        lines: builtins.list[str] = []
         for item in self.items:
             lines.append(f"--{boundary}")
             if isinstance(item, ChangeSet):
@@ -227,13 +215,23 @@ class Batch(_Writes):
                 lines += [f"Content-Type: multipart/mixed; boundary={changeset_boundary}", ""]
                 for request in item.requests:
                     lines.append(f"--{changeset_boundary}")
-                    lines += _encode_request(request)
+                    lines += encode_part(request)
                 lines.append(f"--{changeset_boundary}--")
             else:
-                lines += _encode_request(item)
+                lines += encode_part(item)
         lines.append(f"--{boundary}--")
         lines.append("")
         return CRLF.join(lines).encode("utf-8")
+
+    def request(self) -> Request[builtins.list[BatchResponse]]:
+        """The ``POST $batch`` request carrying every part added so far."""
+        boundary = f"batch_{uuid.uuid4().hex}"
+        headers = {"Content-Type": f"multipart/mixed; boundary={boundary}"}
+        if self.continue_on_error:
+            headers["Prefer"] = "odata.continue-on-error"
+        read_only = all(isinstance(i, BatchRequest) and i.method == "GET" for i in self.items)
+        return Request("POST", "$batch", parse_batch_answer, body=self.encode(boundary), headers=headers,
+                       idempotent=read_only, accept=is_multipart, encoder=bytes)
 
     def execute(self) -> builtins.list[BatchResponse]:
         """Send the batch; return the responses in order (raise the first error unless continue_on_error)."""
@@ -242,20 +240,25 @@ class Batch(_Writes):
         self.executed = True
         if not self.items:
             return []
-        boundary = f"batch_{uuid.uuid4().hex}"
-        headers = {"Content-Type": f"multipart/mixed; boundary={boundary}"}
-        if self.continue_on_error:
-            headers["Prefer"] = "odata.continue-on-error"
-        read_only = all(isinstance(i, BatchRequest) and i.method == "GET" for i in self.items)
-        response = self._transport.request("POST", "$batch", data=self.encode(boundary), headers=headers,
-                                           idempotent=read_only, accept=_is_multipart)
-        self.results = parse_batch_response(response)
+        self.results = self._sender.send(self.request())
+        self._match_responses()
         if not self.continue_on_error:
             for result in self.results:
                 error = result.error()
                 if error is not None:
                     raise error
         return self.results
+
+    def _match_responses(self) -> None:
+        """Give each pending part its response: by position when every part answered, else by Content-ID."""
+        if len(self.results) == len(self._pending):
+            for pending, response in zip(self._pending, self.results, strict=True):
+                pending.response = response
+            return
+        by_id = {r.content_id: r for r in self.results if r.content_id is not None}
+        for pending in self._pending:
+            if pending.part.content_id is not None:
+                pending.response = by_id.get(str(pending.part.content_id))
 
     def __enter__(self) -> Batch:
         return self
@@ -264,81 +267,3 @@ class Batch(_Writes):
                  tb: TracebackType | None) -> None:
         if exc_type is None:
             self.execute()
-
-
-def _encode_request(request: BatchRequest) -> list[str]:
-    lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
-    if request.content_id is not None:
-        lines.append(f"Content-ID: {request.content_id}")
-    lines += ["", f"{request.method} {request.url} HTTP/1.1"]
-    lines += [f"{k}: {v}" for k, v in request.headers.items()]
-    lines.append("")
-    lines.append(dumps(request.body).decode("utf-8") if request.body is not None else "")
-    return lines
-
-
-def _is_multipart(response: requests.Response) -> bool:
-    return response.headers.get("Content-Type", "").lower().startswith("multipart/mixed")
-
-
-def _boundary_of(content_type: str) -> str:
-    for part in content_type.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "boundary":
-            return value.strip().strip('"')
-    raise TransportError(f"no boundary in Content-Type {content_type!r}")
-
-
-def parse_batch_response(response: requests.Response) -> list[BatchResponse]:
-    """Parse a ``$batch`` response (nested change-set responses flattened, in order)."""
-    content_type = response.headers.get("Content-Type", "")
-    if not content_type.lower().startswith("multipart/mixed"):
-        raise TransportError(f"expected a multipart $batch response, got {content_type!r}",
-                             status=response.status_code)
-    return parse_multipart(response.content.decode("utf-8"), _boundary_of(content_type))
-
-
-def parse_multipart(text: str, boundary: str) -> list[BatchResponse]:
-    """Parse one multipart level; recurse into nested multipart parts."""
-    text = text.replace("\r\n", "\n")
-    out: list[BatchResponse] = []
-    for section in text.split(f"--{boundary}")[1:]:
-        if section.startswith("--"):
-            break
-        head, _, rest = section.lstrip("\n").partition("\n\n")
-        headers = _parse_headers(head)
-        content_type = headers.get("content-type", "")
-        if content_type.lower().startswith("multipart/mixed"):
-            out.extend(parse_multipart(rest, _boundary_of(content_type)))
-        else:
-            out.append(_parse_http(rest, headers.get("content-id")))
-    return out
-
-
-def _parse_headers(block: str) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in block.split("\n"):
-        if ":" in line:
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-    return headers
-
-
-def _parse_http(text: str, content_id: str | None) -> BatchResponse:
-    status_line, _, rest = text.partition("\n")
-    pieces = status_line.split(" ", 2)
-    if len(pieces) < 2 or not pieces[1].isdigit():
-        raise TransportError(f"malformed $batch part status line {status_line!r}")
-    if rest.startswith("\n"):
-        head, body_text = "", rest[1:]
-    else:
-        head, _, body_text = rest.partition("\n\n")
-    headers = _parse_headers(head)
-    body_text = body_text.strip()
-    body: Any = None
-    if body_text:
-        try:
-            body = json.loads(body_text)
-        except ValueError:
-            body = body_text
-    return BatchResponse(int(pieces[1]), headers, body, headers.get("content-id") or content_id)

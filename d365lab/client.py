@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from d365lab.auth import TokenProvider, provider_from_settings
 from d365lab.batch import Batch
@@ -22,6 +22,9 @@ from d365lab.records import Records
 from d365lab.sales import Leads, Opportunities, PhoneCalls, ProcessFlows
 from d365lab.tables import bind_path
 from d365lab.transport import RetryPolicy, Transport
+from d365lab.webapi.request import Request
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,10 @@ class DataverseClient:
         self.records = Records(self.transport)
         self.actions = Actions(self.transport)
         self.functions = Functions(self.transport)
-        self.leads = Leads(self)
-        self.opportunities = Opportunities(self)
-        self.phonecalls = PhoneCalls(self)
-        self.process_flows = ProcessFlows(self)
+        self.leads = Leads(self.transport)
+        self.opportunities = Opportunities(self.transport)
+        self.phonecalls = PhoneCalls(self.transport)
+        self.process_flows = ProcessFlows(self.transport)
         self.tenant_label = tenant_label or self.transport.base_url
         self._on_close = on_close
         self._closed = False
@@ -112,6 +115,10 @@ class DataverseClient:
     def bind(self, table: str, record_id: str) -> str:
         """``/accounts(<id>)``, the value for ``<navigation>@odata.bind``."""
         return bind_path(table, record_id)
+
+    def send(self, request: Request[T]) -> T:
+        """Send any request value now (see :mod:`d365lab.webapi`) and return its decoded answer."""
+        return self.transport.send(request)
 
     def batch(self, *, continue_on_error: bool = False) -> Batch:
         """Start a ``$batch`` (a context manager that executes on a clean exit)."""

@@ -1,7 +1,7 @@
 """Actions and functions: ``client.actions`` and ``client.functions``.
 
-Bound operations use the full ``Microsoft.Dynamics.CRM.`` name (mandatory on Dataverse);
-unbound ones use the bare name.
+Requests are built by :mod:`d365lab.webapi.operations` and sent through a
+:class:`~d365lab.webapi.request.Sender`.
 
 >>> client.actions.call("QualifyLead", {...}, bound=("lead", lead_id))   # doctest: +SKIP
 >>> client.functions.call("WhoAmI")                                      # doctest: +SKIP
@@ -9,37 +9,21 @@ unbound ones use the bare name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from d365lab.errors import ClientValidationError
-from d365lab.odata import dumps, encode_params, key_segment, literal
-from d365lab.tables import resolve
-from d365lab.transport import Transport, json_or_none
+from d365lab.webapi import operations as build
+from d365lab.webapi.operations import NAMESPACE, Binding, operation_path
+from d365lab.webapi.request import Sender
 
-NAMESPACE = "Microsoft.Dynamics.CRM"
-Binding = tuple[str, str | None]
-
-
-def operation_path(name: str, bound: Binding | None) -> str:
-    """``leads(<id>)/Microsoft.Dynamics.CRM.QualifyLead``, ``leads/Microsoft.Dynamics.CRM.CreateMultiple``
-    or ``WinOpportunity``."""
-    if not name.replace("_", "").isalnum():
-        raise ClientValidationError(f"{name!r} is not an operation name")
-    if bound is None:
-        return name
-    table, record_id = bound
-    info = resolve(table)
-    target = key_segment(info.entity_set, record_id) if record_id else info.entity_set
-    return f"{target}/{NAMESPACE}.{name}"
+__all__ = ["NAMESPACE", "Actions", "Binding", "Functions", "operation_path"]
 
 
 class Actions:
     """Call Dataverse actions (POST)."""
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
 
     def call(self, name: str, parameters: Mapping[str, Any] | None = None, *,
              bound: Binding | None = None) -> dict[str, Any] | None:
@@ -48,35 +32,16 @@ class Actions:
         Actions are not idempotent, so they are retried only when they cannot have run
         (throttled, service unavailable, connection refused).
         """
-        response = self._transport.request("POST", operation_path(name, bound), data=dumps(dict(parameters or {})),
-                                           idempotent=False)
-        result = json_or_none(response)
-        return result if isinstance(result, dict) else None
+        return self._sender.send(build.action(name, parameters, bound=bound))
 
 
 class Functions:
     """Call Dataverse functions (GET), with parameters passed as aliases (``F(X=@p1)?@p1=...``)."""
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
 
     def call(self, name: str, parameters: Mapping[str, Any] | None = None, *,
              bound: Binding | None = None) -> Any:
         """Invoke a function and return its JSON result."""
-        path = operation_path(name, bound)
-        query: str | None = None
-        if parameters:
-            aliases = []
-            values = []
-            for index, (param, value) in enumerate(parameters.items(), start=1):
-                aliases.append(f"{param}=@p{index}")
-                values.append((f"@p{index}", _function_value(value)))
-            path = f"{path}({','.join(aliases)})"
-            query = encode_params(values)
-        return json_or_none(self._transport.request("GET", path, query=query))
-
-
-def _function_value(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return json.dumps(dict(value), separators=(",", ":"))
-    return literal(value)
+        return self._sender.send(build.function(name, parameters, bound=bound))

@@ -16,12 +16,15 @@ Loaded automatically through the ``pytest11`` entry point when d365lab is instal
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from d365lab.auth import StaticTokenProvider
-from d365lab.client import DataverseClient
+if TYPE_CHECKING:
+    from d365lab.client import DataverseClient
+
+# Imports of d365lab's client and mock live inside the fixtures: pytest loads this plugin in
+# every run of an environment where d365lab is installed, and most runs use none of them.
 
 #: The base URL the in-process client uses (never resolved: requests are routed into the app).
 MOCK_BASE_URL = "https://mock.d365lab.test"
@@ -46,6 +49,8 @@ def d365_mock_app() -> Iterator[Any]:
 @pytest.fixture
 def d365_client(d365_mock_app: Any) -> Iterator[DataverseClient]:
     """A client wired in-process into ``d365_mock_app``."""
+    from d365lab.auth import StaticTokenProvider
+    from d365lab.client import DataverseClient
     from d365lab.mock.inprocess import route_requests
 
     with route_requests(d365_mock_app, base_url=MOCK_BASE_URL):
@@ -70,6 +75,9 @@ def d365_server() -> Iterator[Any]:
 @pytest.fixture
 def d365_server_client(d365_server: Any) -> Iterator[DataverseClient]:
     """A client talking to ``d365_server`` over HTTP."""
+    from d365lab.auth import StaticTokenProvider
+    from d365lab.client import DataverseClient
+
     client = DataverseClient(d365_server.base_url, StaticTokenProvider(d365_server.token),
                              tenant_label=f"mock tenant ({d365_server.base_url})")
     with client:

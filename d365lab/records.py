@@ -1,5 +1,8 @@
 """Generic record operations on any table: ``client.records``.
 
+Each method builds its request with :mod:`d365lab.webapi.rows` (or :mod:`~d365lab.webapi.bulk`)
+and sends it through a :class:`~d365lab.webapi.request.Sender` (the client's transport).
+
 >>> lead_id = client.records.create("lead", {"subject": "Coffee", "lastname": "Doe"})   # doctest: +SKIP
 >>> client.records.update("lead", lead_id, {"jobtitle": "Buyer"})                       # doctest: +SKIP
 """
@@ -7,110 +10,45 @@
 from __future__ import annotations
 
 import builtins
-import logging
-import os
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import orjson
+from d365lab.odata import Expand, Filter, Query
+from d365lab.webapi import bulk, rows
+from d365lab.webapi.bulk import encode_json, new_ids
+from d365lab.webapi.request import Sender
+from d365lab.webapi.rows import MAX_PAGE_SIZE, Key, prefer
 
-from d365lab.errors import ClientValidationError, DuplicateRecordError, NotFoundError, TransportError
-from d365lab.odata import Expand, Filter, Query, dumps, entity_id_from_url, guid, json_value, key_segment
-from d365lab.tables import TableInfo, resolve, validate_payload
-from d365lab.transport import RedactingFilter, Transport, json_or_none
-
-log = logging.getLogger("d365lab.records")
-log.addFilter(RedactingFilter())
-MAX_PAGE_SIZE = 5000
-ANNOTATIONS_ALL = 'odata.include-annotations="*"'
-
-Key = str | Mapping[str, Any]
-
-
-def prefer(*values: str | None) -> dict[str, str]:
-    """A ``Prefer`` header combining the given preferences (empty dict when none)."""
-    joined = ",".join(v for v in values if v)
-    return {"Prefer": joined} if joined else {}
+__all__ = ["MAX_PAGE_SIZE", "Key", "Records", "encode_json", "new_ids", "prefer"]
 
 
 class Records:
     """Create, read, update, upsert, delete, query and bulk-write rows of any table."""
 
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
 
     # ------------------------------------------------------------------ single rows
     def create(self, table: str, data: Mapping[str, Any]) -> str:
-        """Create a row and return its id.
-
-        The primary key is generated here when the caller did not give one, so a retry after
-        an ambiguous failure (the first POST may have landed) is recognised by the service's
-        duplicate-key answer instead of creating a second row.
-        """
-        info = resolve(table)
-        body = dict(data)
-        validate_payload(info, body, creating=True)
-        record_id: str | None = None
-        if info.primary_id:
-            record_id = guid(body[info.primary_id]) if body.get(info.primary_id) else str(uuid.uuid4())
-            body[info.primary_id] = record_id
-        try:
-            response = self._transport.request("POST", info.entity_set, data=dumps(body),
-                                               idempotent=record_id is not None)
-        except DuplicateRecordError as exc:
-            if exc.ambiguous_retry and record_id is not None:
-                log.info("create %s %s: the first attempt had landed; not creating it twice", info.name, record_id)
-                return record_id
-            raise
-        entity_url = response.headers.get("OData-EntityId")
-        if entity_url:
-            return entity_id_from_url(entity_url)
-        payload = json_or_none(response)
-        if isinstance(payload, dict) and info.primary_id and payload.get(info.primary_id):
-            return str(payload[info.primary_id])
-        if record_id is None:
-            raise TransportError("the service did not say which id it created (no OData-EntityId)")
-        return record_id
+        """Create a row and return its id (the primary key is generated client-side; see :func:`rows.create_row`)."""
+        return self._sender.send(rows.create_row(table, data))
 
     def get(self, table: str, key: Key, *, select: Sequence[str] | None = None,
             expand: Sequence[str | Expand] | str | None = None, annotations: bool = False) -> dict[str, Any]:
         """Read one row by id or alternate key (``{"accountnumber": "A1"}``); includes ``@odata.etag``."""
-        info = resolve(table)
-        query = Query(select=select or (), expand=expand).encode()
-        response = self._transport.request("GET", key_segment(info.entity_set, key), query=query or None,
-                                           headers=prefer(ANNOTATIONS_ALL if annotations else None))
-        row = json_or_none(response)
-        if not isinstance(row, dict):
-            raise TransportError(f"expected a {info.name} row, got {type(row).__name__}")
-        return row
+        return self._sender.send(rows.get_row(table, key, select=select, expand=expand, annotations=annotations))
 
     def update(self, table: str, record_id: Key, data: Mapping[str, Any], *, etag: str | None = None) -> None:
         """Update an existing row. ``If-Match: *`` (or the given ETag) prevents an accidental create."""
-        info = resolve(table)
-        validate_payload(info, data, creating=False)
-        self._transport.request("PATCH", key_segment(info.entity_set, record_id), data=dumps(dict(data)),
-                                headers={"If-Match": etag or "*"})
+        self._sender.send(rows.update_row(table, record_id, data, etag=etag))
 
     def upsert(self, table: str, key: Key, data: Mapping[str, Any]) -> str | None:
         """Create or update by id or alternate key (PATCH without ``If-Match``); returns the id when known."""
-        info = resolve(table)
-        validate_payload(info, data, creating=True)
-        response = self._transport.request("PATCH", key_segment(info.entity_set, key), data=dumps(dict(data)))
-        entity_url = response.headers.get("OData-EntityId")
-        if entity_url:
-            return entity_id_from_url(entity_url)
-        return guid(key) if isinstance(key, str) else None
+        return self._sender.send(rows.upsert_row(table, key, data))
 
     def delete(self, table: str, record_id: Key, *, etag: str | None = None) -> None:
         """Delete a row. A 404 on a retry after an ambiguous failure means the first attempt worked."""
-        info = resolve(table)
-        headers = {"If-Match": etag} if etag else None
-        try:
-            self._transport.request("DELETE", key_segment(info.entity_set, record_id), headers=headers)
-        except NotFoundError as exc:
-            if not exc.ambiguous_retry:
-                raise
+        self._sender.send(rows.delete_row(table, record_id, etag=etag))
 
     # ------------------------------------------------------------------ queries
     def pages(self, table: str, *, filter: str | Filter | None = None, select: Sequence[str] | None = None,
@@ -118,25 +56,16 @@ class Records:
               expand: Sequence[str | Expand] | str | None = None, page_size: int = MAX_PAGE_SIZE,
               annotations: bool = False, count: bool = False) -> Iterator[dict[str, Any]]:
         """Yield each page (the raw JSON object) of a query, following ``@odata.nextLink``."""
-        info = resolve(table)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ClientValidationError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        query = Query(select=select or (), filter=filter, orderby=orderby, top=top, expand=expand,
-                      count=count).encode()
-        # $top and odata.maxpagesize do not mix on Dataverse ($top would be ignored)
-        headers = prefer(None if top is not None else f"odata.maxpagesize={page_size}",
-                         ANNOTATIONS_ALL if annotations else None)
-        path: str = info.entity_set
-        params: str | None = query or None
+        first = rows.query_page(table, filter=filter, select=select, orderby=orderby, top=top, expand=expand,
+                                page_size=page_size, annotations=annotations, count=count)
+        request = first
         while True:
-            page = json_or_none(self._transport.request("GET", path, query=params, headers=headers))
-            if not isinstance(page, dict):
-                raise TransportError(f"expected a collection of {info.name}, got {type(page).__name__}")
+            page = self._sender.send(request)
             yield page
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
-            path, params = str(next_link), None
+            request = rows.next_page(first, str(next_link))
 
     def list(self, table: str, *, filter: str | Filter | None = None, select: Sequence[str] | None = None,
              orderby: str | Sequence[str] | None = None, top: int | None = None,
@@ -156,15 +85,7 @@ class Records:
 
     def count(self, table: str, filter: str | Filter | None = None) -> int:
         """How many rows match (Dataverse caps ``$count`` at 5000)."""
-        info = resolve(table)
-        select = [info.primary_id] if info.primary_id else []
-        query = Query(select=select, filter=filter, count=True).encode()
-        response = self._transport.request("GET", info.entity_set, query=query,
-                                           headers=prefer("odata.maxpagesize=1"))
-        page = json_or_none(response)
-        if not isinstance(page, dict) or "@odata.count" not in page:
-            raise TransportError(f"the service returned no @odata.count for {info.name}")
-        return int(page["@odata.count"])
+        return self._sender.send(rows.count_rows(table, filter))
 
     def aggregate(self, table: str, apply: str, *, annotations: bool = False) -> builtins.list[dict[str, Any]]:
         """The groups of ``GET <set>?$apply=<apply>`` (one request; the server groups and sums).
@@ -173,23 +94,15 @@ class Records:
         More than 50,000 evaluated rows fail with the service's AggregateQueryRecordLimit error
         (code ``0x8004e023``): narrow the rows with ``filter(...)`` and combine the results.
         """
-        return self._collection(table, Query(extra={"$apply": apply}), annotations)
+        return self._sender.send(rows.collection(table, Query(extra={"$apply": apply}), annotations=annotations))
 
     def fetch(self, table: str, fetch_xml: str, *, annotations: bool = False) -> builtins.list[dict[str, Any]]:
         """The rows of one ``GET <set>?fetchXml=<fetch_xml>`` request (a FetchXML aggregate, a join...).
 
         One page only: page with the ``count``/``page``/``paging-cookie`` attributes yourself.
         """
-        return self._collection(table, Query(extra={"fetchXml": fetch_xml}), annotations)
-
-    def _collection(self, table: str, query: Query, annotations: bool) -> builtins.list[dict[str, Any]]:
-        info = resolve(table)
-        response = self._transport.request("GET", info.entity_set, query=query.encode(),
-                                           headers=prefer(ANNOTATIONS_ALL if annotations else None))
-        page = json_or_none(response)
-        if not isinstance(page, dict) or not isinstance(page.get("value"), builtins.list):
-            raise TransportError(f"expected a collection of {info.name}, got {type(page).__name__}")
-        return [row for row in page["value"] if isinstance(row, dict)]
+        return self._sender.send(rows.collection(table, Query(extra={"fetchXml": fetch_xml}),
+                                                 annotations=annotations))
 
     # ------------------------------------------------------------------ bulk
     def create_multiple(self, table: str, rows: Iterable[Mapping[str, Any]], *,
@@ -200,33 +113,11 @@ class Records:
         validated against the same schema (the backlog import's pydantic model does);
         the service still refuses bad rows.
         """
-        info = self._bulk_table(table)
-        pk = info.primary_id
-        assert pk is not None
-        type_name = f"Microsoft.Dynamics.CRM.{info.name}"
+        info = bulk.bulk_table(table)
         ids: builtins.list[str] = []
-        for chunk in _chunks(rows, chunk_size):
-            targets = []
-            chunk_ids = []
-            fresh = iter(new_ids(len(chunk)))
-            for row in chunk:
-                if validate:
-                    validate_payload(info, row, creating=True)
-                given = row.get(pk)
-                record_id = guid(given) if given else next(fresh)
-                targets.append({"@odata.type": type_name, **row, pk: record_id})
-                chunk_ids.append(record_id)
-            try:
-                response = self._transport.request("POST", f"{info.entity_set}/Microsoft.Dynamics.CRM.CreateMultiple",
-                                                   data=encode_json({"Targets": targets}))
-            except DuplicateRecordError as exc:
-                if not exc.ambiguous_retry:
-                    raise
-                ids.extend(chunk_ids)  # all-or-nothing: the first attempt created the whole chunk
-                continue
-            payload = json_or_none(response)
-            returned = payload.get("Ids") if isinstance(payload, dict) else None
-            ids.extend(str(i) for i in returned) if returned else ids.extend(chunk_ids)
+        for chunk in bulk.chunks(rows, chunk_size):
+            chunk_ids: builtins.list[str] = self._sender.send(bulk.create_multiple(info, chunk, validate=validate))
+            ids.extend(chunk_ids)
         return ids
 
     def update_multiple(self, table: str, rows: Iterable[Mapping[str, Any]], *, chunk_size: int = 1000) -> None:
@@ -239,76 +130,6 @@ class Records:
 
     def _write_multiple(self, table: str, rows: Iterable[Mapping[str, Any]], chunk_size: int, message: str,
                         *, need_key: bool) -> None:
-        info = self._bulk_table(table)
-        assert info.primary_id is not None
-        for chunk in _chunks(rows, chunk_size):
-            targets = []
-            for row in chunk:
-                body = dict(row)
-                if not body.get(info.primary_id) and (need_key or "@odata.id" not in body):
-                    raise ClientValidationError(f"{message} needs the primary key on every row",
-                                                table=info.name, field=info.primary_id)
-                validate_payload(info, {k: v for k, v in body.items() if k != info.primary_id}, creating=not need_key)
-                targets.append(self._typed(info, body))
-            self._transport.request("POST", f"{info.entity_set}/Microsoft.Dynamics.CRM.{message}",
-                                    data=encode_json({"Targets": targets}))
-
-    @staticmethod
-    def _typed(info: TableInfo, body: dict[str, Any]) -> dict[str, Any]:
-        return {"@odata.type": f"Microsoft.Dynamics.CRM.{info.name}", **body}
-
-    @staticmethod
-    def _bulk_table(table: str) -> TableInfo:
-        info = resolve(table)
-        if info.primary_id is None:
-            raise ClientValidationError(f"bulk messages need a known table; {table!r} is not in d365lab's schema")
-        return info
-
-
-def new_ids(count: int) -> builtins.list[str]:
-    """``count`` random (version 4) GUIDs, as ``str(uuid.uuid4())`` gives them.
-
-    One read of the system's random source for all of them: ``uuid4()`` reads it once per
-    id, which is most of the client's cost of keying a 1,000-row bulk request.
-    """
-    raw = os.urandom(16 * count).hex()
-    ids = []
-    for start in range(0, 32 * count, 32):
-        h = raw[start:start + 32]
-        # version nibble 4; variant bits 10xx (RFC 4122) in the first nibble of the 4th group
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
-    return ids
-
-
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def encode_json(body: Any) -> bytes:
-    """:func:`d365lab.odata.dumps` for bulk bodies, through orjson (several times faster).
-
-    Plain JSON values go straight to the encoder; Decimal, dates and datetimes go through
-    :func:`~d365lab.odata.json_value` as in ``dumps``, so both give the same values. A body
-    orjson refuses (non-text keys, integers beyond 64 bits, values nothing can encode) is
-    left to ``dumps``, which converts the first two and names the third. Unlike ``dumps``,
-    a NaN or infinite float becomes ``null``: the client's checks (``validate=True``)
-    refuse those before anything is encoded.
-    """
-    try:
-        return orjson.dumps(body, default=json_value,
-                            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return dumps(body)
-
-
-def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
-    if size < 1:
-        raise ClientValidationError("chunk_size must be at least 1")
-    chunk: list[Mapping[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
+        info = bulk.bulk_table(table)
+        for chunk in bulk.chunks(rows, chunk_size):
+            self._sender.send(bulk.write_multiple(info, chunk, message, need_key=need_key))

@@ -18,6 +18,7 @@ from typing import Any
 from d365lab.errors import ClientValidationError
 from d365lab.models.schema import LOOKUP_TYPES, ColumnType, Table
 from d365lab.models.schema import table as schema_table
+from d365lab.odata import guid
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,6 @@ def resolve(table: str) -> TableInfo:
 
 def bind_path(table: str, record_id: str) -> str:
     """``/accounts(<id>)``: the value of a ``<navigation>@odata.bind`` property."""
-    from d365lab.odata import guid
-
     return f"/{resolve(table).entity_set}({guid(record_id)})"
 
 

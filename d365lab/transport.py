@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import requests
 import urllib3
@@ -39,6 +39,9 @@ from d365lab.errors import (
     error_from_response,
     parse_retry_after,
 )
+from d365lab.webapi.request import Answer, Request
+
+T = TypeVar("T")
 
 log = logging.getLogger("d365lab.http")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
@@ -151,12 +154,6 @@ class Transport:
         """The service's ``x-ms-dop-hint`` (1 until a response carried one)."""
         return max(self._dop_hint or 1, 1)
 
-    @property
-    def paused_until(self) -> float:
-        """Clock instant until which every thread holds its requests (after a 429)."""
-        with self._pause_lock:
-            return self._paused_until
-
     def url_for(self, path: str) -> str:
         """Absolute URL of ``path`` (relative to the service root); absolute URLs must stay on this environment."""
         if path.startswith(("http://", "https://")):
@@ -193,6 +190,23 @@ class Transport:
             self._request_count += 1
 
     # ------------------------------------------------------------------ sending
+    def send(self, request: Request[T]) -> T:
+        """Send a request value (with retries) and return its decoded answer.
+
+        An error goes to ``request.recover`` when the request has one (which returns a result
+        or raises the error again).
+        """
+        accept = request.accept
+        try:
+            response = self.request(request.method, request.path, query=request.query, data=request.encoded_body(),
+                                    headers=request.headers or None, idempotent=request.idempotent,
+                                    accept=None if accept is None else (lambda r: accept(answer_of(r))))
+        except DataverseError as exc:
+            if request.recover is None:
+                raise
+            return request.recover(exc)
+        return request.decode(answer_of(response))
+
     def request(
         self,
         method: str,
@@ -303,12 +317,6 @@ class Transport:
         self.session.close()
 
 
-def json_or_none(response: requests.Response) -> Any:
-    """The JSON body of a response, or None for an empty body."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise TransportError(f"expected JSON, got {response.headers.get('Content-Type')!r}",
-                             status=response.status_code, url=response.url) from exc
+def answer_of(response: requests.Response) -> Answer:
+    """The :class:`Answer` of an HTTP response."""
+    return Answer(response.status_code, response.headers, response.content)

@@ -27,6 +27,9 @@ from filelock import FileLock, Timeout
 
 from d365lab.backlog.journal import Journal, JournalError, RunInfo
 
+#: Seconds a run waits for the lease before refusing (longer than a :func:`lease_held` probe).
+_PROBE_GRACE_SECONDS = 1.0
+
 
 def lease_path(journal_path: Path, organization_id: str) -> Path:
     """The lock file of one tenant's lease, next to the journal."""
@@ -43,9 +46,10 @@ def tenant_lease(journal: Journal, organization_id: str) -> Iterator[None]:
     if str(journal.path) == ":memory:":
         yield
         return
-    lock = FileLock(lease_path(journal.path, organization_id), timeout=0)
+    lock = FileLock(lease_path(journal.path, organization_id))
     try:
-        lock.acquire(timeout=0)
+        # A short wait rides over `backlog runs`, which takes the lock for an instant to probe it.
+        lock.acquire(timeout=_PROBE_GRACE_SECONDS)
     except Timeout:
         holder = next((run for run in journal.runs()
                        if run.organization_id == organization_id and run.runner_pid is not None), None)

@@ -233,7 +233,7 @@ def fetch_response(tenant: SqliteTenant, request: MockRequest, table: Table) -> 
         from d365lab.mock.query import count_rows
 
         body["@odata.count"] = count_rows(tenant, table, where, params)
-    if more and rows and paging.cookie_wanted(patterns):
+    if more and rows and (tenant.settings.fetch_paging_cookie == "always" or paging.cookie_wanted(patterns)):
         cookie = paging.paging_cookie(compiler, paging.page_number(compiler), rows[0], rows[-1])
         if cookie is not None:
             body[f"@{paging.PAGING_COOKIE}"] = cookie

@@ -1,7 +1,8 @@
 """FetchXML paging cookies, as the Web API hands them out and takes them back.
 
-When more rows follow and ``Prefer: odata.include-annotations`` covers
-``Microsoft.Dynamics.CRM.fetchxmlpagingcookie``, the answer carries
+When more rows follow (and, with ``MockSettings.fetch_paging_cookie = "when_asked"``, when
+``Prefer: odata.include-annotations`` covers ``Microsoft.Dynamics.CRM.fetchxmlpagingcookie``), the
+answer carries
 ``@Microsoft.Dynamics.CRM.fetchxmlpagingcookie``: ``<cookie pagenumber="n+1"
 pagingcookie="…" istracking="False" />`` whose ``pagingcookie`` is, URL-encoded twice,
 ``<cookie page="n"><col last="…" first="…" />…<pk last="{GUID}" first="{GUID}" /></cookie>``

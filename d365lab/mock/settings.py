@@ -51,6 +51,11 @@ class MockSettings(BaseModel):
     #: Rows an aggregate query ($apply, FetchXML aggregate="true", ?sql= GROUP BY/COUNT) may
     #: evaluate before it fails with AggregateQueryRecordLimit (documented: 50,000).
     aggregate_record_limit: int = Field(default=50_000, ge=1)
+    #: When FetchXML answers carry ``@Microsoft.Dynamics.CRM.fetchxmlpagingcookie`` (UNVERIFIED):
+    #: "always" (like ``morerecords``; what dynamics-web-api's README ``fetchAll``, which asks for
+    #: no annotation, needs to page through) or "when_asked" (only when ``Prefer:
+    #: odata.include-annotations`` covers it, as Microsoft's paging page words it).
+    fetch_paging_cookie: Literal["always", "when_asked"] = "always"
 
     # --- UNVERIFIED behaviours, as settings -----------------------------------------
     #: Create a Lead-to-Opportunity process instance when a lead is created through the API.

@@ -7,21 +7,26 @@ client), never from hard-coded ids. Moves go one adjacent stage at a time and ke
 >>> flow = client.process_flows.for_opportunity(opp_id)          # doctest: +SKIP
 >>> client.process_flows.move_to(flow.id, "Close")                # Develop -> Propose -> Close
 >>> client.process_flows.finish(flow.id)                          # doctest: +SKIP
+
+In a ``$batch`` change set: ``for request in client.process_flows.move_requests(flow.id, "Close"):
+cs.add(request)`` (the instance and its stages are read now; the moves are sent with the batch).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Literal, overload
 
 from d365lab.errors import ClientValidationError, InvalidStateTransitionError, NotFoundError
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
 from d365lab.models.records import ProcessFlowInstance, ProcessStage
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, PROCESS_FLOW
 from d365lab.odata import Guid, eq, guid
-
-if TYPE_CHECKING:
-    from d365lab.client import DataverseClient
+from d365lab.records import Records
+from d365lab.sales.status import set_state
+from d365lab.tables import bind_path
+from d365lab.webapi.request import Request, Sender
+from d365lab.webapi.rows import update_row
 
 FLOW_TABLE = PROCESS_FLOW.logical_name
 FLOW_COLUMNS = ["businessprocessflowinstanceid", "name", "traversedpath", "statecode", "statuscode",
@@ -32,8 +37,9 @@ FLOW_COLUMNS = ["businessprocessflowinstanceid", "name", "traversedpath", "state
 class ProcessFlows:
     """Find, create and drive Lead-to-Opportunity process flow instances."""
 
-    def __init__(self, client: DataverseClient, process_id: str = LEAD_TO_OPPORTUNITY_PROCESS_ID) -> None:
-        self._client = client
+    def __init__(self, sender: Sender, process_id: str = LEAD_TO_OPPORTUNITY_PROCESS_ID) -> None:
+        self._sender = sender
+        self._records = Records(sender)
         self.process_id = guid(process_id)
         self._stages: list[ProcessStage] | None = None
         self._lock = threading.Lock()
@@ -43,7 +49,7 @@ class ProcessFlows:
         """The process's stages in order (read once per client from ``processstages``)."""
         with self._lock:
             if self._stages is None:
-                rows = self._client.records.list(
+                rows = self._records.list(
                     "processstage",
                     select=["processstageid", "stagename", "stagecategory", "primaryentitytypecode",
                             "_processid_value"],
@@ -67,7 +73,7 @@ class ProcessFlows:
     # ------------------------------------------------------------------ instances
     def get(self, flow_id: str) -> ProcessFlowInstance:
         """Read an instance."""
-        return ProcessFlowInstance.from_row(self._client.records.get(FLOW_TABLE, flow_id, select=FLOW_COLUMNS))
+        return ProcessFlowInstance.from_row(self._records.get(FLOW_TABLE, flow_id, select=FLOW_COLUMNS))
 
     @overload
     def for_lead(self, lead_id: str, *, create: Literal[True] = ...) -> ProcessFlowInstance: ...
@@ -100,7 +106,7 @@ class ProcessFlows:
     def _find_or_create(self, table: str, record_id: str, create: bool) -> ProcessFlowInstance | None:
         # the instance points to its lead or opportunity through the lookup column "<table>id"
         column = PROCESS_FLOW.columns[f"{table}id"]
-        rows = list(self._client.records.list(
+        rows = list(self._records.list(
             FLOW_TABLE, select=FLOW_COLUMNS,
             filter=eq(column.value_property, Guid(record_id)) & eq("_processid_value", Guid(self.process_id)),
             orderby="modifiedon desc", top=1))
@@ -110,17 +116,17 @@ class ProcessFlows:
             return None
         stages = self.stages()
         path = [s.processstageid for s in stages[: self._first_stage_of(table) + 1]]
-        flow_id = self._client.records.create(FLOW_TABLE, {
-            "processid@odata.bind": self._client.bind("workflow", self.process_id),
-            f"{column.navigation[table]}@odata.bind": self._client.bind(table, record_id),
-            "activestageid@odata.bind": self._client.bind("processstage", path[-1]),
+        flow_id = self._records.create(FLOW_TABLE, {
+            "processid@odata.bind": bind_path("workflow", self.process_id),
+            f"{column.navigation[table]}@odata.bind": bind_path(table, record_id),
+            "activestageid@odata.bind": bind_path("processstage", path[-1]),
             "traversedpath": ",".join(path),
         })
         return self.get(flow_id)
 
     # ------------------------------------------------------------------ moves
-    def move_to(self, flow_id: str, stage_name: str) -> None:
-        """Move to a named stage, one adjacent stage at a time (one PATCH per step)."""
+    def move_requests(self, flow_id: str, stage_name: str) -> list[Request[None]]:
+        """The PATCHes that move an instance to a named stage, one adjacent stage at a time (reads it now)."""
         flow = self._active(flow_id)
         stages = self.stages()
         ids = [s.processstageid.lower() for s in stages]
@@ -132,17 +138,21 @@ class ProcessFlows:
         current = ids.index(current_id)
         path = [p.lower() for p in flow.path] or ids[: current + 1]
         step = 1 if target > current else -1
+        moves: list[Request[None]] = []
         while current != target:
             nxt = current + step
             if step > 0:
                 path = path + [ids[nxt]]
             else:
                 path = path[: path.index(ids[nxt]) + 1] if ids[nxt] in path else path[:-1]
-            self._client.records.update(FLOW_TABLE, flow_id, {
-                "activestageid@odata.bind": self._client.bind("processstage", ids[nxt]),
-                "traversedpath": ",".join(path),
-            })
+            moves.append(stage_move_request(flow_id, ids[nxt], path))
             current = nxt
+        return moves
+
+    def move_to(self, flow_id: str, stage_name: str) -> None:
+        """Move to a named stage, one adjacent stage at a time (one PATCH per step)."""
+        for request in self.move_requests(flow_id, stage_name):
+            self._sender.send(request)
 
     def next_stage(self, flow_id: str) -> None:
         """Move to the next stage."""
@@ -162,28 +172,44 @@ class ProcessFlows:
                                               "stage")
         self.move_to(flow_id, stages[index].stagename)
 
-    def finish(self, flow_id: str) -> None:
-        """Finish the instance (only at its last stage)."""
+    def finish_request(self, flow_id: str) -> Request[None]:
+        """The PATCH that finishes the instance; refused now unless it is at its last stage (reads it now)."""
         flow = self._active(flow_id)
         last = self.stages()[-1]
         if (flow.active_stage_id or "").lower() != last.processstageid.lower():
             raise InvalidStateTransitionError(f"instance {flow_id} can only be finished at stage {last.stagename}")
-        self._set_state(flow_id, ProcessFlowState.INACTIVE, ProcessFlowStatus.FINISHED)
+        return set_state(FLOW_TABLE, flow_id, ProcessFlowState.INACTIVE, ProcessFlowStatus.FINISHED)
+
+    def finish(self, flow_id: str) -> None:
+        """Finish the instance (only at its last stage)."""
+        self._sender.send(self.finish_request(flow_id))
 
     def abort(self, flow_id: str) -> None:
         """Abort the instance (at any stage)."""
-        self._set_state(flow_id, ProcessFlowState.INACTIVE, ProcessFlowStatus.ABORTED)
+        self._sender.send(abort_request(flow_id))
 
     def reactivate(self, flow_id: str) -> None:
         """Reactivate a finished or aborted instance."""
-        self._set_state(flow_id, ProcessFlowState.ACTIVE, ProcessFlowStatus.ACTIVE)
-
-    def _set_state(self, flow_id: str, state: ProcessFlowState, status: ProcessFlowStatus) -> None:
-        body: dict[str, Any] = {"statecode": int(state), "statuscode": int(status)}
-        self._client.records.update(FLOW_TABLE, flow_id, body)
+        self._sender.send(reactivate_request(flow_id))
 
     def _active(self, flow_id: str) -> ProcessFlowInstance:
         flow = self.get(flow_id)
         if not flow.is_active:
             raise InvalidStateTransitionError(f"instance {flow_id} is finished or aborted; reactivate it first")
         return flow
+
+
+def stage_move_request(flow_id: str, stage_id: str, path: list[str]) -> Request[None]:
+    """The PATCH that makes ``stage_id`` the active stage with ``path`` as the traversed path."""
+    return update_row(FLOW_TABLE, flow_id, {"activestageid@odata.bind": bind_path("processstage", stage_id),
+                                            "traversedpath": ",".join(path)})
+
+
+def abort_request(flow_id: str) -> Request[None]:
+    """The PATCH that aborts an instance (at any stage)."""
+    return set_state(FLOW_TABLE, flow_id, ProcessFlowState.INACTIVE, ProcessFlowStatus.ABORTED)
+
+
+def reactivate_request(flow_id: str) -> Request[None]:
+    """The PATCH that reactivates a finished or aborted instance."""
+    return set_state(FLOW_TABLE, flow_id, ProcessFlowState.ACTIVE, ProcessFlowStatus.ACTIVE)

@@ -9,6 +9,8 @@ from enum import IntEnum
 
 from d365lab.errors import ClientValidationError
 from d365lab.models.enums import StateModel
+from d365lab.webapi.request import Request
+from d365lab.webapi.rows import update_row
 
 
 def require_status(states: StateModel, state: IntEnum, status: int, *, table: str) -> None:
@@ -24,3 +26,8 @@ def require_status(states: StateModel, state: IntEnum, status: int, *, table: st
     allowed = ", ".join(str(s) for s in states.statuses_of(int(state)))
     raise ClientValidationError(f"{int(status)} is not {article} {label} status (use {allowed})",
                                 table=table, field="statuscode")
+
+
+def set_state(table: str, record_id: str, state: int, status: int) -> Request[None]:
+    """The PATCH that sets a row's statecode and statuscode."""
+    return update_row(table, record_id, {"statecode": int(state), "statuscode": int(status)})

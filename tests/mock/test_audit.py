@@ -252,3 +252,14 @@ def test_a_users_audit_rows_through_lk_audit_userid(audited: ServiceRootSession,
     assert response.status_code == 200, response.text
     assert [(r["_objectid_value"], r["operation"]) for r in response.json()["value"]] == [(lead, 1)]
     assert audited.get(f"systemusers({user})/lk_audit_callinguserid").json()["value"] == []
+
+
+def test_expanding_the_user_of_an_audit_row_yields_null(audited: ServiceRootSession, create: Create) -> None:
+    lead = create("leads", {"subject": "s", "lastname": "Doe"})
+    response = audited.get(f"audits?$filter=_objectid_value eq {lead}&$select=_userid_value,action"
+                           f"&$expand=userid($select=fullname),objectid_lead($select=subject)")
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["value"]
+    assert row["userid"] is None
+    assert row["_userid_value"] == audited.get("WhoAmI").json()["UserId"]
+    assert row["objectid_lead"]["subject"] == "s"

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import pytest
 
 from d365lab.mock.inprocess import ServiceRootSession
+from d365lab.mock.settings import MockSettings
 
 COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
 PREFER = {"Prefer": f'odata.include-annotations="{COOKIE},Microsoft.Dynamics.CRM.morerecords"'}
@@ -43,7 +44,7 @@ def test_paging_cookie_walks_every_page(api: ServiceRootSession, contacts: list[
         body = response.json()
         seen += [row["fullname"] for row in body["value"]]
         if not body.get("@Microsoft.Dynamics.CRM.morerecords"):
-            assert COOKIE not in body
+            assert f"@{COOKIE}" not in body
             break
         assert "fetchxmlpagingcookie" in response.headers["Preference-Applied"]
         outer = ElementTree.fromstring(body[f"@{COOKIE}"])
@@ -69,11 +70,16 @@ def test_cookie_pages_from_its_last_row_not_from_the_page_number(api: ServiceRoo
     assert [r["fullname"] for r in second["value"]] == ["Susan Burk", "Scott Konersmann", "Rene Valdes"]
 
 
-def test_no_cookie_unless_asked_and_none_on_the_last_page(api: ServiceRootSession, contacts: list[str]) -> None:
-    plain = api.get(f"contacts?fetchXml={quote(QUERY.format(page=1, cookie=''))}").json()
-    assert plain["@Microsoft.Dynamics.CRM.morerecords"] is True and COOKIE not in plain
+def test_cookie_without_prefer_is_a_setting_and_none_on_the_last_page(
+        api: ServiceRootSession, contacts: list[str], mock_settings: MockSettings) -> None:
+    url = f"contacts?fetchXml={quote(QUERY.format(page=1, cookie=''))}"
+    assert f"@{COOKIE}" in api.get(url).json()  # default "always": like morerecords, asked for or not
+    mock_settings.fetch_paging_cookie = "when_asked"
+    plain = api.get(url).json()
+    assert plain["@Microsoft.Dynamics.CRM.morerecords"] is True and f"@{COOKIE}" not in plain
+    assert f"@{COOKIE}" in get(api, QUERY.format(page=1, cookie="")).json()
     everything = get(api, QUERY.format(page=1, cookie="").replace("count='3'", "count='50'")).json()
-    assert COOKIE not in everything and len(everything["value"]) == 8
+    assert f"@{COOKIE}" not in everything and len(everything["value"]) == 8
 
 
 def test_count_true_adds_odata_count(api: ServiceRootSession, contacts: list[str]) -> None:

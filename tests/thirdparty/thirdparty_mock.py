@@ -75,12 +75,12 @@ def _free_loopback_port() -> int:
 
 
 @contextmanager
-def served_by_cli(db: str) -> Iterator[MockEndpoint]:
-    """``d365lab mock serve --db DB`` run as a user runs it (a separate process, stopped on exit)."""
+def served_by_cli(db: str, *options: str) -> Iterator[MockEndpoint]:
+    """``d365lab mock serve --db DB [OPTIONS]`` run as a user runs it (a separate process, stopped on exit)."""
     port = _free_loopback_port()
     token = secrets.token_urlsafe(18)
     command = [sys.executable, "-c", "from d365lab.cli import main; main()",
-               "mock", "serve", "--port", str(port), "--db", db, "--token", token]
+               "mock", "serve", "--port", str(port), "--db", db, "--token", token, *options]
     with tempfile.TemporaryFile(mode="w+") as stderr_file:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
         yield from _serving(process, port, token, stderr_file)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.rules.audit import read_only
 from d365lab.mock.tenant_api import Ref, Row, Tenant
-from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, parse_prefer
+from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, parse_prefer, split_top_level
 from d365lab.models.schema import TABLES, TYPE_NAMESPACE
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ _WRITE_VERBS = {"POST": "Create", "PATCH": "Update", "PUT": "Update", "DELETE": 
 #: The columns of ``GET /audits`` without ``$select`` (every property but ``changedata``).
 _DEFAULT_SELECT = ",".join(c.value_property for c in TABLES["audit"].columns.values()
                            if c.name not in ("changedata", "versionnumber"))
+_NULL_EXPANSIONS = frozenset({"userid", "callinguserid"})
 #: Most history items one call answers when no PagingInfo limits it.
 _MAX_PAGE = 5000
 
@@ -52,15 +54,38 @@ def audits(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
         condition = request.query.get("$filter")
         request = replace(request, query={**request.query,
                                           "$filter": f"({condition}) and {shown}" if condition else shown})
+    request, nulls = _without_user_expansions(request)
     selected = request.query.get("$select")
     if selected is not None:
         if "changedata" in {s.strip() for s in selected.split(",")} and not app.settings.audit.changedata_selectable:
             raise errors.unknown_property("changedata", "audit")
-        return crud.handle(app, request, route)
-    response = crud.handle(app, replace(request, query={**request.query, "$select": _DEFAULT_SELECT}), route)
-    # The context names what the caller asked for (the whole entity), not the columns chosen for it.
-    response.body = response.body.replace(f"audits({_DEFAULT_SELECT})".encode(), b"audits", 1)
+        response = crud.handle(app, request, route)
+    else:
+        response = crud.handle(app, replace(request, query={**request.query, "$select": _DEFAULT_SELECT}), route)
+        # The context names what the caller asked for (the whole entity), not the columns chosen for it.
+        response.body = response.body.replace(f"audits({_DEFAULT_SELECT})".encode(), b"audits", 1)
+    if nulls and response.status == 200:
+        body = json.loads(response.body)
+        for row in body["value"] if "value" in body else [body]:
+            row.update(dict.fromkeys(nulls))
+        response.body = json.dumps(body, separators=(",", ":")).encode()
     return response
+
+
+def _without_user_expansions(request: MockRequest) -> tuple[MockRequest, list[str]]:
+    """``$expand`` of ``userid``/``callinguserid`` yields null on audits (the docs' advice: use ``_x_value``)."""
+    expand = request.query.get("$expand")
+    if not expand:
+        return request, []
+    items = [item.strip() for item in split_top_level(expand, ",") if item.strip()]
+    nulls = [item.split("(", 1)[0] for item in items if item.split("(", 1)[0] in _NULL_EXPANSIONS]
+    if not nulls:
+        return request, []
+    kept = [item for item in items if item.split("(", 1)[0] not in _NULL_EXPANSIONS]
+    query = {k: v for k, v in request.query.items() if k != "$expand"}
+    if kept:
+        query["$expand"] = ",".join(kept)
+    return replace(request, query=query), nulls
 
 
 def visible_until(tenant: Tenant) -> str | None:
