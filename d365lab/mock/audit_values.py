@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from d365lab.mock.codec import encode_row
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TYPE_NAMESPACE, Column, ColumnType, Table
@@ -61,9 +63,9 @@ def change_value(column: Column, text: str | None) -> Any:
 
 def changedata_json(changes: list[Change]) -> str:
     """The ``changedata`` of a list of changes."""
-    return json.dumps({"changedAttributes": [
+    return orjson.dumps({"changedAttributes": [
         {"logicalName": name, "oldValue": change_text(old), "newValue": change_text(new)}
-        for name, old, new in changes]}, separators=(",", ":"))
+        for name, old, new in changes]}).decode()
 
 
 def parse_changedata(table: Table | None, text: str | None) -> list[Change]:
