@@ -135,7 +135,8 @@ class MockApp:
         self.tenant = SqliteTenant(self.store, CALLER, self.settings, self.rules)
         seed(self.tenant, self.settings.organization_name)
         self._pipeline: WsgiApp = self._core
-        for module, cls in (("protection", "ServiceProtection"), ("faults", "FaultInjection")):
+        for module, cls in (("cost_model", "ServerTime"), ("protection", "ServiceProtection"),
+                            ("faults", "FaultInjection"), ("cost_model", "NetworkLatency")):
             middleware = _optional_middleware(module, cls)
             if middleware is not None:
                 self._pipeline = middleware(self._pipeline, self.settings)
