@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from d365lab.backlog.budget import RequestBudget, ServiceLimits
 from d365lab.backlog.journal import DONE, FAILED, PENDING, STARTED, Journal, JournalItem
 from d365lab.backlog.rules import Action
 from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError, PreconditionFailedError
@@ -44,6 +45,9 @@ class ExecutorSettings:
     max_workers: int | None = None
     transient_retries: int = 4
     retry_backoff_seconds: float = 1.0
+    #: The tenant's service-protection limits per user (None: Microsoft's documented defaults);
+    #: each user's lane waits before a lead that would go over them (see d365lab.backlog.budget).
+    limits: ServiceLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class TriageExecutor:
         self.settings = settings or ExecutorSettings()
         self.on_progress = on_progress
         self._stop = threading.Event()
+        self._budgets: dict[int, RequestBudget] = {}
 
     def lane_workers(self, client: DataverseClient) -> int:
         """Threads for one client: its recommended parallelism, capped by the settings."""
@@ -103,6 +108,18 @@ class TriageExecutor:
             for item in leave:
                 self._report(item, LeadOutcome(DONE, LEFT, "no change"))
         work = [it for it in todo if it.action != Action.LEAVE.value]
+        self._budgets = {id(c): RequestBudget(c, self.settings.limits) for c in self.clients}
+        try:
+            self._run_lanes(work)
+        finally:
+            for budget in self._budgets.values():
+                budget.close()
+        remaining = sum(n for (state, _), n in self.journal.counts(self.run_id).items() if state in (PENDING, STARTED))
+        if remaining == 0 and not self._stop.is_set():
+            self.journal.finish_run(self.run_id)
+
+    def _run_lanes(self, work: list[JournalItem]) -> None:
+        """Send the work over every client's lanes until done or stopped."""
         lanes = [(client, iter(work[i::len(self.clients)]), self.lane_workers(client))
                  for i, client in enumerate(self.clients)]
         # Each lane keeps at most its own thread count in flight, so a lane paused by a 429
@@ -134,15 +151,15 @@ class TriageExecutor:
                 for future in in_flight:
                     future.cancel()
                 raise
-        remaining = sum(n for (state, _), n in self.journal.counts(self.run_id).items() if state in (PENDING, STARTED))
-        if remaining == 0 and not self._stop.is_set():
-            self.journal.finish_run(self.run_id)
 
     # ------------------------------------------------------------------ one lead
 
     def _process(self, client: DataverseClient, item: JournalItem) -> None:
+        # QualifyLead is preceded by a re-read of the lead: two requests.
+        expected = 2 if item.action == Action.QUALIFY.value else 1
         try:
-            outcome = self._attempts(client, item)
+            with self._budgets[id(client)].spend(expected):
+                outcome = self._attempts(client, item)
         except DataverseError as exc:
             # e.g. the re-read after a closed-lead error was itself refused: a resume retries it.
             outcome = LeadOutcome(FAILED, ERROR, str(exc))

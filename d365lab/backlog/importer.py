@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from d365lab.backlog.budget import ServiceLimits, UserLanes
 from d365lab.backlog.csvio import MAX_CELL, CsvTable, read_csv, write_csv
 from d365lab.backlog.dedupe import KEY_COLUMNS, DuplicateIndex, duplicate_keys
 from d365lab.backlog.mapping import ColumnMapping, MappingFile, load_mapping_file
@@ -52,8 +53,10 @@ class ImportOptions:
     on_duplicate: OnDuplicate = OnDuplicate.SKIP
     mapping_file: Path | None = None
     encoding: str = "auto"
-    #: Chunks in flight at once; None = the tenant's recommended parallelism.
+    #: Chunks in flight at once per user; None = the tenant's recommended parallelism.
     parallelism: int | None = None
+    #: The tenant's service-protection limits per user (None: Microsoft's documented defaults).
+    limits: ServiceLimits | None = None
 
 
 @dataclass
@@ -196,22 +199,31 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def run_import(client: DataverseClient, path: Path, options: ImportOptions,
-               stop: threading.Event | None = None) -> ImportReport:
+               stop: threading.Event | None = None, extra_users: Sequence[DataverseClient] = ()) -> ImportReport:
     """Import a CSV file of leads into the tenant (see the module docstring).
 
     ``stop`` (set by a Ctrl-C handler, see :func:`d365lab.backlog.interrupt.stop_on_ctrl_c`):
     the chunks in flight finish, nothing more is sent, and the report says how many rows were
     not sent (``interrupted``, ``not_sent``). Python's cyclic garbage collector is paused
-    meanwhile (see :func:`cyclic_gc_paused`).
+    meanwhile (see :func:`cyclic_gc_paused`). ``extra_users``: clients of other application
+    users of the same organization; chunks are spread over every user, each within its own
+    service-protection budget (:class:`~d365lab.backlog.budget.UserLanes`).
     """
     with cyclic_gc_paused():
-        return _run_import(client, path, options, stop or threading.Event())
+        started = time.perf_counter()
+        users = [client, *extra_users]
+        requests_before = sum(user.request_count for user in users)
+        table = read_csv(path, options.encoding)  # a file that cannot be read sends nothing
+        with UserLanes(users, options.limits, max_lanes_per_user=options.parallelism,
+                       probe=not options.dry_run) as lanes:
+            report = _run_import(client, table, options, stop or threading.Event(), lanes)
+        report.requests = lanes.requests - requests_before
+        report.seconds = time.perf_counter() - started
+        return report
 
 
-def _run_import(client: DataverseClient, path: Path, options: ImportOptions, stop: threading.Event) -> ImportReport:
-    started = time.perf_counter()
-    requests_before = client.request_count
-    table = read_csv(path, options.encoding)
+def _run_import(client: DataverseClient, table: CsvTable, options: ImportOptions, stop: threading.Event,
+                lanes: UserLanes) -> ImportReport:
     mapping = ColumnMapping(table.header, _mapping_file(options))
     report = ImportReport(rows=len(table.records) + len(table.short_rows) + len(table.oversized_rows),
                           dry_run=options.dry_run,
@@ -220,8 +232,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions, sto
     report.rejections = short_row_rejections(table)
     report.invalid_rows = len(report.rejections)
     sorter = _Sorter(options, report)
-    writer = LeadWriter(client, options.batch_size, validated=True,
-                        parallelism=options.parallelism or client.recommended_parallelism, stop=stop)
+    writer = LeadWriter(client, options.batch_size, validated=True, lanes=lanes, stop=stop)
     streaming = not options.dry_run and options.on_duplicate is not OnDuplicate.UPDATE
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="d365lab-scan") as background, \
             writer.stream() as stream:
@@ -233,6 +244,7 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions, sto
         report.invalid_rows += len({r.line for r in rejections})
         report.rejections.extend(rejections)
         report.valid = len(valid)
+        stream.expected_rows = len(valid)  # at most: duplicates are left out
         if scan is not None:
             sorter.tenant = scan.result()
         for line, payload in valid:
@@ -255,8 +267,6 @@ def _run_import(client: DataverseClient, path: Path, options: ImportOptions, sto
         report.not_sent = len(created.unsent) + len(updated.unsent)
         report.interrupted = stop.is_set() and report.not_sent > 0  # a Ctrl-C after the last chunk stops nothing
     report.rejections.sort(key=lambda r: (r.line, r.field))
-    report.requests = client.request_count - requests_before
-    report.seconds = time.perf_counter() - started
     return report
 
 

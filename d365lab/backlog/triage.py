@@ -17,7 +17,7 @@ from d365lab.backlog.csvio import write_csv
 from d365lab.backlog.executor import ExecutorSettings, LeadOutcome, TriageExecutor
 from d365lab.backlog.journal import DONE, FAILED, Journal, JournalError, JournalItem
 from d365lab.backlog.planner import Plan, build_plan
-from d365lab.backlog.rules import RulesError, load_rules
+from d365lab.backlog.rules import Action, RulesError, load_rules
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -128,6 +128,15 @@ def quote_argument(text: str) -> str:
         return text
     return '"' + text.replace('"', '\\"') + '"'
 
+
+
+def plan_estimate(plan: Plan, *, users: int, lanes: int) -> str:
+    """The dry run's prediction of the triage's wall time (see :mod:`d365lab.backlog.estimate`)."""
+    from d365lab.backlog.estimate import estimate_triage
+
+    counts = plan.counts_by_action()
+    return estimate_triage(counts.get(Action.QUALIFY.value, 0), counts.get(Action.DISQUALIFY.value, 0),
+                           open_leads=len(plan.items), users=users, lanes=lanes).describe()
 
 
 def plan_tables(plan: Plan, sample_size: int = 5) -> list[Table]:

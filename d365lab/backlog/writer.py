@@ -9,6 +9,7 @@ support the bulk messages are written with ``$batch`` change sets instead.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,12 +20,15 @@ from d365lab.errors import DataverseError
 from d365lab.models.schema import table as schema_table
 
 if TYPE_CHECKING:
+    from d365lab.backlog.budget import UserLanes
     from d365lab.client import DataverseClient
 
 #: Rows in the first chunk of a :class:`CreateStream` (then 2x, 4x... up to the chunk size).
 FIRST_CHUNK = 125
 #: Requests per $batch when the table has no CreateMultiple (the service allows 1000).
 BATCH_LIMIT = 1000
+#: Longest a chunk should take (the documented client timeouts are 2-4 minutes).
+LONGEST_CHUNK_MS = 60_000.0
 
 
 @dataclass
@@ -81,14 +85,22 @@ class LeadWriter:
     """Creates and updates rows of one table in chunks (``lead`` by default).
 
     ``stop`` (set by the first Ctrl-C): chunks not yet started are not sent (their lines are
-    reported as ``unsent``); the chunks in flight finish.
+    reported as ``unsent``); the chunks in flight finish. ``lanes`` (a
+    :class:`~d365lab.backlog.budget.UserLanes`): each chunk is sent by the user with a free
+    lane, within that user's service-protection budget, and chunks shrink when rows take so
+    long that a full chunk would use too much of a window (see :meth:`next_chunk_size`).
     """
 
     def __init__(self, client: DataverseClient, chunk_size: int = 1000, table: str = "lead",
-                 parallelism: int = 1, *, validated: bool = False, stop: threading.Event | None = None) -> None:
+                 parallelism: int = 1, *, validated: bool = False, stop: threading.Event | None = None,
+                 lanes: UserLanes | None = None) -> None:
         self.client = client
         self.chunk_size = max(1, chunk_size)
-        self.parallelism = max(1, parallelism)
+        self.lanes = lanes
+        self.parallelism = lanes.total_lanes if lanes is not None else max(1, parallelism)
+        #: Moving average of the measured milliseconds per created row (0: none measured yet).
+        self.ms_per_row = 0.0
+        self._row_lock = threading.Lock()
         self.table = table
         self.bulk = schema_table(table).supports_bulk
         #: The rows were validated against the table's schema already (the import's pydantic
@@ -118,27 +130,54 @@ class LeadWriter:
         """Create one chunk (split on refusal, see the module docstring); never raises for a refused row."""
         return self._create_one(chunk)
 
+    def next_chunk_size(self, previous: int, remaining: int | None = None) -> int:
+        """The size of the next streamed chunk: double the previous one, up to the chunk size,
+        and no more rows than fit in :data:`LONGEST_CHUNK_MS` or in a quarter of one lane's share
+        of the execution-time window at the measured time per row. With ``remaining`` (rows still
+        to come) known, the last chunks are split over every lane so the lanes finish together."""
+        wanted = min(previous * 2, self.chunk_size)
+        if remaining is not None and self.lanes is not None:
+            wanted = min(wanted, max(FIRST_CHUNK, -(-remaining // self.parallelism)))
+        if self.lanes is None or not self.ms_per_row:
+            return wanted
+        limits = self.lanes.budgets[0].limits
+        lane_share = limits.execution_ms_per_window * 0.95 / (4 * max(1, self.lanes.total_lanes))
+        fits = int(min(LONGEST_CHUNK_MS, lane_share) / self.ms_per_row)
+        return max(1, min(wanted, fits))
+
     def _create_one(self, chunk: list[tuple[int, dict[str, Any]]]) -> CreateResult:
         part = CreateResult()
         if self.stop.is_set():
             part.unsent.extend(line for line, _ in chunk)
+        elif self.lanes is None:
+            self._create_chunk(chunk, part, self.client)
         else:
-            self._create_chunk(chunk, part)
+            expected = self.ms_per_row * len(chunk) if self.ms_per_row else None
+            with self.lanes.lease(expected_ms=expected) as client:
+                started = time.perf_counter()
+                self._create_chunk(chunk, part, client)
+                self._measured(len(chunk), (time.perf_counter() - started) * 1000.0)
         return part
 
-    def _create_chunk(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult) -> None:
+    def _measured(self, rows: int, ms: float) -> None:
+        with self._row_lock:
+            per_row = ms / max(1, rows)
+            self.ms_per_row = per_row if not self.ms_per_row else 0.7 * self.ms_per_row + 0.3 * per_row
+
+    def _create_chunk(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult,
+                      client: DataverseClient) -> None:
         if not chunk:
             return
         if not self.bulk:
-            self._create_with_batch(chunk, result)
+            self._create_with_batch(chunk, result, client)
             return
         try:
-            ids = self.client.records.create_multiple(self.table, [p for _, p in chunk], chunk_size=len(chunk),
-                                                      validate=not self.validated)
+            ids = client.records.create_multiple(self.table, [p for _, p in chunk], chunk_size=len(chunk),
+                                                 validate=not self.validated)
         except DataverseError as exc:
             if _unsupported(exc):
                 self.bulk = False
-                self._create_with_batch(chunk, result)
+                self._create_with_batch(chunk, result, client)
                 return
             if exc.is_transient or len(chunk) == 1:
                 # Transient errors were already retried by the transport; report, don't loop.
@@ -146,16 +185,17 @@ class LeadWriter:
                     result.refused.append(Rejection(line, "row", f"refused by the tenant: {exc.message}"))
                 return
             middle = len(chunk) // 2
-            self._create_chunk(chunk[:middle], result)
-            self._create_chunk(chunk[middle:], result)
+            self._create_chunk(chunk[:middle], result, client)
+            self._create_chunk(chunk[middle:], result, client)
             return
         result.ids.extend(ids)
 
-    def _create_with_batch(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult) -> None:
+    def _create_with_batch(self, chunk: list[tuple[int, dict[str, Any]]], result: CreateResult,
+                           client: DataverseClient) -> None:
         for start in range(0, len(chunk), BATCH_LIMIT):
             part = chunk[start:start + BATCH_LIMIT]
             sent: list[tuple[int, str]] = []
-            with self.client.batch(continue_on_error=True) as batch:
+            with client.batch(continue_on_error=True) as batch:
                 for line, payload in part:
                     try:
                         sent.append((line, str(batch.create(self.table, payload).id)))
@@ -222,13 +262,18 @@ class CreateStream:
         # the service is done with the previous one (checking a row costs much less than
         # writing it).
         self._next_size = min(FIRST_CHUNK, writer.chunk_size)
+        #: Rows the caller expects to add in all (None: unknown); lets the last chunks be balanced.
+        self.expected_rows: int | None = None
+        self._added = 0
 
     def add(self, line: int, payload: dict[str, Any]) -> None:
         """Queue one row (its CSV line and body); a full chunk is sent now, in the background."""
         self._pending.append((line, payload))
+        self._added += 1
         if len(self._pending) >= self._next_size:
             self._send()
-            self._next_size = min(self._next_size * 2, self.writer.chunk_size)
+            remaining = None if self.expected_rows is None else max(0, self.expected_rows - self._added)
+            self._next_size = self.writer.next_chunk_size(self._next_size, remaining)
 
     def _send(self) -> None:
         if self._pending:

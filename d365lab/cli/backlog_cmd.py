@@ -121,8 +121,13 @@ def import_command(
                           "writes this file only when the option is given).")] = None,
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
+    credentials: Annotated[list[Path] | None, typer.Option(
+        "--credentials", help="Extra application user (a .env-style file); repeat to spread the chunks "
+                              "over several users of the same environment, each with its own limits.")] = None,
 ) -> None:
     """Import leads from a CSV file: validate every row, detect duplicates, CreateMultiple in chunks."""
+    from d365lab.backlog.estimate import estimate_import
+    from d365lab.backlog.users import check_same_organization, clients_from_files
     from d365lab.connect import connect
 
     options = ImportOptions(dry_run=dry_run, batch_size=batch_size, on_duplicate=on_duplicate,
@@ -133,8 +138,15 @@ def import_command(
     _check_outputs((rejects_path, "--rejects"))
     stop = threading.Event()
     try:
-        with connect() as client, (stop_on_ctrl_c(stop) if not dry_run else nullcontext(stop)):
-            report = run_import(client, file, options, stop)
+        with connect() as client, ExitStack() as stack, \
+                (stop_on_ctrl_c(stop) if not dry_run else nullcontext(stop)):
+            extra = []
+            if credentials and not dry_run:
+                extra = [stack.enter_context(c) for c in clients_from_files(credentials)]
+                check_same_organization([client, *extra], credentials)
+                console.print(f"spreading the chunks over {len(extra) + 1} users", highlight=False)
+            report = run_import(client, file, options, stop, extra_users=extra)
+            lanes = client.recommended_parallelism
     except (CsvFormatError, MappingError) as exc:
         raise _fail(f"{file}: {exc}") from None
     except ConfigurationError as exc:
@@ -150,6 +162,9 @@ def import_command(
     elif report.rejections:
         console.print(_rejects_table(report.rejections))
     console.print(_import_summary(report, written))
+    if dry_run:
+        console.print(estimate_import(report.would_create, batch_size, users=1 + len(credentials or []),
+                                      lanes=lanes).describe(), highlight=False)
     if report.interrupted:
         _print_import_interrupted(report, on_duplicate)
         raise typer.Exit(130)
@@ -224,6 +239,9 @@ def triage_command(
                 if dry_run:
                     for renderable in triage.plan_tables(plan, sample):
                         console.print(renderable)
+                    console.print(triage.plan_estimate(plan, users=1 + len(credentials or []),
+                                                       lanes=max_workers or client.recommended_parallelism),
+                                  highlight=False)
                     return
                 if not plan.items:
                     console.print("no open leads: nothing to do")

@@ -45,9 +45,17 @@ def serve_command(
         help="Latency added to every request, in milliseconds."),
     fault_seed: int = typer.Option(0, "--fault-seed", envvar="D365LAB_MOCK_FAULT_SEED",
                                    help="Seed of the fault injection (same seed, same faults)."),
+    cost_model: str = typer.Option(
+        "none", "--cost-model", envvar="D365LAB_MOCK_COST_MODEL",
+        help="Server cost model: none (as fast as it can) or realistic (server time per message, "
+             "service protection on; see docs/mock-tenant.md)."),
+    cost_scale: float = typer.Option(
+        1.0, "--cost-scale", min=0.0001, envvar="D365LAB_MOCK_COST_SCALE",
+        help="Multiply every modelled time and every limit window by this factor (0.1: ten times faster)."),
 ) -> None:
     """Serve the mock tenant's Web API at http://HOST:PORT/api/data/v9.2/ until Ctrl+C."""
     from d365lab.mock.app import ExtensionError
+    from d365lab.mock.cost_settings import with_cost_model
     from d365lab.mock.server import MockDatabaseError, PortInUseError, serve
     from d365lab.mock.settings import MockSettings
     from d365lab.mock.timezones import resolve
@@ -66,6 +74,10 @@ def serve_command(
         "faults": {"seed": fault_seed, "error_rate": fault_error_rate, "drop_rate": fault_drop_rate,
                    "latency_ms": fault_latency_ms},
     })
+    try:
+        settings = with_cost_model(settings, cost_model, cost_scale)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--cost-model") from None
     try:
         serve(host=host, port=port, db_path=db, settings=settings, allow_remote=allow_remote)
     except ExtensionError as exc:

@@ -32,12 +32,14 @@ def sql_error(message: str) -> MockError:
     return errors.bad_request(f"SQL query: {message}", code="0x80040203")
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
+def sql_tokens(text: str, pattern: re.Pattern[str] | None = None) -> list[tuple[str, str]]:
+    """``(kind, text)`` tokens of a statement (``pattern``: another token grammar; unexpected text is a 400)."""
     out: list[tuple[str, str]] = []
     pos = 0
     text = text.rstrip()
+    grammar = pattern or _TOKEN
     while pos < len(text):
-        found = _TOKEN.match(text, pos)
+        found = grammar.match(text, pos)
         if found is None or found.end() == pos:
             raise sql_error(f"unexpected text at position {pos}: {text[pos:pos + 20]!r}")
         kind = found.lastgroup or ""
@@ -51,7 +53,7 @@ class _WhereTranslator:
 
     def __init__(self, table: Table, text: str) -> None:
         self.table = table
-        self.tokens = _tokens(text)
+        self.tokens = sql_tokens(text)
         self.pos = 0
 
     def _peek(self, offset: int = 0) -> tuple[str, str] | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from d365lab.mock.limits import MAX_FETCH_CONDITIONS, MAX_FETCH_DEPTH, limit_exceeded
-from d365lab.mock.query_sql import sql_error
+from d365lab.mock.query_sql import sql_error, sql_tokens
 from d365lab.models.schema import TABLES, Table
 
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)|"
@@ -66,23 +66,9 @@ class SqlToFetch:
     def __init__(self, table: Table, sql: str) -> None:
         self.table = table
         self.sql = sql
-        self.tokens = self._tokenize(sql.strip().rstrip(";"))
+        self.tokens = sql_tokens(sql.strip().rstrip(";"), _TOKEN)
         self.pos = 0
         self.conditions = 0
-
-    # ------------------------------------------------------------- tokens
-
-    def _tokenize(self, text: str) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(text.rstrip()):
-            found = _TOKEN.match(text, pos)
-            if found is None or found.end() == pos:
-                raise sql_error(f"unexpected text at position {pos}: {text[pos:pos + 20]!r}")
-            kind = found.lastgroup or ""
-            out.append((kind, found.group(kind)))
-            pos = found.end()
-        return out
 
     def _peek(self, offset: int = 0) -> tuple[str, str] | None:
         index = self.pos + offset

@@ -153,12 +153,19 @@ class StrictChannel(CasePreservingChannel):
     parser_class = StrictLineEndingParser
 
 
+def worker_threads(settings: MockSettings) -> int:
+    """Waitress worker threads: with the cost model on, enough for every caller's concurrency limit to wait at once."""
+    if not settings.cost.enabled:
+        return THREADS
+    return max(THREADS, settings.throttle.max_concurrent + 12)
+
+
 def _create_server(app: MockApp, host: str, port: int, *, check_host: bool) -> Any:
     """A waitress server for ``app`` (strict line endings, quiet queue; Host checked when asked)."""
     wsgi: Any = app
     if check_host:
         wsgi = HostCheck(app, host, lambda: int(server.effective_port))
-    server = create_server(wsgi, host=host, port=port, threads=THREADS, ident="d365lab-mock")
+    server = create_server(wsgi, host=host, port=port, threads=worker_threads(app.settings), ident="d365lab-mock")
     server.channel_class = StrictChannel
     server.task_dispatcher.queue_logger = _QUIET_QUEUE_LOG
     return server
@@ -240,6 +247,10 @@ def describe_protection(settings: MockSettings) -> list[str]:
         lines.append(f"service protection: {throttle.requests_per_window} requests and "
                      f"{throttle.execution_ms_per_window} ms of execution per {throttle.window_seconds:g} s, "
                      f"{throttle.max_concurrent} concurrent requests per caller")
+    cost = settings.cost
+    if cost.enabled:
+        lines.append(f"server cost model: {cost.name} at scale {cost.scale:g} "
+                     f"(x-ms-dop-hint {settings.dop_hint}, {worker_threads(settings)} worker threads)")
     if faults.error_rate or faults.drop_rate or faults.latency_ms:
         lines.append(f"fault injection (seed {faults.seed}): {faults.error_rate:g} errors (503), "
                      f"{faults.drop_rate:g} dropped connections, {faults.latency_ms:g} ms added latency")

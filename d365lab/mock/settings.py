@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from d365lab.mock.cost_settings import CostSettings
 from d365lab.mock.platform_settings import AuditSettings, TimeZoneSettings
 
 
@@ -97,6 +98,8 @@ class MockSettings(BaseModel):
 
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    #: Server cost model (``d365lab.mock.cost_settings``): off by default (today's speed).
+    cost: CostSettings = Field(default_factory=CostSettings)
     #: Auditing (``audits``, history functions) and user time zones (``usersettingscollection``).
     audit: AuditSettings = Field(default_factory=AuditSettings)
     time_zones: TimeZoneSettings = Field(default_factory=TimeZoneSettings)
