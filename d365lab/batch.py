@@ -30,8 +30,8 @@ from d365lab.config import API_PATH
 from d365lab.errors import ClientValidationError
 from d365lab.odata import Filter
 from d365lab.tables import resolve
-from d365lab.webapi import operations, rows
-from d365lab.webapi.multipart import (
+from d365lab.webapi import messages, rows
+from d365lab.webapi.batch_wire import (
     CRLF,
     BatchRequest,
     BatchResponse,
@@ -39,7 +39,7 @@ from d365lab.webapi.multipart import (
     is_multipart,
     parse_batch_answer,
 )
-from d365lab.webapi.operations import Binding
+from d365lab.webapi.messages import Binding
 from d365lab.webapi.request import Request, Sender
 
 __all__ = ["MAX_BATCH_REQUESTS", "Batch", "BatchRef", "BatchRequest", "BatchResponse", "ChangeSet", "Pending"]
@@ -118,7 +118,7 @@ class _Writes:
 
     def action(self, name: str, parameters: Mapping[str, Any] | None = None, *, bound: Binding | None = None) -> None:
         """POST an action."""
-        self.add(operations.action(name, parameters, bound=bound))
+        self.add(messages.action(name, parameters, bound=bound))
 
 
 def _key(record: str | BatchRef) -> str:

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Dataverse error codes the client recognises.
-CODE_NOT_FOUND = "0x80040217"
 CODE_DUPLICATE_KEY = "0x80040237"
 CODE_DUPLICATE_DETECTED = "0x80040333"
-CODE_PRIVILEGE_DENIED = "0x80040220"
 THROTTLE_CODES = frozenset({"0x80072322", "0x80072321", "0x80072326"})
 #: Codes of "the record's state does not allow this" (invalid state/status, lead or opportunity
 #: already closed). Partly UNVERIFIED on real tenants, so messages are matched as well.

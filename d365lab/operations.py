@@ -1,6 +1,6 @@
 """Actions and functions: ``client.actions`` and ``client.functions``.
 
-Requests are built by :mod:`d365lab.webapi.operations` and sent through a
+Requests are built by :mod:`d365lab.webapi.messages` and sent through a
 :class:`~d365lab.webapi.request.Sender`.
 
 >>> client.actions.call("QualifyLead", {...}, bound=("lead", lead_id))   # doctest: +SKIP
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from d365lab.webapi import operations as build
-from d365lab.webapi.operations import NAMESPACE, Binding, operation_path
+from d365lab.webapi import messages as build
+from d365lab.webapi.messages import NAMESPACE, Binding, operation_path
 from d365lab.webapi.request import Sender
 
 __all__ = ["NAMESPACE", "Actions", "Binding", "Functions", "operation_path"]

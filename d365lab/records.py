@@ -1,6 +1,6 @@
 """Generic record operations on any table: ``client.records``.
 
-Each method builds its request with :mod:`d365lab.webapi.rows` (or :mod:`~d365lab.webapi.bulk`)
+Each method builds its request with :mod:`d365lab.webapi.rows` (or :mod:`~d365lab.webapi.bulk_writes`)
 and sends it through a :class:`~d365lab.webapi.request.Sender` (the client's transport).
 
 >>> lead_id = client.records.create("lead", {"subject": "Coffee", "lastname": "Doe"})   # doctest: +SKIP
@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from d365lab.odata import Expand, Filter, Query
-from d365lab.webapi import bulk, rows
-from d365lab.webapi.bulk import encode_json, new_ids
+from d365lab.webapi import bulk_writes as bulk
+from d365lab.webapi import rows
+from d365lab.webapi.bulk_writes import encode_json, new_ids
 from d365lab.webapi.request import Sender
 from d365lab.webapi.rows import MAX_PAGE_SIZE, Key, prefer
 

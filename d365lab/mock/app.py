@@ -25,6 +25,10 @@ from urllib.parse import parse_qsl
 from d365lab.mock import errors, limits
 from d365lab.mock.codec import annotation_wanted
 from d365lab.mock.errors import MockError
+from d365lab.mock.handlers.registry import DEFAULT as DEFAULT_HANDLERS
+from d365lab.mock.handlers.registry import HANDLER_MODULES, HandlerRegistry
+from d365lab.mock.rules.base import DEFAULT as DEFAULT_RULES
+from d365lab.mock.rules.base import RULE_MODULES, RuleRegistry
 from d365lab.mock.seed import CALLER, seed
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store
@@ -60,20 +64,34 @@ def _same_token(sent: str, expected: str) -> bool:
     return hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
-def load_extensions() -> None:
-    """Import every module of ``d365lab.mock.handlers`` and ``d365lab.mock.rules`` once.
+def extension_modules() -> list[str]:
+    """The handler and rule modules in import order: the explicit lists, then any module not listed.
 
-    Modules register their handlers and rules at import. A module that fails to import
-    raises :class:`ExtensionError` naming it (the tenant does not start without it).
+    :data:`~d365lab.mock.handlers.registry.HANDLER_MODULES` and
+    :data:`~d365lab.mock.rules.base.RULE_MODULES` give the order; a module of either package
+    missing from them is still imported (after them, alphabetically) so that it registers,
+    and a test fails until it is listed.
+    """
+    listed = [*HANDLER_MODULES, *RULE_MODULES]
+    found = [f"{package}.{info.name}" for package in ("d365lab.mock.handlers", "d365lab.mock.rules")
+             for info in pkgutil.iter_modules(importlib.import_module(package).__path__)]
+    return [*listed, *sorted(name for name in found if name not in listed)]
+
+
+def load_extensions() -> None:
+    """Import every handler and rule module once, in :func:`extension_modules` order.
+
+    Modules register their handlers and rules at import (in the default registries each
+    app layers its own over). A module that fails to import raises :class:`ExtensionError`
+    naming it (the tenant does not start without it).
     """
     global _EXTENSIONS_LOADED
     with _EXTENSIONS_LOCK:
         if _EXTENSIONS_LOADED:
             return
-        for package_name in ("d365lab.mock.handlers", "d365lab.mock.rules"):
-            package = importlib.import_module(package_name)
-            for info in pkgutil.iter_modules(package.__path__):
-                _import_extension(f"{package_name}.{info.name}")
+        for name in extension_modules():
+            _import_extension(name)
+        _import_extension("d365lab.mock.dispatch")
         _EXTENSIONS_LOADED = True
 
 
@@ -103,14 +121,18 @@ class MockApp:
     """A mock tenant as a WSGI application.
 
     Attributes: ``tenant`` (the :class:`SqliteTenant`), ``store``, ``settings`` (read at
-    request time, so a test may change it after creation).
+    request time, so a test may change it after creation), ``handlers`` and ``rules`` (this
+    app's registries, layered over the defaults: what a test adds or overrides there concerns
+    this app only).
     """
 
     def __init__(self, db_path: str = ":memory:", settings: MockSettings | None = None) -> None:
         self.settings = settings if settings is not None else MockSettings.model_validate({})
         load_extensions()
+        self.handlers: HandlerRegistry = DEFAULT_HANDLERS.for_app()
+        self.rules: RuleRegistry = DEFAULT_RULES.for_app()
         self.store = Store(db_path)
-        self.tenant = SqliteTenant(self.store, CALLER, self.settings)
+        self.tenant = SqliteTenant(self.store, CALLER, self.settings, self.rules)
         seed(self.tenant, self.settings.organization_name)
         self._pipeline: WsgiApp = self._core
         for module, cls in (("cost_model", "ServerTime"), ("protection", "ServiceProtection"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from d365lab.mock import errors
 from d365lab.mock.handlers import registry
+from d365lab.mock.handlers.registry import DEFAULT, HandlerRegistry
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.wire import split_outside_quotes, split_top_level
 from d365lab.models.schema import BY_ENTITY_SET, TYPE_NAMESPACE, Table
@@ -70,8 +71,11 @@ def split_call(segment: str) -> tuple[str, str | None]:
     return segment, None
 
 
-def parse_route(path: str) -> Route:
-    """Route a path relative to the service root; unknown segments are 404 ``0x8006088a``."""
+def parse_route(path: str, handlers: HandlerRegistry = DEFAULT) -> Route:
+    """Route a path relative to the service root; unknown segments are 404 ``0x8006088a``.
+
+    Whether a name is a message depends on ``handlers`` (the app's registry).
+    """
     segments = split_segments(path)
     if not segments:
         return Route(RouteKind.SERVICE_ROOT)
@@ -85,23 +89,23 @@ def parse_route(path: str) -> Route:
         return Route(RouteKind.ENTITY_DEFINITIONS, name=name, args=args, segments=rest)
     table = BY_ENTITY_SET.get(name)
     if table is not None:
-        return _table_route(table, args, rest)
+        return _table_route(table, args, rest, handlers)
     bare = name[len(NAMESPACE_PREFIX):] if name.startswith(NAMESPACE_PREFIX) else name
-    if bare in registry.FUNCTIONS and not rest:
+    if bare in handlers.functions and not rest:
         return Route(RouteKind.FUNCTION, name=bare, args=args)
-    if bare in registry.UNBOUND_ACTIONS and not rest and args is None:
+    if bare in handlers.unbound_actions and not rest and args is None:
         return Route(RouteKind.UNBOUND_ACTION, name=bare)
     raise errors.unknown_segment(name)
 
 
-def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
+def _table_route(table: Table, key: str | None, rest: list[str], handlers: HandlerRegistry) -> Route:
     if key is None:
         if not rest:
             return Route(RouteKind.COLLECTION, table)
         if rest == ["$count"]:
             return Route(RouteKind.COUNT, table)
         if len(rest) == 1:
-            return _bound_action(table, None, rest[0])
+            return _bound_action(table, None, rest[0], handlers)
         raise errors.unknown_segment(rest[-1])
     if not rest:
         return Route(RouteKind.ENTITY, table, key)
@@ -109,8 +113,8 @@ def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
         segment = rest[0]
         if segment in one_to_many(table):
             return Route(RouteKind.NAVIGATION_COLLECTION, table, key, name=segment)
-        if segment.startswith(NAMESPACE_PREFIX) or _is_bound_action(table, segment):
-            return _bound_action(table, key, segment)
+        if segment.startswith(NAMESPACE_PREFIX) or _is_bound_action(table, segment, handlers):
+            return _bound_action(table, key, segment, handlers)
         if segment in table.columns or segment in table.navigation_properties():
             return Route(RouteKind.PROPERTY, table, key, name=segment)
         raise errors.unknown_segment(segment)
@@ -124,25 +128,25 @@ def _table_route(table: Table, key: str | None, rest: list[str]) -> Route:
     raise errors.unknown_segment(rest[-1])
 
 
-def _is_bound_action(table: Table, name: str) -> bool:
-    return (table.logical_name, name) in registry.BOUND_ACTIONS or ("*", name) in registry.BOUND_ACTIONS
+def _is_bound_action(table: Table, name: str, handlers: HandlerRegistry) -> bool:
+    return handlers.bound(table.logical_name, name) is not None
 
 
-def _bound_action(table: Table, key: str | None, segment: str) -> Route:
+def _bound_action(table: Table, key: str | None, segment: str, handlers: HandlerRegistry) -> Route:
     name, _ = split_call(segment)
     if not name.startswith(NAMESPACE_PREFIX):
-        if _is_bound_action(table, name):
+        if _is_bound_action(table, name, handlers):
             raise errors.bad_request("Request message has unresolved parameters.", code="0x80040203")
         raise errors.unknown_segment(segment)
     bare = name[len(NAMESPACE_PREFIX):]
-    if not _is_bound_action(table, bare):
+    if not _is_bound_action(table, bare, handlers):
         raise errors.unknown_segment(segment)
     return Route(RouteKind.BOUND_ACTION, table, key, name=bare)
 
 
-def bound_handler(table: Table, name: str) -> registry.Handler:
+def bound_handler(table: Table, name: str, handlers: HandlerRegistry = DEFAULT) -> registry.Handler:
     """The registered handler of a bound action (table-specific before ``"*"``)."""
-    found = registry.BOUND_ACTIONS.get((table.logical_name, name)) or registry.BOUND_ACTIONS.get(("*", name))
+    found = handlers.bound(table.logical_name, name)
     if found is None:
         raise errors.unknown_segment(name)
     return found

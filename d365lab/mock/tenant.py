@@ -18,7 +18,8 @@ from d365lab.mock.collation import comparison_sql, comparison_value
 from d365lab.mock.errors import MockError
 from d365lab.mock.intersect import associate, forget
 from d365lab.mock.relationships import one_to_many
-from d365lab.mock.rules.base import rules_for
+from d365lab.mock.rules.base import DEFAULT as RULES
+from d365lab.mock.rules.base import RuleRegistry
 from d365lab.mock.rules.common import sending
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store, quote, target_column, to_sql
@@ -59,8 +60,11 @@ class SqliteTenant:
     'lead'
     """
 
-    def __init__(self, store: Store, caller: Caller, settings: MockSettings | None = None) -> None:
+    def __init__(self, store: Store, caller: Caller, settings: MockSettings | None = None,
+                 rules: RuleRegistry | None = None) -> None:
         self.store = store
+        #: The table rules this tenant runs around writes (its app's registry).
+        self.rules = rules if rules is not None else RULES
         self.caller = caller
         self.settings = settings if settings is not None else MockSettings.model_validate({})
         self._base_currency: Ref | None = None
@@ -171,13 +175,13 @@ class SqliteTenant:
     def _before_write(self, t: Table, old: Row | None, new: Row, sent: Row) -> None:
         """Run the table's rules on a row about to be written."""
         with sending(sent):  # the rules see which columns the caller sent, not just the merged row
-            for rule in rules_for(t.logical_name):
+            for rule in self.rules.rules_for(t.logical_name):
                 rule.before_write(self, old, new)
 
     def _after_write(self, t: Table, old: Row | None, new: Row, stored: Row, children: dict[str, Any]) -> Row:
         """Run the after-write rules and create the sent children; return the row as now stored."""
         modifications = self.store.modifications
-        for rule in rules_for(t.logical_name):
+        for rule in self.rules.rules_for(t.logical_name):
             rule.after_write(self, old, new)
         self._create_children(t, new, children)
         if self.store.modifications != modifications:  # a rule or child changed stored rows: read back
@@ -233,7 +237,7 @@ class SqliteTenant:
         t = self.table(table)
         with self.store.transaction():
             row = self.require(t.logical_name, record_id)
-            for rule in rules_for(t.logical_name):
+            for rule in self.rules.rules_for(t.logical_name):
                 rule.before_delete(self, row)
             ident = row[t.primary_id]
             for nav in t.collections.values():

@@ -15,7 +15,7 @@ from d365lab.models.enums import DISQUALIFY_REASONS, LEAD_STATES, LeadState, Lea
 from d365lab.models.schema import TABLES
 from d365lab.odata import guid
 from d365lab.sales.status import require_status, set_state
-from d365lab.webapi.operations import operation_path
+from d365lab.webapi.messages import operation_path
 from d365lab.webapi.request import Answer, Request, Sender
 from d365lab.webapi.rows import get_row
 

@@ -18,7 +18,7 @@ from d365lab.models.enums import OPPORTUNITY_STATES, OpportunityState, Opportuni
 from d365lab.odata import guid
 from d365lab.sales.status import require_status, set_state
 from d365lab.tables import bind_path
-from d365lab.webapi.operations import operation_path
+from d365lab.webapi.messages import operation_path
 from d365lab.webapi.request import Request, Sender, ignore_answer
 from d365lab.webapi.rows import update_row
 

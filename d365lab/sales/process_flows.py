@@ -19,7 +19,7 @@ from typing import Literal, overload
 
 from d365lab.errors import ClientValidationError, InvalidStateTransitionError, NotFoundError
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
-from d365lab.models.records import ProcessFlowInstance, ProcessStage
+from d365lab.models.row_views import ProcessFlowInstance, ProcessStage
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, PROCESS_FLOW
 from d365lab.odata import Guid, eq, guid
 from d365lab.records import Records

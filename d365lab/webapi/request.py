@@ -23,7 +23,6 @@ from d365lab.errors import DataverseError, TransportError
 from d365lab.odata import dumps
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 _UNREAD = object()
 
 

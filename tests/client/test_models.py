@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from d365lab.models.enums import LeadStatus, OpportunityState, PurchaseTimeframe
-from d365lab.models.records import Lead, Opportunity, ProcessFlowInstance
+from d365lab.models.row_views import Lead, Opportunity, ProcessFlowInstance
 
 
 def test_opportunity_row_is_typed() -> None:

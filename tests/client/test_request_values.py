@@ -11,7 +11,8 @@ import pytest
 from d365lab.errors import ClientValidationError, DuplicateRecordError, NotFoundError
 from d365lab.models.enums import LeadStatus, OpportunityStatus
 from d365lab.sales import disqualify_request, lose_request, qualify_request, stage_move_request, win_request
-from d365lab.webapi import bulk, operations, rows
+from d365lab.webapi import bulk_writes as bulk
+from d365lab.webapi import messages, rows
 from d365lab.webapi.request import Answer
 
 LEAD = "0a9f5e2c-1b7d-ef11-a671-000d3a1a2b3c"
@@ -78,7 +79,7 @@ def test_bulk_create_ids_come_back_even_when_the_chunk_landed_before() -> None:
 
 
 def test_function_parameters_are_aliases() -> None:
-    request = operations.function("CalculateRollupField", {"FieldName": "x"})
+    request = messages.function("CalculateRollupField", {"FieldName": "x"})
     assert request.path == "CalculateRollupField(FieldName=@p1)"
     assert request.method == "GET" and request.query and request.query == "@p1='x'"
 

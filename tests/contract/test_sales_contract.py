@@ -9,7 +9,7 @@ import pytest
 
 from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError
 from d365lab.models.enums import LeadState, LeadStatus, OpportunityStatus, ParticipationType
-from d365lab.models.records import Lead, Opportunity, OpportunityClose, PhoneCall
+from d365lab.models.row_views import Lead, Opportunity, OpportunityClose, PhoneCall
 from d365lab.odata import eq
 from d365lab.sales import Party, QualifyResult
 

@@ -120,6 +120,8 @@ DATES = [
     "2026-06-01T10:00:00.123456789Z",
 ]
 COLUMNS = sorted({name for table in TABLES.values() for name in table.columns})
+#: The tables requests are aimed at (the Sales ones more often).
+TABLE_NAMES = ["lead", "lead", "opportunity", "opportunity", "phonecall", "account", "contact", *sorted(TABLES)]
 OPERATORS = ["eq", "ne", "gt", "ge", "lt", "le", "has", "in", "eqq", ""]
 
 
@@ -176,11 +178,22 @@ json_values = st.recursive(
 )
 
 
+def columns(table: str | None) -> st.SearchStrategy[str]:
+    """Column names: mostly the table's own (writable first), sometimes any table's."""
+    if table is None or table not in TABLES:
+        return st.sampled_from(COLUMNS)
+    own = sorted(TABLES[table].columns)
+    writable = sorted(n for n, c in TABLES[table].columns.items() if not c.read_only and not c.is_lookup) or own
+    return st.one_of(
+        st.sampled_from(writable), st.sampled_from(writable), st.sampled_from(own), st.sampled_from(COLUMNS)
+    )
+
+
 @st.composite
-def entity_bodies(draw: st.DrawFn) -> dict[str, Any]:
+def entity_bodies(draw: st.DrawFn, table: str | None = None) -> dict[str, Any]:
     """A JSON object of columns (real names), binds and annotations with hostile values."""
     body: dict[str, Any] = {}
-    for name in draw(st.lists(st.sampled_from(COLUMNS), max_size=6)):
+    for name in draw(st.lists(columns(table), max_size=6)):
         body[name] = draw(json_values)
     if draw(st.booleans()):
         nav = draw(
@@ -205,25 +218,107 @@ def entity_bodies(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
+#: JSON value texts that Python's json.dumps cannot write but a client can send.
+RAW_VALUES = [
+    "1e400",
+    "-1e400",
+    "99999999999999999999",
+    "9" * 400,
+    '"NaN"',
+    '"Infinity"',
+    '"\\ud800"',
+    '"a\\udfff"',
+    '"\\q"',
+    '"0999-01-01"',
+    '"0001-01-01T00:00:00+05:00"',
+    '"9999-12-31T23:59:59-05:00"',
+    '"1752-12-31T00:00:00Z"',
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "1e308",
+    "4.9e-324",
+    "[" * 150 + "]" * 150,
+    '"' + "x" * 5000 + '"',
+    "-0",
+    "0.5",
+]
+
+
+_TEXT_VALUES = ['"\\ud800"', '"a\\udfff"', '"\\q"', '"' + "x" * 5000 + '"', '"\\u0000"', '"\\ud83d\\ude00"']
+_NUMBER_VALUES = [
+    "1e400",
+    "-1e400",
+    "99999999999999999999",
+    "9" * 400,
+    '"NaN"',
+    '"Infinity"',
+    '"-Infinity"',
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "1e308",
+    "4.9e-324",
+    "-0",
+    "0.5",
+    '"1e400"',
+]
+_DATE_VALUES = [
+    '"0999-01-01"',
+    '"0001-01-01T00:00:00+05:00"',
+    '"9999-12-31T23:59:59-05:00"',
+    '"1752-12-31T00:00:00Z"',
+    '"0999-01-01T00:00:00Z"',
+    '"2026-02-30"',
+    '"10000-01-01"',
+    '"1753-01-01T00:00:00Z"',
+]
+
+
+def _raw_for(table: str | None, name: str) -> st.SearchStrategy[str]:
+    """Raw JSON value texts aimed at a column's type (text, number or date), sometimes any."""
+    column = TABLES[table].columns.get(name) if table in TABLES else None
+    kind = column.type.value if column is not None else ""
+    aimed = (
+        _DATE_VALUES
+        if kind in ("DateTime", "DateOnly")
+        else _TEXT_VALUES
+        if kind in ("String", "Memo")
+        else _NUMBER_VALUES
+    )
+    return st.one_of(st.sampled_from(aimed), st.sampled_from(aimed), st.sampled_from(RAW_VALUES))
+
+
+@st.composite
+def targeted_bodies(draw: st.DrawFn, table: str | None = None) -> bytes:
+    """A body of the table's own writable columns, each with an extreme value (for its type) as raw JSON."""
+    names = draw(st.lists(columns(table), min_size=1, max_size=3, unique=True))
+    values = [draw(_raw_for(table, name)) for name in names]
+    text = "{" + ",".join(f'"{name}":{value}' for name, value in zip(names, values, strict=True)) + "}"
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _raw_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode()
 
 
 @st.composite
-def bodies(draw: st.DrawFn) -> bytes:
+def bodies(draw: st.DrawFn, table: str | None = None) -> bytes:
     """A request body: an entity, a bulk/action payload, deep or malformed JSON, or raw bytes."""
     kind = draw(st.integers(0, 9))
+    if kind <= 1:
+        return _raw_json(draw(entity_bodies(table)))
     if kind <= 3:
-        return _raw_json(draw(entity_bodies()))
+        return draw(targeted_bodies(table))
     if kind == 4:
-        targets = draw(st.lists(entity_bodies(), max_size=3))
+        targets = draw(st.lists(entity_bodies(table), max_size=3))
         for target in targets:
             if draw(st.booleans()):
                 target["@odata.type"] = "Microsoft.Dynamics.CRM.lead"
         return _raw_json({"Targets": targets})
     if kind == 5:
         condition = {
-            "AttributeName": draw(st.sampled_from(COLUMNS)),
+            "AttributeName": draw(columns(table)),
             "Operator": draw(st.sampled_from(["Equal", "In", "x"])),
             "Values": draw(
                 st.lists(
@@ -268,7 +363,7 @@ def bodies(draw: st.DrawFn) -> bytes:
     if kind == 8:
         action = {
             "Status": draw(json_values),
-            "OpportunityClose": draw(st.one_of(entity_bodies(), json_values)),
+            "OpportunityClose": draw(st.one_of(entity_bodies(table), json_values)),
             "CreateAccount": draw(json_values),
             "CreateContact": draw(json_values),
             "CreateOpportunity": draw(json_values),
@@ -279,12 +374,12 @@ def bodies(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
-def filters(draw: st.DrawFn, depth: int = 0) -> str:
+def filters(draw: st.DrawFn, table: str | None = None, depth: int = 0) -> str:
     """A ``$filter`` from the supported grammar, with hostile literals and, sometimes, nonsense."""
     kind = draw(st.integers(0, 9 if depth < 3 else 4))
     column = draw(
         st.one_of(
-            st.sampled_from(COLUMNS),
+            columns(table),
             st.sampled_from(["_parentaccountid_value", "parentaccountid/accountid", "x", "@p", "$it"]),
         )
     )
@@ -330,9 +425,9 @@ def filters(draw: st.DrawFn, depth: int = 0) -> str:
         )
     if kind <= 6:
         joiner = draw(st.sampled_from([" and ", " or "]))
-        return joiner.join(draw(st.lists(filters(depth + 1), min_size=2, max_size=3)))
+        return joiner.join(draw(st.lists(filters(table, depth + 1), min_size=2, max_size=3)))
     if kind == 7:
-        return f"not ({draw(filters(depth + 1))})"
+        return f"not ({draw(filters(table, depth + 1))})"
     if kind == 8:
         n = draw(st.sampled_from([19, 20, 21, 40, 260]))
         return draw(
@@ -361,22 +456,21 @@ def _skiptoken(draw: st.DrawFn) -> str:
 FETCH_OPERATORS = ["eq", "ne", "gt", "like", "in", "null", "between", "x"]
 
 
-def _condition(draw: st.DrawFn) -> str:
+def _condition(draw: st.DrawFn, table: str | None) -> str:
     value = draw(st.one_of(numbers, st.sampled_from(DATES), texts.map(lambda t: t.replace("'", ""))))
     operator = draw(st.sampled_from(FETCH_OPERATORS))
-    return (f"<condition attribute='{draw(st.sampled_from(COLUMNS))}' operator='{operator}'"
-            f" value='{value.replace('<', '')}'/>")
+    return f"<condition attribute='{draw(columns(table))}' operator='{operator}' value='{value.replace('<', '')}'/>"
 
 
 @st.composite
-def fetch_xml(draw: st.DrawFn) -> str:
+def fetch_xml(draw: st.DrawFn, table: str | None = None) -> str:
     """A FetchXML document (well-formed or not) for the entity the request addresses."""
-    entity = draw(st.sampled_from(["lead", "account", "opportunity", "x"]))
+    entity = draw(st.sampled_from([table or "lead", table or "lead", "lead", "account", "x"]))
     attrs = "".join(
         f" {k}='{draw(numbers)}'"
         for k in draw(st.lists(st.sampled_from(["top", "count", "page"]), max_size=2, unique=True))
     )
-    conditions = "".join(_condition(draw) for _ in range(draw(st.integers(0, 3))))
+    conditions = "".join(_condition(draw, table) for _ in range(draw(st.integers(0, 3))))
     nest = draw(st.sampled_from([1, 1, 2, 21, 300]))
     filters_xml = "<filter type='or'>" * nest + conditions + "</filter>" * nest
     extra = draw(
@@ -397,7 +491,7 @@ def fetch_xml(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def queries(draw: st.DrawFn) -> str:
+def queries(draw: st.DrawFn, table: str | None = None) -> str:
     """A raw query string of system query options, aliases and junk."""
     parts: list[str] = []
     options = draw(
@@ -427,14 +521,14 @@ def queries(draw: st.DrawFn) -> str:
     )
     for option in options:
         if option == "$filter":
-            value = draw(filters())
+            value = draw(filters(table))
         elif option == "$select":
-            value = ",".join(draw(st.lists(st.one_of(st.sampled_from(COLUMNS), texts), max_size=4)))
+            value = ",".join(draw(st.lists(st.one_of(columns(table), texts), max_size=4)))
         elif option == "$orderby":
             value = ",".join(
                 f"{c} {d}"
                 for c, d in draw(
-                    st.lists(st.tuples(st.sampled_from(COLUMNS), st.sampled_from(["asc", "desc", "", "x"])), max_size=3)
+                    st.lists(st.tuples(columns(table), st.sampled_from(["asc", "desc", "", "x"])), max_size=3)
                 )
             )
         elif option in ("$top", "@p", "@q"):
@@ -447,7 +541,7 @@ def queries(draw: st.DrawFn) -> str:
                         "contact_customer_accounts($top=" + draw(numbers) + ")",
                         "parentaccountid($select=name;$expand=primarycontactid($select=fullname))",
                         "x",
-                        "lead_phonecalls($filter=" + draw(filters()) + ")",
+                        "lead_phonecalls($filter=" + draw(filters(table)) + ")",
                         "(",
                         "a(b",
                     ]
@@ -456,7 +550,7 @@ def queries(draw: st.DrawFn) -> str:
         elif option == "$skiptoken":
             value = _skiptoken(draw)
         elif option == "fetchXml":
-            value = draw(fetch_xml())
+            value = draw(fetch_xml(table))
         elif option == "sql":
             value = draw(
                 st.sampled_from(
@@ -523,11 +617,14 @@ def headers(draw: st.DrawFn) -> dict[str, str]:
 
 
 @st.composite
-def paths(draw: st.DrawFn) -> str:
+def paths(draw: st.DrawFn, table: str | None = None) -> str:
     """A path under the service root (raw, percent-encoded where the text needs it)."""
     kind = draw(st.integers(0, 9))
+    own = [TABLES[table].entity_set] if table in TABLES else ENTITY_SETS
     entity_set = draw(
         st.one_of(
+            st.sampled_from(own),
+            st.sampled_from(own),
             st.sampled_from(ENTITY_SETS),
             st.sampled_from(["Leads", "x", "$metadata", "EntityDefinitions", "$batch", ""]),
         )
@@ -597,9 +694,10 @@ def batches(draw: st.DrawFn) -> FuzzRequest:
     parts: list[bytes] = []
     for index in range(draw(st.integers(1, 3))):
         method = draw(st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]))
-        url = draw(paths())
-        query = draw(queries())
-        body = draw(bodies()) if method in ("POST", "PATCH", "PUT") else b""
+        table = draw(st.sampled_from(TABLE_NAMES))
+        url = draw(paths(table))
+        query = draw(queries(table))
+        body = draw(bodies(table)) if method in ("POST", "PATCH", "PUT") else b""
         ref = draw(st.sampled_from(["", "$1", "$2"]))
         target = f"{ref}/{url}" if ref and draw(st.booleans()) else url
         parts.append(
@@ -636,14 +734,32 @@ def batches(draw: st.DrawFn) -> FuzzRequest:
 
 @st.composite
 def requests(draw: st.DrawFn) -> FuzzRequest:
-    """Any generated request."""
-    if draw(st.integers(0, 7)) == 0:
+    """Any generated request: focused writes and queries on one table, ``$batch``, or anything."""
+    table = draw(st.sampled_from(TABLE_NAMES))
+    entity_set = TABLES[table].entity_set
+    kind = draw(st.integers(0, 19))
+    if kind <= 5:  # a create on the table's collection (or a bulk create) with extreme values
+        bulk = draw(st.integers(0, 4)) == 0
+        body = (
+            draw(targeted_bodies(table))
+            if not bulk
+            else b'{"Targets":['
+            + draw(targeted_bodies(table))[:-1]
+            + (f',"@odata.type":"Microsoft.Dynamics.CRM.{table}"}}]}}'.encode())
+        )
+        path = f"{entity_set}/Microsoft.Dynamics.CRM.CreateMultiple" if bulk else entity_set
+        return FuzzRequest("POST", path, "", {"Content-Type": "application/json"}, body)
+    if kind <= 9:  # a query on the table's collection with hostile options
+        return FuzzRequest(
+            draw(st.sampled_from(["GET", "GET", "HEAD"])), entity_set, draw(queries(table)), draw(headers()), b""
+        )
+    if kind <= 11:
         return draw(batches())
     method = draw(
         st.sampled_from(["GET", "GET", "GET", "POST", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS", "MERGE"])
     )
-    body = draw(bodies()) if method in ("POST", "PATCH", "PUT", "MERGE") or draw(st.integers(0, 9)) == 0 else b""
-    return FuzzRequest(method, draw(paths()), draw(queries()), draw(headers()), body)
+    body = draw(bodies(table)) if method in ("POST", "PATCH", "PUT", "MERGE") or draw(st.integers(0, 9)) == 0 else b""
+    return FuzzRequest(method, draw(paths(table)), draw(queries(table)), draw(headers()), body)
 
 
 _PART_STATUS = re.compile(rb"^HTTP/1\.1 (\d{3}) [^\r\n]*\r\n(.*?)\r\n\r\n(.*?)\r\n--", re.M | re.S)

@@ -21,7 +21,8 @@ from d365lab.mock.codec import (
     resolve_key,
 )
 from d365lab.mock.errors import MockError
-from d365lab.mock.handlers import change_tracking
+from d365lab.mock.handlers import change_tracking, registry
+from d365lab.mock.handlers.registry import ANY_METHOD
 from d365lab.mock.intersect import associate, disassociate
 from d365lab.mock.query import (
     applied,
@@ -46,53 +47,120 @@ CONCURRENCY_MESSAGE = "The version of the existing record doesn't match the RowV
 
 
 def handle(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
-    """Answer a collection, entity, property, navigation or ``$ref`` route."""
-    table = route.table
-    assert table is not None
-    method = request.method
-    kind = route.kind
-    if kind is RouteKind.COLLECTION:
-        if method == "GET" and change_tracking.wants_changes(request):
-            return change_tracking.handle(app, request, table)
-        if method == "GET":
-            return collection_response(app.tenant, request, table)
-        if method == "POST":
-            return create(app, request, table)
-        raise not_allowed(method)
-    if kind is RouteKind.COUNT:
-        if method != "GET":
-            raise no_resource(request)
-        if change_tracking.DELTA_TOKEN in request.query:
-            return change_tracking.count_changes(app, request, table)
-        return count_response(app.tenant, request, table)
+    """Answer a collection, entity, property, navigation or ``$ref`` route with the generic CRUD.
+
+    Looks the (route kind, method) up in the app's route table, where this module registered
+    the entries below; a table handler (``audits``) calls this for the routes it does not change.
+    """
+    handler = app.handlers.route_handler(route.kind, request.method)
+    if handler is None:
+        raise no_resource(request)
+    return handler(app, request, route)
+
+
+def _table(route: Route) -> Table:
+    assert route.table is not None
+    return route.table
+
+
+def _key(route: Route) -> str:
     assert route.key is not None
-    if kind is RouteKind.ENTITY:
-        if method == "GET":
-            return retrieve(app, request, table, route.key)
-        if method == "PATCH":
-            return upsert(app, request, table, route.key)
-        if method == "DELETE":
-            return delete(app, request, table, route.key)
-        raise not_allowed(method)
-    record_id = resolve_key(app.tenant, table, route.key)
-    if kind is RouteKind.NAVIGATION_COLLECTION:
-        if method != "GET":
-            raise not_allowed(method)
-        app.tenant.require(table.logical_name, record_id)
-        relation = one_to_many(table)[route.name or ""]
-        return collection_response(app.tenant, request, app.tenant.table(relation.target),
-                                   parent=(relation.column, Ref(table.logical_name, record_id)))
-    if kind is RouteKind.NAVIGATION_COUNT:
-        if method != "GET":
-            raise no_resource(request)
-        return _navigation_count(app, request, table, record_id, route.name or "")
-    if kind is RouteKind.COLLECTION_REF:
-        if method == "GET" and route.args is None:
-            return _navigation_refs(app, request, table, record_id, route.name or "")
-        return _collection_ref(app, request, table, record_id, route)
-    if kind is RouteKind.REF:
-        return _ref(app, request, table, record_id, route.name or "")
-    return _property(app, request, table, record_id, route.name or "")
+    return route.key
+
+
+def _record_id(app: MockApp, route: Route) -> str:
+    """The id of the record a navigation, property or ``$ref`` route starts from."""
+    return resolve_key(app.tenant, _table(route), _key(route))
+
+
+@registry.route(RouteKind.COLLECTION, "GET")
+def _list(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    if change_tracking.wants_changes(request):
+        return change_tracking.handle(app, request, _table(route))
+    return collection_response(app.tenant, request, _table(route))
+
+
+@registry.route(RouteKind.COLLECTION, "POST")
+def _create_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return create(app, request, _table(route))
+
+
+@registry.route(RouteKind.COLLECTION, ANY_METHOD)
+@registry.route(RouteKind.ENTITY, ANY_METHOD)
+def _not_allowed(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    raise not_allowed(request.method)
+
+
+@registry.route(RouteKind.COUNT, "GET")
+def _count(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    if change_tracking.DELTA_TOKEN in request.query:
+        return change_tracking.count_changes(app, request, _table(route))
+    return count_response(app.tenant, request, _table(route))
+
+
+@registry.route(RouteKind.COUNT, ANY_METHOD)
+def _count_no_resource(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    raise no_resource(request)
+
+
+@registry.route(RouteKind.ENTITY, "GET")
+def _retrieve_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return retrieve(app, request, _table(route), _key(route))
+
+
+@registry.route(RouteKind.ENTITY, "PATCH")
+def _upsert_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return upsert(app, request, _table(route), _key(route))
+
+
+@registry.route(RouteKind.ENTITY, "DELETE")
+def _delete_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return delete(app, request, _table(route), _key(route))
+
+
+@registry.route(RouteKind.NAVIGATION_COLLECTION, "GET")
+def _navigation_list(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    table = _table(route)
+    record_id = _record_id(app, route)
+    app.tenant.require(table.logical_name, record_id)
+    relation = one_to_many(table)[route.name or ""]
+    return collection_response(app.tenant, request, app.tenant.table(relation.target),
+                               parent=(relation.column, Ref(table.logical_name, record_id)))
+
+
+@registry.route(RouteKind.NAVIGATION_COLLECTION, ANY_METHOD)
+def _navigation_not_allowed(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    _record_id(app, route)  # a bad key is reported before the method
+    raise not_allowed(request.method)
+
+
+@registry.route(RouteKind.NAVIGATION_COUNT, "GET")
+def _navigation_count_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return _navigation_count(app, request, _table(route), _record_id(app, route), route.name or "")
+
+
+@registry.route(RouteKind.NAVIGATION_COUNT, ANY_METHOD)
+def _navigation_count_no_resource(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    _record_id(app, route)  # a bad key is reported before the method
+    raise no_resource(request)
+
+
+@registry.route(RouteKind.COLLECTION_REF, ANY_METHOD)
+def _collection_ref_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    record_id = _record_id(app, route)
+    if request.method == "GET" and route.args is None:
+        return _navigation_refs(app, request, _table(route), record_id, route.name or "")
+    return _collection_ref(app, request, _table(route), record_id, route)
+
+
+@registry.route(RouteKind.REF, ANY_METHOD)
+def _ref_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return _ref(app, request, _table(route), _record_id(app, route), route.name or "")
+
+
+@registry.route(RouteKind.PROPERTY, ANY_METHOD)
+def _property_route(app: MockApp, request: MockRequest, route: Route) -> MockResponse:
+    return _property(app, request, _table(route), _record_id(app, route), route.name or "")
 
 
 def _representation(request: MockRequest) -> bool:
