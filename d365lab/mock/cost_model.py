@@ -78,7 +78,7 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     stream = environ.get("wsgi.input")
     if stream is None or length <= 0:
         return b""  # nothing to count; the app reads the stream as it is
-    body = stream.read(length)
+    body: bytes = stream.read(length)
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 
