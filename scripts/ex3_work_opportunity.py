@@ -4,7 +4,8 @@
 Runs against the configured tenant (the embedded mock when DATAVERSE_URL is unset), after
 the previous exercises; state lives in the tenant, and re-running skips finished steps.
 
-    python3 scripts/ex3_work_opportunity.py [--lang fr|en] [--prefix TEXT] [--timezone Europe/Paris] [--check]
+    python3 scripts/ex3_work_opportunity.py [--lab NAME|PATH] [--lang fr|en] [--prefix TEXT]
+        [--timezone Europe/Paris] [--check]
 """
 
 import sys

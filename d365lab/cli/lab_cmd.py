@@ -39,7 +39,8 @@ from d365lab.labs.wording import say
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-lab_app = typer.Typer(help="Run lab 2.1 as code, check a student's work, grade a class, seed and clean up.",
+lab_app = typer.Typer(help="Run a lab as code (lab 2.1 unless --lab NAME|PATH), check a student's work, grade a class, "
+                              "seed and clean up.",
                       no_args_is_help=True)
 
 EXIT_ERROR = lab_checker.EXIT_ERROR
@@ -413,21 +414,23 @@ def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTE
 
 
 def exercise_script(number: str) -> None:
-    """Entry point of ``scripts/exN_*.py``: run one exercise with ``--lang`` / ``--prefix`` / ``--timezone``."""
+    """Entry point of ``scripts/exN_*.py``: run exercise N of ``--lab`` (lab 2.1 by default) with ``--lang`` /
+    ``--prefix`` / ``--timezone``."""
     try:
-        lab = load_lab(DEFAULT_LAB)
+        default = load_lab(DEFAULT_LAB)
     except (FileNotFoundError, ValueError) as exc:
         _err_console().print(f"error: {exc}", markup=False)
         raise SystemExit(EXIT_ERROR) from None
-    exercise = lab.select_exercises(number)[0]
+    exercise = default.select_exercises(number)[0]
     script = typer.Typer(add_completion=False)
 
     @script.command(cls=FlagsWithoutTypeCommand,
-                    help=f"{exercise.title['en']} — run exercise {number} of {lab.lab.title['en']} "
-                         f"(after the previous exercises; re-running skips finished steps).")
+                    help=f"{exercise.title['en']} — run exercise {number} of {default.lab.title['en']} "
+                         f"(or of the --lab given) after the previous exercises; re-running skips finished steps.")
     def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
              check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
-             quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step.")) -> None:
-        raise typer.Exit(do_run(DEFAULT_LAB, number, lang, prefix, time_zone, check, None, None, quiet))
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step."),
+             lab_name: str = _LAB) -> None:
+        raise typer.Exit(do_run(lab_name, number, lang, prefix, time_zone, check, None, None, quiet))
 
     script()

@@ -7,22 +7,51 @@ records guessed by name, then forgets the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from d365lab.errors import NotFoundError
-from d365lab.labs.journal import Journal, journal_path, scope_lock
+from d365lab.labs.journal import Journal, TrackedRecord, journal_path, scope_lock
 from d365lab.labs.spec import LabSpec, Language, clean_prefix
 from d365lab.labs.tracking import discover_for_cleanup
 from d365lab.labs.wording import say
+from d365lab.models.schema import table
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
 
-#: Children before parents, so no delete trips over a restrict rule.
-DELETE_ORDER = ("opportunityclose", "phonecall", "leadtoopportunitysalesprocess", "opportunity", "contact",
-                "account", "lead")
+
+
+def referenced_tables(entity: str) -> set[str]:
+    """Tables a row of ``entity`` can point to through its lookups (the schema's relationships)."""
+    try:
+        columns = table(entity).columns.values()
+    except KeyError:
+        return set()
+    return {target for column in columns if column.is_lookup for target in column.targets if target != entity}
+
+
+def delete_order(records: Sequence[TrackedRecord]) -> list[TrackedRecord]:
+    """``records`` in an order where no delete trips over a record still pointing at it.
+
+    A table goes once no remaining table has a lookup to it (children before parents, from
+    the schema's lookups); among tables free to go, and to break a cycle of lookups (a lead
+    points to its account, the account to the lead it came from), the one whose records were
+    tracked last goes first: a record can only point at one that existed before it. Records
+    of one table keep the order they were tracked in.
+    """
+    last_tracked = {record.entity: index for index, record in enumerate(records)}
+    refers_to = {entity: referenced_tables(entity) for entity in last_tracked}
+    remaining = set(last_tracked)
+    order: list[str] = []
+    while remaining:
+        free = [e for e in remaining if not any(e in refers_to[other] for other in remaining if other != e)]
+        chosen = max(free or remaining, key=lambda e: last_tracked[e])
+        order.append(chosen)
+        remaining.remove(chosen)
+    rank = {entity: i for i, entity in enumerate(order)}
+    return sorted(records, key=lambda r: rank[r.entity])  # stable: tracking order within a table
 
 
 @dataclass
@@ -61,9 +90,7 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
 
 def _cleanup_locked(client: DataverseClient, journal: Journal, summary: CleanupSummary,
                     log: Callable[[str], None], lang: Language = "en") -> CleanupSummary:
-    rank = {entity: i for i, entity in enumerate(DELETE_ORDER)}
-    tracked = sorted(journal.data.created, key=lambda r: (rank.get(r.entity, -1), r.created_at))
-    for record in tracked:
+    for record in delete_order(journal.data.created):
         try:
             client.records.delete(record.entity, record.id)
         except NotFoundError:

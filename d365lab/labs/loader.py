@@ -6,10 +6,13 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from d365lab.labs.spec import LabSpec
+from d365lab.labs.spec import LabReferenceError, LabSpec
+from d365lab.labs.step_specs import STEP_SPECS
 
 DEFAULT_LAB = "lab-2.1"
 #: Environment variable naming a folder of lab YAML files (overrides the repository's).
@@ -38,8 +41,8 @@ def available_labs() -> list[str]:
 def load_lab(name: str = DEFAULT_LAB) -> LabSpec:
     """Load and validate a lab by key (``"lab-2.1"``) or by path to a YAML file.
 
-    Raises ``FileNotFoundError`` naming the folder searched, or pydantic's
-    ``ValidationError`` naming the bad field.
+    Raises ``FileNotFoundError`` naming the folder searched, or :class:`LabFileError`
+    (a ``ValueError``) with the file, line and what was expected for each problem.
     """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
@@ -55,8 +58,70 @@ def load_lab(name: str = DEFAULT_LAB) -> LabSpec:
     return _load_path(str(path.resolve()), path.stat().st_mtime)
 
 
+class LabFileError(ValueError):
+    """A lab file that is not a valid lab: each problem as ``file:line: where: what was expected``."""
+
+
 @lru_cache(maxsize=8)
 def _load_path(path: str, _mtime: float) -> LabSpec:
     with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    return LabSpec.model_validate(data)
+        text = handle.read()
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise LabFileError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    try:
+        return LabSpec.model_validate(data)
+    except ValidationError as exc:
+        raise LabFileError(describe_problems(path, root, exc)) from None
+
+
+def describe_problems(path: str, root: yaml.Node | None, error: ValidationError, limit: int = 5) -> str:
+    """One ``file:line: where: message`` line per problem pydantic found (at most ``limit``)."""
+    lines = []
+    for problem in error.errors()[:limit]:
+        cause = (problem.get("ctx") or {}).get("error")
+        loc = cause.loc if isinstance(cause, LabReferenceError) else tuple(problem["loc"])
+        message = str(cause) if isinstance(cause, LabReferenceError) else problem["msg"]
+        if problem["type"] == "missing":
+            message = f"missing argument {loc[-1]!r}"
+        elif problem["type"] == "extra_forbidden":
+            message = f"unknown argument {loc[-1]!r}" + _allowed_here(error, problem)
+        node, where = _node_at(root, loc)
+        line = node.start_mark.line + 1 if node is not None else 1
+        lines.append(f"{path}:{line}: {where or 'lab'}: {message}")
+    more = len(error.errors()) - limit
+    if more > 0:
+        lines.append(f"... and {more} more problem(s)")
+    return "lab file refused (nothing was sent to the tenant):\n" + "\n".join(lines)
+
+
+def _allowed_here(error: ValidationError, problem: Any) -> str:
+    """For an unknown step argument: the arguments the step kind takes."""
+    loc = tuple(problem["loc"])
+    for i, part in enumerate(loc):
+        if part == "steps" and i + 2 < len(loc) and str(loc[i + 2]) in STEP_SPECS:
+            model = STEP_SPECS[str(loc[i + 2])]
+            allowed = [name for name in model.model_fields if name != "kind"]
+            return f"; {loc[i + 2]} takes: {', '.join(allowed)}"
+    return ""
+
+
+def _node_at(root: yaml.Node | None, loc: tuple[str | int, ...]) -> tuple[yaml.Node | None, str]:
+    """The deepest YAML node on pydantic's ``loc`` path (union tags are skipped), and the path as text."""
+    node, where = root, ""
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if str(key.value) == str(part)), None)
+            if child is not None:
+                where += f".{part}" if where else str(part)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            where += f"[{part}]"
+        if child is not None:
+            node = child
+    return node, where

@@ -6,10 +6,11 @@ written must be found out before the tenant is touched (exit 2), never after.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.console import Console
+
+from d365lab.backlog.outputs import OutputPathError, check_writable
 
 #: ``--output`` suffix -> report format, when ``--format`` is not given.
 FORMAT_BY_SUFFIX = {".json": "json", ".xml": "junit", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
@@ -36,9 +37,7 @@ def check_writable_file(path: Path, option: str = "--output") -> None:
         raise OutputError(f"cannot write {option} {path}: it is a folder")
     if not folder.is_dir():
         raise OutputError(f"cannot write {option} {path}: folder {folder} does not exist")
-    target = path if path.exists() else folder
-    if not os.access(target, os.W_OK):
-        raise OutputError(f"cannot write {option} {path}: permission denied")
+    _probe(path, option)
 
 
 def ensure_writable_dir(path: Path, option: str = "--reports-dir") -> None:
@@ -47,8 +46,19 @@ def ensure_writable_dir(path: Path, option: str = "--reports-dir") -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot write {option} {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {option} {path}: permission denied")
+    _probe(path / ".d365lab-write-probe", option, shown=path)
+
+
+def _probe(path: Path, option: str, *, shown: Path | None = None) -> None:
+    """Ask the file system (the one writable-output test of d365lab, :func:`check_writable`).
+
+    ``os.access`` is not enough: it is wrong for root and for read-only mounts.
+    """
+    try:
+        check_writable(path, option)
+    except OutputPathError as exc:
+        reason = str(exc).rsplit(": ", 1)[-1]
+        raise OutputError(f"cannot write {option} {shown or path}: {reason}") from None
 
 
 def choose_format(fmt: str | None, output: Path | None) -> str:

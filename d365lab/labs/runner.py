@@ -15,8 +15,10 @@ from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.lab_time import is_explicit, is_lab_default, lab_time_zone
 from d365lab.labs.locate import Locator, journal_is_stale
-from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, clean_prefix
-from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext, stage_label
+from d365lab.labs.sales_steps import stage_label
+from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix
+from d365lab.labs.step_specs import StepSpec
+from d365lab.labs.steps import STEP_KINDS, LabRunError, RunContext
 from d365lab.labs.tracking import track_discovered
 from d365lab.labs.wording import say
 

@@ -8,9 +8,14 @@ the *expectations* the checker evaluates. Values that differ by language are
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from d365lab.labs.step_specs import AnyStep, StepSpec
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
@@ -43,6 +48,26 @@ def clean_prefix(prefix: str) -> str:
     '[P1] x'
     """
     return " ".join(prefix.split())
+
+
+#: Product-wide labels and hint templates every lab gets (``d365lab/labs/product.yaml``).
+PRODUCT_FILE = Path(__file__).with_name("product.yaml")
+
+
+@lru_cache(maxsize=1)
+def product_wording() -> dict[str, dict[str, Any]]:
+    """The product file's sections (field_labels, option_labels_fr, ..., hint_templates)."""
+    with PRODUCT_FILE.open(encoding="utf-8") as handle:
+        data: dict[str, dict[str, Any]] = yaml.safe_load(handle)
+    return data
+
+
+class LabReferenceError(ValueError):
+    """A name in a lab file (record alias, task id) that resolves to nothing; ``loc`` is where it is."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Model(BaseModel):
@@ -146,20 +171,6 @@ class Expectation(_Model):
         return self
 
 
-class StepSpec(BaseModel):
-    """One action of a task; ``kind`` selects the step implementation, the rest are its arguments."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    kind: str
-    record: str
-
-    def arg(self, name: str, default: Any = None) -> Any:
-        """An argument of the step kind (extra YAML key)."""
-        extra = self.model_extra or {}
-        return extra.get(name, default)
-
-
 class TaskSpec(_Model):
     """A task: what the runner does and what the checker expects afterwards."""
 
@@ -168,7 +179,7 @@ class TaskSpec(_Model):
     points: float = Field(1, ge=0)
     hint: dict[Language, str]
     transient: bool = False
-    steps: list[StepSpec]
+    steps: list[AnyStep]
     expect: list[Expectation]
 
     @field_validator("expect")
@@ -204,14 +215,27 @@ class LabSpec(_Model):
 
     spec_version: int
     lab: LabInfo
-    field_labels: dict[str, dict[Language, str]]
-    option_labels_fr: dict[str, dict[int, str]]
+    #: The wording below comes from the product file (:data:`PRODUCT_FILE`); a lab adds or overrides entries.
+    field_labels: dict[str, dict[Language, str]] = Field(default_factory=dict)
+    option_labels_fr: dict[str, dict[int, str]] = Field(default_factory=dict)
     #: French wording of the two-option labels of the schema (English ``true_label`` -> French).
     boolean_labels_fr: dict[str, str] = Field(default_factory=dict)
-    stage_labels: dict[str, dict[Language, str]]
-    hint_templates: dict[str, dict[Language, str]]
+    stage_labels: dict[str, dict[Language, str]] = Field(default_factory=dict)
+    hint_templates: dict[str, dict[Language, str]] = Field(default_factory=dict)
     records: dict[str, RecordSpec]
     exercises: list[ExerciseSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _with_product_wording(cls, data: Any) -> Any:
+        """Put the product-wide wording under the lab's own (the lab's entries win)."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for key, entries in product_wording().items():
+            own = data.get(key)
+            merged[key] = {**entries, **own} if isinstance(own, dict) else (entries if own is None else own)
+        return merged
 
     @model_validator(mode="after")
     def _references_resolve(self) -> LabSpec:
@@ -220,24 +244,55 @@ class LabSpec(_Model):
             raise ValueError("task ids must be unique")
         for name, rec in self.records.items():
             if rec.find.to is not None and rec.find.to not in self.records:
-                raise ValueError(f"record {name} links to unknown record {rec.find.to}")
-        for task in self.tasks:
-            for check in task.expect:
-                aliases: list[str | None] = [check.record, check.ref]
-                if check.none_exists is not None:
-                    aliases.append(check.none_exists.to)
-                if check.equals_field is not None:
-                    aliases.append(check.equals_field.split(".")[0])
-                for alias in aliases:
-                    if alias is not None and alias not in self.records:
-                        raise ValueError(f"{task.id}.{check.id}: unknown record {alias}")
-                for other in (check.superseded_by, check.task_done):
-                    if other is not None and other not in task_ids:
-                        raise ValueError(f"{task.id}.{check.id}: unknown task {other}")
-            for step in task.steps:
-                if step.record not in self.records:
-                    raise ValueError(f"{task.id}: step {step.kind} on unknown record {step.record}")
+                raise LabReferenceError(("records", name, "find", "to"),
+                                        f"record {name} links to unknown record {rec.find.to!r}; "
+                                        f"{self._expected_records()}")
+        for e, exercise in enumerate(self.exercises):
+            for t, task in enumerate(exercise.tasks):
+                where: tuple[str | int, ...] = ("exercises", e, "tasks", t)
+                self._check_expectations(task, task_ids, where)
+                for s, step in enumerate(task.steps):
+                    self._check_step(step, task_ids, (*where, "steps", s))
         return self
+
+    def _expected_records(self) -> str:
+        return f"expected one of the lab's records: {', '.join(self.records)}"
+
+    def _check_expectations(self, task: TaskSpec, task_ids: list[str], where: tuple[str | int, ...]) -> None:
+        for c, check in enumerate(task.expect):
+            aliases: dict[str, str | None] = {"record": check.record, "ref": check.ref}
+            if check.none_exists is not None:
+                aliases["none_exists.to"] = check.none_exists.to
+            if check.equals_field is not None:
+                aliases["equals_field"] = check.equals_field.split(".")[0]
+            for arg, alias in aliases.items():
+                if alias is not None and alias not in self.records:
+                    raise LabReferenceError((*where, "expect", c, *arg.split(".")),
+                                            f"{task.id}.{check.id}: {arg} names unknown record {alias!r}; "
+                                            f"{self._expected_records()}")
+            for arg in ("superseded_by", "task_done"):
+                other = getattr(check, arg)
+                if other is not None and other not in task_ids:
+                    raise LabReferenceError((*where, "expect", c, arg),
+                                            f"{task.id}.{check.id}: {arg} names unknown task {other!r}; "
+                                            f"expected one of: {', '.join(task_ids)}")
+
+    def _check_step(self, step: StepSpec, task_ids: list[str], where: tuple[str | int, ...]) -> None:
+        for arg, alias in {"record": step.record, **step.referenced_records()}.items():
+            if alias not in self.records:
+                raise LabReferenceError((*where, *arg.split(".")),
+                                        f"step {step.kind}: {arg} names unknown record {alias!r}; "
+                                        f"{self._expected_records()}")
+        entity = self.records[step.record].entity
+        if step.record_tables and entity not in step.record_tables:
+            raise LabReferenceError((*where, "record"),
+                                    f"step {step.kind}: record {step.record} is a {entity}; expected a record of "
+                                    f"table {' or '.join(step.record_tables)}")
+        for arg in step.task_args:
+            other = getattr(step, arg)
+            if other is not None and other not in task_ids:
+                raise LabReferenceError((*where, arg), f"step {step.kind}: {arg} names unknown task {other!r}; "
+                                                       f"expected one of: {', '.join(task_ids)}")
 
     def find_value(self, alias: str, lang: Language, prefix: str = "") -> Any:
         """The value record ``alias`` is found by, in ``lang``, with ``prefix`` when its spec says so."""

@@ -18,21 +18,11 @@ from typing import TYPE_CHECKING, Any
 from d365lab.labs import timeutil
 from d365lab.labs.journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
-from d365lab.labs.spec import LabSpec, Language, StepSpec, TaskSpec, localize
+from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
+from d365lab.labs.step_specs import StepSpec
 from d365lab.labs.values import read_value, same_value
 from d365lab.labs.wording import say
-from d365lab.models.enums import (
-    LeadState,
-    LeadStatus,
-    OpportunityState,
-    OpportunityStatus,
-    PhoneCallState,
-    PhoneCallStatus,
-    ProcessFlowState,
-    ProcessFlowStatus,
-)
-from d365lab.models.schema import STAGE_IDS, table
-from d365lab.sales.leads import disqualify_status
+from d365lab.models.schema import table
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -77,10 +67,8 @@ class RunContext:
         """The number of the exercise whose steps create ``alias`` (``"1"``), if any."""
         for exercise in self.lab.exercises:
             for task in exercise.tasks:
-                for step in task.steps:
-                    creates = step.arg("creates") or {}
-                    if (step.kind.startswith("create_") and step.record == alias) or alias in creates.values():
-                        return exercise.id.removeprefix("ex")
+                if any(alias in step.created_records() for step in task.steps):
+                    return exercise.id.removeprefix("ex")
         return None
 
     def remember(self, alias: str, record_id: str, row: Row, *, task: TaskSpec, how: str = "created by the runner",
@@ -150,96 +138,72 @@ class _StateStep(StepKind):
         return _state(ctx.snapshot.row(step.record)) == self.state
 
 
+
+def _was_created_here(ctx: RunContext, alias: str) -> bool:
+    """True when the record is located and this run scope created it.
+
+    A record found by a field alone (a lead by its topic) might be someone else's (sample data,
+    an old attempt): only the journal's own counts. One found by a link to a record of the run
+    is the run's.
+    """
+    located = ctx.snapshot.records[alias]
+    if located.id is None:
+        return False
+    return ctx.lab.records[alias].find.link is not None or ctx.journal.record_id(alias) == located.id
+
+
+def create_tracked(ctx: RunContext, task: TaskSpec, alias: str, body: dict[str, Any]) -> str:
+    """Create record ``alias`` with ``body``; the id is chosen and journaled before the request.
+
+    A run killed before hearing back finds the record by that id next time, and cleanup
+    deletes it either way.
+    """
+    entity = ctx.lab.records[alias].entity
+    record_id = ctx.journal.pending_id("create", alias) or str(uuid.uuid4())
+    ctx.journal.start("create", alias, record_id, entity=entity, task=task.id)
+    return ctx.client.records.create(entity, {**body, table(entity).primary_id: record_id})
+
+
+@step_kind("create")
 @step_kind("create_lead")
-class CreateLead(StepKind):
-    """Create a lead with its find value (subject + prefix) and the given values."""
+class Create(StepKind):
+    """Create the record: its find value (with the run's prefix when the find says so) and ``values``;
+    ``regarding`` binds an activity to another record, ``due`` sets ``scheduledend``."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        # only a lead this run scope created counts: one with the same topic from elsewhere
-        # (sample data, an old attempt, a student's own) is left alone
-        located = ctx.snapshot.records[step.record]
-        return located.id is not None and ctx.journal.record_id(step.record) == located.id
+        return _was_created_here(ctx, step.record)
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
+        entity = ctx.lab.records[step.record].entity
         find = ctx.lab.records[step.record].find
-        values = {find.field or "subject": ctx.lab.find_value(step.record, ctx.lang, ctx.prefix)}
+        values: dict[str, Any] = {}
+        if find.field is not None and find.value is not None:
+            values[find.field] = ctx.lab.find_value(step.record, ctx.lang, ctx.prefix)
         values.update(resolve_values(ctx, task, step.arg("values") or {}))
-        # the id is chosen here and journaled before the request: a run killed before hearing
-        # back finds the lead by that id next time, and cleanup deletes it either way
-        lead_id = ctx.journal.pending_id("create", step.record) or str(uuid.uuid4())
-        ctx.journal.start("create", step.record, lead_id, entity="lead", task=task.id)
-        lead_id = ctx.client.records.create("lead", {**values, table("lead").primary_id: lead_id})
-        ctx.remember(step.record, lead_id, {**values, "statecode": int(LeadState.OPEN),
-                                           "statuscode": int(LeadStatus.NEW),
-                                           "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
+        row: dict[str, Any] = {}
+        body = dict(values)
+        if step.arg("regarding"):
+            regarding = ctx.require(str(step.arg("regarding")), task)
+            nav = table(entity).bind_name("regardingobjectid", regarding.entity)
+            body[f"{nav}@odata.bind"] = ctx.client.bind(regarding.entity, regarding.id or "")
+            row["_regardingobjectid_value"] = regarding.id
+        due_spec = step.arg("due")
+        if due_spec is not None:
+            day = timeutil.relative_date(ctx.step_day(task), due_spec.days)
+            body["scheduledend"] = row["scheduledend"] = timeutil.to_wire(
+                timeutil.local_moment(day, due_spec.local_time, ctx.tz))
+        record_id = create_tracked(ctx, task, step.record, body)
+        ctx.remember(step.record, record_id, {**values, **row, "statecode": 0, "statuscode": 1,
+                                             "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
         ctx.journal.finish("create", step.record)
-        return say(ctx.lang, "did_create_lead", subject=repr(values[find.field or "subject"]), id=lead_id)
+        if entity == "lead":
+            return say(ctx.lang, "did_create_lead", subject=repr(values.get(find.field or "subject")), id=record_id)
+        return say(ctx.lang, "did_create", entity=entity, record=step.record, id=record_id)
 
 
-@step_kind("qualify_lead")
-class QualifyLead(_StateStep):
-    """Qualify a lead (QualifyLead action) and remember the records it created."""
-
-    state = LeadState.QUALIFIED
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        lead = ctx.require(step.record, task)
-        creates: dict[str, str] = step.arg("creates") or {}
-        # journaled before the request: if the run dies before the answer, the next run (or
-        # cleanup) looks for what the qualification made (tracking.py) instead of losing it
-        ctx.journal.start("qualify", step.record, lead.id or "")
-        result = ctx.client.leads.qualify(lead.id or "", create_account=bool(step.arg("create_account", False)),
-                                          create_contact=True, create_opportunity=True)
-        made = {"account": result.account_id, "contact": result.contact_id, "opportunity": result.opportunity_id}
-        for kind, record_id in made.items():
-            if not record_id:
-                continue
-            alias = creates.get(kind)
-            if alias is not None:
-                ctx.remember(alias, record_id, {"_originatingleadid_value": lead.id}, task=task,
-                             how=f"created by qualifying {step.record}")
-            else:
-                ctx.journal.track(kind, record_id, task=task.id)
-        _set_state(lead, LeadState.QUALIFIED, LeadStatus.QUALIFIED)
-        ctx.journal.finish("qualify", step.record)
-        made_text = ", ".join(f"{k} {v}" for k, v in made.items() if v)
-        return say(ctx.lang, "did_qualify", record=step.record, made=made_text)
-
-
-@step_kind("disqualify_lead")
-class DisqualifyLead(StepKind):
-    """Disqualify a lead with a reason. The state is transient, so the journal also counts."""
-
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return (_state(ctx.snapshot.row(step.record)) == LeadState.DISQUALIFIED
-                or ctx.journal.is_done(task.id))
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        lead = ctx.require(step.record, task)
-        reason = str(step.arg("reason", "no_longer_interested"))
-        ctx.client.leads.disqualify(lead.id or "", reason=reason)
-        _set_state(lead, LeadState.DISQUALIFIED, disqualify_status(reason))
-        return say(ctx.lang, "did_disqualify", record=step.record, reason=reason)
-
-
-@step_kind("reactivate_lead")
-class ReactivateLead(StepKind):
-    """Reactivate a lead that the task named in ``after`` disqualified."""
-
-    def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        after = step.arg("after")
-        return _state(ctx.snapshot.row(step.record)) == LeadState.OPEN and (
-            after is None or ctx.journal.is_done(str(after)))
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        lead = ctx.require(step.record, task)
-        ctx.client.leads.reactivate(lead.id or "")
-        _set_state(lead, LeadState.OPEN, LeadStatus.NEW)
-        return say(ctx.lang, "did_reactivate", record=step.record)
-
-
+@step_kind("update")
 @step_kind("update_record")
-class UpdateRecord(StepKind):
+class Update(StepKind):
     """Set columns on a record (opportunities through the Sales verb)."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
@@ -262,121 +226,61 @@ class UpdateRecord(StepKind):
         return say(ctx.lang, "did_update", record=step.record, columns=", ".join(values))
 
 
-@step_kind("create_phonecall")
-class CreatePhoneCall(StepKind):
-    """Create a phone call regarding a record, due at a local time on a relative day."""
+@step_kind("set_state")
+class SetState(StepKind):
+    """Give a record a statecode and statuscode (deactivate an account, cancel a task...)."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        return ctx.snapshot.id_of(step.record) is not None
+        row = ctx.snapshot.row(step.record)
+        return _state(row) == step.arg("state") and (row or {}).get("statuscode") in (None, step.arg("status"))
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        regarding = ctx.require(str(step.arg("regarding")), task)
-        due_spec: dict[str, Any] = step.arg("due") or {}
-        day = timeutil.relative_date(ctx.step_day(task), int(due_spec.get("days", 0)))
-        due = timeutil.local_moment(day, str(due_spec.get("local_time", "09:00")), ctx.tz)
-        subject = str(localize(step.arg("subject"), ctx.lang))
-        call_id = ctx.client.phonecalls.create(subject=subject, due=due,
-                                               regarding=(regarding.entity, regarding.id or ""))
-        ctx.remember(step.record, call_id, {
-            "subject": subject, "scheduledend": timeutil.to_wire(due), "statecode": int(PhoneCallState.OPEN),
-            "statuscode": int(PhoneCallStatus.OPEN),
-            "_regardingobjectid_value": regarding.id, "createdon": timeutil.to_wire(timeutil.now_utc())}, task=task)
-        return say(ctx.lang, "did_call", subject=repr(subject),
-                   due=f"{due.astimezone(timeutil.zone_of(ctx.tz)):%Y-%m-%d %H:%M} {ctx.tz}")
+        located = ctx.require(step.record, task)
+        state, status = int(step.arg("state")), int(step.arg("status"))
+        ctx.client.records.update(located.entity, located.id or "", {"statecode": state, "statuscode": status})
+        assert located.row is not None
+        located.row.update(statecode=state, statuscode=status)
+        return say(ctx.lang, "did_set_state", record=step.record, state=state, status=status)
 
 
-def _flow(ctx: RunContext, task: TaskSpec, step: StepSpec) -> LocatedRecord:
-    """The process-flow instance of the step's opportunity, found or created, with its row."""
-    located = ctx.snapshot.records[step.record]
-    if located.id is None:
-        opportunity = ctx.require(str(step.arg("opportunity")), task)
-        flow = ctx.client.process_flows.for_opportunity(opportunity.id or "", create=True)
-        ctx.remember(step.record, str(flow.id), {}, task=task, how="process flow of the opportunity")
-    if located.row is None or "traversedpath" not in located.row:
-        row = ctx.client.records.get(located.entity, located.id or "",
-                                     select=["traversedpath", "_activestageid_value", "statecode", "statuscode"])
-        located.row = {**(located.row or {}), **row}
-    return located
-
-
-def stage_label(lab: LabSpec, lang: Language, stage: str) -> str:
-    """A stage's name in the lab language (``Proposer`` for ``Propose``)."""
-    labels = lab.stage_labels.get(stage)
-    return str(localize(labels, lang)) if labels else stage
-
-
-def _stage_id(ctx: RunContext, stage: str) -> str:
-    """A stage id by name, as the tenant's ``processstages`` say (the OOB id as a fallback)."""
-    return (ctx.snapshot.stage_ids.get(stage) or STAGE_IDS.get(stage, "")).lower()
-
-
-def _visited(row: Row | None) -> list[str]:
-    return [s.strip().lower() for s in str((row or {}).get("traversedpath") or "").split(",") if s.strip()]
-
-
-@step_kind("move_process_flow")
-class MoveProcessFlow(StepKind):
-    """Move the opportunity's process flow to a named stage (adjacent moves)."""
+@step_kind("call_action")
+class CallAction(StepKind):
+    """Call an action, bound to the record or not. Its effect is not read back: the journal counts."""
 
     def is_done(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> bool:
-        if ctx.snapshot.id_of(str(step.arg("opportunity"))) is None:
-            return False
-        row = _flow(ctx, task, step).row
-        stage_id = _stage_id(ctx, str(step.arg("stage")))
-        return row is not None and (stage_id in _visited(row) or _state(row) == ProcessFlowState.INACTIVE)
+        return ctx.journal.is_done(task.id)
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        stage = str(step.arg("stage"))
-        flow = _flow(ctx, task, step)
-        stage_id = _stage_id(ctx, stage)
-        ctx.client.process_flows.move_to(flow.id or "", stage)
-        assert flow.row is not None
-        flow.row["traversedpath"] = ",".join([*_visited(flow.row), stage_id])
-        flow.row["_activestageid_value"] = stage_id
-        return say(ctx.lang, "did_move", stage=stage_label(ctx.lab, ctx.lang, stage))
+        located = ctx.require(step.record, task)
+        action = str(step.arg("action"))
+        parameters = resolve_values(ctx, task, step.arg("parameters") or {})
+        bound = (located.entity, located.id) if step.arg("bound") else None
+        ctx.client.actions.call(action, parameters, bound=bound)
+        adopt_linked(ctx, task, step.record, how=f"created by {action} on {step.record}")
+        return say(ctx.lang, "did_call_action", action=action, record=step.record)
 
 
-@step_kind("finish_process_flow")
-class FinishProcessFlow(_StateStep):
-    """Finish the process flow (at its last stage)."""
+def adopt_linked(ctx: RunContext, task: TaskSpec, alias: str, *, how: str) -> None:
+    """Locate (and track, for cleanup) the lab's records found by a link to ``alias`` that a message made.
 
-    state = ProcessFlowState.INACTIVE
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        flow = ctx.require(step.record, task)
-        ctx.client.process_flows.finish(flow.id or "")
-        _set_state(flow, ProcessFlowState.INACTIVE, ProcessFlowStatus.FINISHED)
-        return say(ctx.lang, "did_finish")
-
-
-@step_kind("complete_phonecall")
-class CompletePhoneCall(_StateStep):
-    """Mark a phone call complete (Made)."""
-
-    state = PhoneCallState.COMPLETED
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        call = ctx.require(step.record, task)
-        ctx.client.phonecalls.complete(call.id or "")
-        _set_state(call, PhoneCallState.COMPLETED, PhoneCallStatus.MADE)
-        return say(ctx.lang, "did_complete", record=step.record)
+    An action's results are not read back, but what it created may be what later steps work on
+    (an opportunity made by ``QualifyLead``): each record of the lab whose ``find`` links to
+    ``alias`` and is not located yet is looked up once.
+    """
+    parent_id = ctx.snapshot.id_of(alias)
+    for name, spec in ctx.lab.records.items():
+        if spec.find.to != alias or spec.find.link is None or ctx.snapshot.id_of(name) is not None:
+            continue
+        pk = table(spec.entity).primary_id
+        wanted = ctx.lab.find_value(name, ctx.lang, ctx.prefix) if spec.find.field else None
+        columns = [pk, *([spec.find.field] if spec.find.field else [])]
+        for row in ctx.client.records.list(spec.entity, filter=f"_{spec.find.link}_value eq {parent_id}",
+                                           select=columns):
+            if spec.find.field is None or row.get(spec.find.field) == wanted:
+                ctx.remember(name, str(row[pk]), {k: v for k, v in row.items() if not k.startswith("@")},
+                             task=task, how=how)
+                break
 
 
-@step_kind("win_opportunity")
-class WinOpportunity(_StateStep):
-    """Close an opportunity as won (WinOpportunity) and track the close activity it creates."""
-
-    state = OpportunityState.WON
-
-    def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
-        opportunity = ctx.require(step.record, task)
-        ctx.client.opportunities.win(opportunity.id or "")
-        _set_state(opportunity, OpportunityState.WON, OpportunityStatus.WON)
-        close_alias = step.arg("close_record")
-        if close_alias:
-            entity = ctx.lab.records[str(close_alias)].entity
-            pk = table(entity).primary_id
-            for row in ctx.client.records.list(entity, filter=f"_opportunityid_value eq {opportunity.id}",
-                                               select=[pk]):
-                ctx.remember(str(close_alias), str(row[pk]), {}, task=task, how="close activity of the win")
-        return say(ctx.lang, "did_win", record=step.record)
+# the Sales kinds (qualify, disqualify, process flows, activities, win/lose) register on import
+from d365lab.labs import sales_steps  # noqa: E402, F401
