@@ -32,7 +32,6 @@ FLOW_TABLE = PROCESS_FLOW.logical_name
 #: The primary key of a process flow instance.
 FLOW_KEY = PROCESS_FLOW.primary_id
 PROCESS_NAME = "Lead to Opportunity Sales Process"
-EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 _AUTO_CREATE = "auto_create_process_flow"
 _PENDING_INSTANCES: ContextVar[list[Row] | None] = ContextVar("d365lab_pending_instances", default=None)
 #: Stage ids in process order.
