@@ -131,10 +131,8 @@ class RequestBudget:
     @contextmanager
     def spend(self, expected_requests: int = 1, expected_ms: float | None = None) -> Iterator[None]:
         """Wait until the window can take this work, reserve it while it runs, release it after."""
-        typical = self.typical_request_ms
-        cost = expected_ms if expected_ms is not None else typical * expected_requests
-        # Before the first answer nothing is known about the cost: the first request goes alone.
-        self._acquire(cost, expected_requests, alone=not typical and expected_ms is None)
+        cost = expected_ms if expected_ms is not None else self.typical_request_ms * expected_requests
+        self._acquire(cost, expected_requests)
         try:
             yield
         finally:
@@ -143,7 +141,7 @@ class RequestBudget:
                 self._reserved_requests -= expected_requests
                 self._changed.notify_all()
 
-    def _acquire(self, cost_ms: float, requests_count: int, *, alone: bool = False) -> None:
+    def _acquire(self, cost_ms: float, requests_count: int) -> None:
         limits = self.limits
         ms_cap = limits.execution_ms_per_window * self.safety
         request_cap = limits.requests_per_window * self.safety
@@ -157,8 +155,6 @@ class RequestBudget:
                 fits = used_ms + cost_ms <= ms_cap and used_requests + requests_count <= request_cap
                 header_low = (self._time_remaining is not None and self._reserved_requests > 0
                               and self._time_remaining - self._reserved_ms < cost_ms)
-                if alone and self._reserved_requests and not self._typical_ms:
-                    fits = False
                 if (fits and not header_low) or (not self._done and not self._reserved_requests):
                     self._reserved_ms += cost_ms
                     self._reserved_requests += requests_count
@@ -187,10 +183,12 @@ class UserLanes:
                  max_lanes_per_user: int | None = None, probe: bool = True) -> None:
         if not clients:
             raise ValueError("at least one client is needed")
+        self.budgets = [RequestBudget(c, limits) for c in clients]
         for client in clients:
             if probe and client.request_count == 0:
-                client.whoami()  # the first answer carries x-ms-dop-hint
-        self.budgets = [RequestBudget(c, limits) for c in clients]
+                # The first answer carries x-ms-dop-hint, and gives the budget a first measured
+                # request, so the lanes need not start one at a time.
+                client.whoami()
         self.lanes = [self._lanes_of(c, max_lanes_per_user) for c in clients]
         self._busy = [0] * len(clients)
         self._free = threading.Condition()

@@ -30,6 +30,7 @@ IMPORTABLE_COLUMNS: tuple[str, ...] = (
     "estimatedamount", "budgetamount", "budgetstatus", "purchasetimeframe", "purchaseprocess",
     "need", "decisionmaker", "description", "estimatedclosedate", "address1_line1",
     "address1_city", "address1_stateorprovince", "address1_postalcode", "address1_country",
+    "salutation", "industrycode", "revenue", "numberofemployees", "address1_line2", "address1_line3",
 )
 #: Columns every import must be able to fill (from a CSV column or a mapping default).
 REQUIRED_COLUMNS: tuple[str, ...] = ("lastname", "subject")
@@ -56,11 +57,18 @@ DEFAULT_HEADERS: dict[str, tuple[str, ...]] = {
     "decisionmaker": ("Decision Maker", "Décideur"),
     "description": ("Description", "Notes"),
     "estimatedclosedate": ("Est. Close Date", "Estimated Close Date", "Date de clôture estimée"),
-    "address1_line1": ("Street", "Address", "Rue", "Adresse"),
+    "address1_line1": ("Street", "Street 1", "Address", "Address 1", "Rue", "Adresse"),
     "address1_city": ("City", "Ville"),
     "address1_stateorprovince": ("State/Province", "State", "Province", "Région"),
     "address1_postalcode": ("ZIP/Postal Code", "Postal Code", "ZIP", "Code postal"),
     "address1_country": ("Country/Region", "Country", "Pays", "Pays/région"),
+    "salutation": ("Salutation", "Civilité"),
+    "industrycode": ("Industry", "Secteur d'activité", "Secteur"),
+    "revenue": ("Annual Revenue", "Revenue", "Chiffre d'affaires", "Chiffre d'affaires annuel"),
+    "numberofemployees": ("No. of Employees", "Number of Employees", "Employees", "Nombre d'employés",
+                          "Effectif"),
+    "address1_line2": ("Street 2", "Address 2", "Rue 2", "Adresse 2"),
+    "address1_line3": ("Street 3", "Address 3", "Rue 3", "Adresse 3"),
 }
 
 #: French labels of the option sets an import may set (English labels come from enums.label_of).

@@ -56,6 +56,18 @@ def _money(value: Any) -> Any:
         raise ValueError(f"{value!r} is not an amount") from None
 
 
+_GROUPED = re.compile(r"\d{1,3}(?:([ ,.\u00a0\u202f'])\d{3})(?:\1\d{3})*")
+
+
+def _whole_number(value: Any) -> Any:
+    """Accept ``1200``, ``1 200``, ``1,200`` and ``1.200`` (one thousands separator) for a whole number."""
+    if not isinstance(value, str) or value.isdigit():
+        return value
+    if _GROUPED.fullmatch(value):
+        return int(re.sub(r"\D", "", value))
+    raise ValueError(f"{value!r} is not a whole number")
+
+
 def _boolean(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -105,7 +117,7 @@ def _option(column: str) -> BeforeValidator:
 
 
 def _range(column: str) -> Interval:
-    """The lead money column's range."""
+    """The lead number column's range (money and whole numbers)."""
     spec = LEAD.columns[column]
     return Interval(ge=spec.min_value, le=spec.max_value)
 
@@ -133,6 +145,12 @@ class LeadPayload(TypedDict, total=False):
     address1_stateorprovince: Annotated[str, _limit("address1_stateorprovince")]
     address1_postalcode: Annotated[str, _limit("address1_postalcode")]
     address1_country: Annotated[str, _limit("address1_country")]
+    address1_line2: Annotated[str, _limit("address1_line2")]
+    address1_line3: Annotated[str, _limit("address1_line3")]
+    salutation: Annotated[str, _limit("salutation")]
+    industrycode: Annotated[int, _option("industrycode")]
+    revenue: Annotated[float, BeforeValidator(_money), _range("revenue")]
+    numberofemployees: Annotated[int, BeforeValidator(_whole_number), _range("numberofemployees")]
     leadsourcecode: Annotated[int, _option("leadsourcecode")]
     leadqualitycode: Annotated[int, _option("leadqualitycode")]
     budgetstatus: Annotated[int, _option("budgetstatus")]

@@ -76,7 +76,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     except ValueError:
         length = 0
     stream = environ.get("wsgi.input")
-    body = stream.read(length) if stream is not None and length > 0 else b""
+    if stream is None or length <= 0:
+        return b""  # nothing to count; the app reads the stream as it is
+    body: bytes = stream.read(length)
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 

@@ -15,8 +15,6 @@ names the WSGI app passed to ``start_response``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from waitress.channel import HTTPChannel
 from waitress.task import WSGITask
 
@@ -53,8 +51,3 @@ class CasePreservingChannel(HTTPChannel):  # type: ignore[misc]  # waitress ship
     """A waitress channel whose requests run as :class:`CasePreservingTask`."""
 
     task_class = CasePreservingTask
-
-
-def preserve_header_case(server: Any) -> None:
-    """Make a waitress server (from ``create_server``) keep the app's header-name spellings."""
-    server.channel_class = CasePreservingChannel

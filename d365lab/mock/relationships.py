@@ -15,21 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d365lab.models.activity_tables import REGARDING_PARENTS, REGARDING_SUFFIX
-from d365lab.models.schema import TABLES, Table
+from d365lab.models.schema import TABLES, CollectionNavigation, Table
 
-
-@dataclass(frozen=True)
-class OneToMany:
-    """A collection-valued navigation: rows of ``target`` whose ``column`` points to the parent.
-
-    For a many-to-many navigation ``intersect`` is set and ``column`` is the synthetic
-    :func:`intersect_link` naming the intersect table and its two key columns.
-    """
-
-    name: str
-    target: str
-    column: str
-    intersect: str | None = None
+#: A collection-valued navigation: declared once, as the schema's :class:`CollectionNavigation`
+#: (``column`` reads its ``referencing_column``; ``intersect`` is set for a many-to-many one).
+OneToMany = CollectionNavigation
 
 
 @dataclass(frozen=True)
@@ -147,8 +137,7 @@ def one_to_many(table: Table) -> dict[str, OneToMany]:
         return cached[1]
     found = {r.name: r for r in _OOB.get(table.logical_name, [])
              if r.target in TABLES and r.column in TABLES[r.target].columns}
-    for nav in table.collections.values():
-        found[nav.name] = OneToMany(nav.name, nav.target, nav.referencing_column)
+    found.update({nav.name: nav for nav in table.collections.values()})
     for relation in _many_to_many(table):
         found[relation.name] = relation
     _CACHE[id(table)] = (table, found)

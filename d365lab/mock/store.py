@@ -181,9 +181,13 @@ class Store:
         ``bool``, money/double as ``float``, a lookup held as a bare id as a Ref without table.
         """
         st = self.tables[table.logical_name]
-        get = row.get
-        stored: Row = {name: get(name) for name in st.column_names}
-        values = [stored[name] for name in st.plain_names]
+        if row.keys() == st.column_set:  # a create's full row: copied in C, not column by column
+            stored: Row = dict(row)
+        else:
+            get = row.get
+            stored = {name: get(name) for name in st.column_names}
+        values = list(st.plain_values(stored))
+        values.pop()  # the getter reads one name twice so that it always answers a tuple
         for name in st.real_names:
             value = stored[name]
             if value is not None:
@@ -214,8 +218,9 @@ class Store:
         Returns the row as :meth:`get` would read it back now (built without reading it).
         """
         values, stored = self._values_and_form(table, row)
+        sql, present = self.tables[table.logical_name].sparse_insert(values)
         with self.lock:
-            self._conn.execute(self.tables[table.logical_name].insert_sql, values)
+            self._conn.execute(sql, present)
             self._writes += 1
             if self._depth:
                 self._known.setdefault(table.logical_name, set()).add(row[table.primary_id])

@@ -97,11 +97,23 @@ class Column:
 
 @dataclass(frozen=True)
 class CollectionNavigation:
-    """A one-to-many navigation property, e.g. ``phonecall_activity_parties``."""
+    """A collection-valued navigation property, e.g. ``phonecall_activity_parties``.
+
+    Rows of ``target`` whose ``referencing_column`` points to the parent. For a many-to-many
+    navigation ``intersect`` names the intersect table and ``referencing_column`` is the mock's
+    synthetic link (``d365lab.mock.relationships.intersect_link``). The one declaration of a
+    relationship seen from its "one" side, for the schema and the mock alike.
+    """
 
     name: str
     target: str
     referencing_column: str
+    intersect: str | None = None
+
+    @property
+    def column(self) -> str:
+        """The referencing column (the name the mock's navigation code reads)."""
+        return self.referencing_column
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,13 @@ def test_process_flow_moves_in_a_change_set(d365_server_client: DataverseClient)
     with client.batch() as batch, batch.changeset() as cs:
         cs.add(client.process_flows.finish_request(flow.id))
     assert not client.process_flows.get(flow.id).is_active
+
+
+def test_batch_reads_decode_their_parts(d365_server_client: DataverseClient) -> None:
+    client = d365_server_client
+    lead = _lead(client, "Zeta")
+    with client.batch() as batch:
+        one = batch.get("lead", lead, select=["lastname"])
+        page = batch.list("lead", select=["lastname"], filter=f"leadid eq {lead}")
+    assert one.result()["lastname"] == "Zeta"
+    assert [row["lastname"] for row in page.result()["value"]] == ["Zeta"]

@@ -16,7 +16,7 @@ from d365lab.mock.tenant_api import Row, Tenant
 
 
 class TableRule(Protocol):
-    """Hooks around writes to one table. Raise :class:`~d365lab.mock.errors.MockError` to refuse.
+    """Hooks around writes to one table. Raise :class:`~d365lab.mock.service_errors.MockError` to refuse.
 
     ``before_write`` may modify ``new`` (the full row about to be stored, already merged
     with ``old`` on update) to fill defaults or computed columns. ``old`` is None on create.
@@ -39,7 +39,7 @@ class TableRule(Protocol):
 #: when a module is missing here.
 RULE_MODULES: tuple[str, ...] = tuple(f"d365lab.mock.rules.{name}" for name in (
     "base", "common", "states", "lifecycle", "audit", "process_flow", "cascade", "computed",
-    "platform_tables", "system_rows",
+    "platform_tables", "system_rows", "activities",
 ))
 #: The order rules run in, by the module that registered them (registration order within a
 #: module). Written down from the order the mock always ran them in; a rule registered by a
@@ -54,6 +54,7 @@ RULE_ORDER: tuple[str, ...] = (
     "d365lab.mock.rules.computed",
     "d365lab.mock.rules.platform_tables",
     "d365lab.mock.rules.system_rows",
+    "d365lab.mock.rules.activities",
 )
 _SEQUENCE = itertools.count()
 

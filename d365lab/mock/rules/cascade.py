@@ -1,8 +1,8 @@
 """Delete cascades of the Regarding relationships (setting ``delete_cascades_to_activities``).
 
 Activities belong to the record they are regarding: deleting an opportunity deletes its phone
-calls and its opportunityclose records, as deleting a lead, account or contact deletes the phone
-calls regarding it. Other lookups to a deleted row are only cleared (the tenant does that).
+calls, tasks, emails, appointments and its opportunityclose records, as deleting a lead, account or
+contact deletes the activities regarding it. Other lookups to a deleted row are only cleared (the tenant does that).
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from __future__ import annotations
 from d365lab.mock.rules.base import register
 from d365lab.mock.rules.common import settings_of
 from d365lab.mock.tenant_api import Ref, Row, Tenant
+from d365lab.models.activity_tables import TYPED_ACTIVITIES
 from d365lab.models.schema import TABLES
 
 #: parent table -> [(activity table, its lookup column to the parent)]
+_REGARDING = [(activity, "regardingobjectid") for activity in TYPED_ACTIVITIES]
 CASCADES: dict[str, list[tuple[str, str]]] = {
-    "opportunity": [("phonecall", "regardingobjectid"), ("opportunityclose", "opportunityid")],
-    "lead": [("phonecall", "regardingobjectid")],
-    "account": [("phonecall", "regardingobjectid")],
-    "contact": [("phonecall", "regardingobjectid")],
+    "opportunity": [*_REGARDING, ("opportunityclose", "opportunityid")],
+    "lead": list(_REGARDING),
+    "account": list(_REGARDING),
+    "contact": list(_REGARDING),
 }
 
 
