@@ -22,14 +22,15 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from d365lab.mock import errors, limits
+from d365lab.mock import limits
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import annotation_wanted
-from d365lab.mock.errors import MockError
 from d365lab.mock.handlers.registry import DEFAULT as DEFAULT_HANDLERS
 from d365lab.mock.handlers.registry import HANDLER_MODULES, HandlerRegistry
 from d365lab.mock.rules.base import DEFAULT as DEFAULT_RULES
 from d365lab.mock.rules.base import RULE_MODULES, RuleRegistry
 from d365lab.mock.seed import CALLER, seed
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store
 from d365lab.mock.tenant import SqliteTenant

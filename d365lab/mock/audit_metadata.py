@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from d365lab.mock import audit, errors
+from d365lab.mock import audit
+from d365lab.mock import service_errors as errors
 from d365lab.mock.tenant_api import Tenant
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response
 from d365lab.models.schema import Column, Table

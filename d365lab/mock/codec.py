@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.mock.validation import coerce, conversion_error, normalize_guid, out_of_type_range

@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.audit_metadata import update_entity_definition
 from d365lab.mock.codec import resolve_key
 from d365lab.mock.handlers import (

@@ -8,7 +8,7 @@ that is not associated is a 404, as the service answers.
 
 from __future__ import annotations
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.relationships import parse_intersect_link
 from d365lab.mock.store import Store, quote
 

@@ -16,8 +16,8 @@ import math
 import re
 from typing import Any
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
+from d365lab.mock.service_errors import MockError
 
 #: Nesting of arrays/objects in a JSON body (the OData reader's default quota).
 MAX_JSON_DEPTH = 100

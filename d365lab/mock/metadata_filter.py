@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 
 _TOKEN = re.compile(r"""
     \s*(?:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from d365lab.mock.errors import THROTTLE_CONCURRENCY, THROTTLE_REQUESTS, THROTTLE_TIME
+from d365lab.mock.service_errors import THROTTLE_CONCURRENCY, THROTTLE_REQUESTS, THROTTLE_TIME
 from d365lab.mock.settings import MockSettings, ThrottleSettings
 from d365lab.mock.wire import new_request_id
 from d365lab.mock.wsgi import StartResponse, WsgiApp, run_wsgi, send_error

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, presence_sql
 from d365lab.mock.collection_annotations import collection_annotations

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import FORMATTED, LOOKUP_LOGICAL_NAME, annotation_wanted, format_value
 from d365lab.mock.collation import FOLD_FUNCTION, has_shadow, is_text, shadow_name
-from d365lab.mock.errors import MockError
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.models import schema

@@ -19,8 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
 from d365lab.mock.query_aggregate import (
     AggregatePlan,
     GroupKey,
@@ -33,6 +32,7 @@ from d365lab.mock.query_aggregate import (
 from d365lab.mock.query_filter import FilterCompiler
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.query_options import parse_options
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.store import quote, target_column
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.wire import MockRequest, MockResponse, annotation_patterns, json_response, split_top_level

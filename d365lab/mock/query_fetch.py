@@ -15,12 +15,12 @@ import math
 from typing import Any
 from xml.etree import ElementTree
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import encode_row, selected_columns
 from d365lab.mock.collation import comparison_sql, comparison_value, like_escape, presence_sql
-from d365lab.mock.errors import MockError
 from d365lab.mock.limits import INT32_RANGE, MAX_FETCH_CONDITIONS, MAX_FETCH_DEPTH, MAX_QUERY_VALUES, limit_exceeded
 from d365lab.mock.query_values import number_for
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.store import quote
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.validation import normalize_datetime, normalize_guid

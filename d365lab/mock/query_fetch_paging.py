@@ -19,9 +19,9 @@ from urllib.parse import quote as url_quote
 from xml.etree import ElementTree
 
 from d365lab.mock.codec import annotation_wanted
-from d365lab.mock.errors import MockError
 from d365lab.mock.query import _keyset_condition
 from d365lab.mock.query_fetch import FetchCompiler
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.models.schema import Column, ColumnType
 

@@ -20,9 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.collation import comparison_sql, comparison_value, is_text, like_escape, prefix_range, presence_sql
-from d365lab.mock.errors import MockError
 from d365lab.mock.limits import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_TERMS,
@@ -34,6 +33,7 @@ from d365lab.mock.limits import (
 from d365lab.mock.query_filter_paths import is_lambda, lambda_condition, related_operand
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
 from d365lab.mock.query_values import number_for, relative_range
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
 

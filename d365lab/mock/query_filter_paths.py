@@ -17,7 +17,7 @@ from __future__ import annotations
 from itertools import count
 from typing import TYPE_CHECKING
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.limits import MAX_FILTER_DEPTH
 from d365lab.mock.query_aggregate import Source
 from d365lab.mock.query_lexer import Token, syntax_error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from d365lab.mock.errors import MockError
+from d365lab.mock.service_errors import MockError
 
 SYNTAX_ERROR = "0x80060888"
 _TOKEN_RE = re.compile(r"""

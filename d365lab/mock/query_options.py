@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.limits import INT32_RANGE
 from d365lab.mock.query_lexer import SYNTAX_ERROR
 from d365lab.mock.wire import split_outside_quotes, split_top_level

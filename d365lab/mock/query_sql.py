@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
 from d365lab.mock.limits import MAX_FILTER_DEPTH, MAX_FILTER_TERMS, limit_exceeded
+from d365lab.mock.service_errors import MockError
 from d365lab.models.schema import Table
 
 _STATEMENT = re.compile(

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
 from d365lab.mock.limits import INT32_RANGE, INT64_RANGE
+from d365lab.mock.service_errors import MockError
 from d365lab.models.schema import REAL_TYPES, Column, ColumnType
 
 #: The largest ``PropertyValue`` of ``LastXDays``-style functions, per unit (about 270 years).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.handlers import registry
 from d365lab.mock.handlers.registry import DEFAULT, HandlerRegistry
 from d365lab.mock.relationships import one_to_many

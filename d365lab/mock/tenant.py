@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.collation import comparison_sql, comparison_value
-from d365lab.mock.errors import MockError
 from d365lab.mock.intersect import associate, forget
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.rules.base import DEFAULT as RULES
 from d365lab.mock.rules.base import RuleRegistry
 from d365lab.mock.rules.common import sending
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.settings import MockSettings
 from d365lab.mock.store import Store, quote, target_column, to_sql
 from d365lab.mock.tenant_api import Caller, Ref, Row

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from d365lab.mock import errors, timezones
+from d365lab.mock import service_errors as errors
+from d365lab.mock import timezones
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Row, Tenant
 

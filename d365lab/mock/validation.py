@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
 from d365lab.mock.limits import INT32_RANGE, INT64_RANGE
 from d365lab.mock.relationships import one_to_many
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, TABLES, Column, ColumnType, Table
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from d365lab.mock import limits
-from d365lab.mock.errors import MockError
+from d365lab.mock.service_errors import MockError
 
 JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal"
 SERVICE_PATH = "/api/data/v9.2"

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from d365lab.mock.app import MockApp, create_app, extension_modules, load_extensions
-from d365lab.mock.errors import MockError
 from d365lab.mock.handlers.registry import HANDLER_MODULES, OperationCall, OperationResult
 from d365lab.mock.inprocess import ServiceRootSession, route_requests
 from d365lab.mock.routing import Route, RouteKind
 from d365lab.mock.rules import base
 from d365lab.mock.rules.base import RULE_MODULES, RULE_ORDER, RuleRegistry
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.mock.wire import MockRequest, MockResponse, json_response
 

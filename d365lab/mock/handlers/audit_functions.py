@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.audit_values import attribute_audit_detail, parse_changedata
 from d365lab.mock.codec import encode_row, parse_entity_reference
 from d365lab.mock.handlers import crud

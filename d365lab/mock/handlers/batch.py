@@ -20,7 +20,6 @@ import re
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from d365lab.mock.errors import INVALID_ARGUMENT, MockError
 from d365lab.mock.multipart import (
     BatchRequest,
     BatchResponsePart,
@@ -29,6 +28,7 @@ from d365lab.mock.multipart import (
     parse_batch,
     write_batch,
 )
+from d365lab.mock.service_errors import INVALID_ARGUMENT, MockError
 from d365lab.mock.tenant_api import Tenant
 from d365lab.mock.wire import SERVICE_PATH, Headers, MockRequest, MockResponse, error_response, parse_json_body
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from d365lab.mock.errors import MockError, bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action, unbound_action
 from d365lab.mock.handlers.sales_params import parse_bind, type_name
 from d365lab.mock.rules.process_flow import instances_created_together
+from d365lab.mock.service_errors import MockError, bad_request
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TYPE_NAMESPACE, Column, Table
 

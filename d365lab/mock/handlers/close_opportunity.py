@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from d365lab.mock.errors import OPPORTUNITY_CLOSED, MockError, bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, unbound_action
 from d365lab.mock.handlers.sales_params import parse_bind, required_int
 from d365lab.mock.rules.common import performing, settings_of, utc_today
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY
 from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE
 from d365lab.mock.rules.states import invalid_status
+from d365lab.mock.service_errors import OPPORTUNITY_CLOSED, MockError, bad_request
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import (
     OPPORTUNITY_STATES,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import (
     decode_body,
     decode_value,
@@ -20,7 +20,6 @@ from d365lab.mock.codec import (
     parse_key_values,
     resolve_key,
 )
-from d365lab.mock.errors import MockError
 from d365lab.mock.handlers import change_tracking, registry
 from d365lab.mock.handlers.registry import ANY_METHOD
 from d365lab.mock.intersect import associate, disassociate
@@ -36,6 +35,7 @@ from d365lab.mock.query import (
 from d365lab.mock.query_options import parse_options
 from d365lab.mock.relationships import one_to_many
 from d365lab.mock.routing import Route, RouteKind
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.mock.wire import MockRequest, MockResponse, empty_response, json_response, no_resource, not_allowed
 from d365lab.models.schema import Table

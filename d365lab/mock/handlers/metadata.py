@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 from xml.sax.saxutils import escape
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.audit_metadata import attribute_audit, entity_audit
 from d365lab.mock.codec import declared_keys
 from d365lab.mock.handlers.relationship_metadata import (

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import parse_entity_reference
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, function
 from d365lab.mock.store import quote

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from d365lab.mock.errors import bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, function
 from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE, STAGE_ORDER
+from d365lab.mock.service_errors import bad_request
 from d365lab.mock.tenant_api import Ref, Tenant
 from d365lab.models.schema import TABLES, TYPE_NAMESPACE
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from d365lab.mock.errors import LEAD_CLOSED, MockError, bad_request
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, bound_action, storage_row_to_ref_body
 from d365lab.mock.handlers.sales_params import entity_reference, required_bool, required_int
 from d365lab.mock.rules.common import is_blank, performing, settings_of
 from d365lab.mock.rules.lifecycle import QUALIFY_LEAD
 from d365lab.mock.rules.process_flow import FLOW_KEY, FLOW_TABLE, path_to, stage_ref
 from d365lab.mock.rules.states import invalid_status
+from d365lab.mock.service_errors import LEAD_CLOSED, MockError, bad_request
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import LEAD_STATES, LeadState, ProcessFlowState
 from d365lab.models.schema import STAGE_IDS, TABLES

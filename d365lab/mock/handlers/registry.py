@@ -1,7 +1,7 @@
 """Registry of actions and functions the mock answers.
 
 A handler gets the tenant and an :class:`OperationCall` and returns an
-:class:`OperationResult`; it raises :class:`~d365lab.mock.errors.MockError` to fail.
+:class:`OperationResult`; it raises :class:`~d365lab.mock.service_errors.MockError` to fail.
 The app looks handlers up by name (and, for bound operations, by table) and runs each
 call inside a tenant transaction.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.metadata_filter import compile_filter, select_properties
 from d365lab.mock.relationships import MANY_TO_MANY, ManyToMany, OneToMany, one_to_many
 from d365lab.mock.routing import NAMESPACE_PREFIX, split_call

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from d365lab.mock.errors import bad_request
+from d365lab.mock.service_errors import bad_request
 from d365lab.mock.tenant_api import Ref, Tenant
 from d365lab.models.schema import TABLES, TYPE_NAMESPACE
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from d365lab.mock import errors
+from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import encode_row
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, function
 from d365lab.mock.tenant_api import Tenant

@@ -7,7 +7,8 @@ row, and an audit row never outlives its write. The ``audit`` table itself is re
 
 from __future__ import annotations
 
-from d365lab.mock import audit, errors
+from d365lab.mock import audit
+from d365lab.mock import service_errors as errors
 from d365lab.mock.rules.base import register
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TABLES

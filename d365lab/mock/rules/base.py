@@ -16,7 +16,7 @@ from d365lab.mock.tenant_api import Row, Tenant
 
 
 class TableRule(Protocol):
-    """Hooks around writes to one table. Raise :class:`~d365lab.mock.errors.MockError` to refuse.
+    """Hooks around writes to one table. Raise :class:`~d365lab.mock.service_errors.MockError` to refuse.
 
     ``before_write`` may modify ``new`` (the full row about to be stored, already merged
     with ``old`` on update) to fill defaults or computed columns. ``old`` is None on create.

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import d365lab.mock.rules.states  # noqa: F401  (state defaults must run before these rules)
-from d365lab.mock.errors import INVALID_STATE, bad_request
 from d365lab.mock.rules.base import register
 from d365lab.mock.rules.common import changed_columns, is_blank, is_performing, settings_of, utc_now
+from d365lab.mock.service_errors import INVALID_STATE, bad_request
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import ActivityState, ActivityStatus, LeadState, OpportunityState, PhoneCallState
 

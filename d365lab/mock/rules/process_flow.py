@@ -20,10 +20,10 @@ from contextvars import ContextVar
 from datetime import datetime
 
 import d365lab.mock.rules.states  # noqa: F401  (state defaults must run before these rules)
-from d365lab.mock.errors import INVALID_STATE, bad_request
 from d365lab.mock.rules.base import register
 from d365lab.mock.rules.common import is_blank, is_performing, performing, settings_of, utc_now
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY
+from d365lab.mock.service_errors import INVALID_STATE, bad_request
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.enums import ProcessFlowState, ProcessFlowStatus
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, PROCESS_FLOW, STAGE_IDS

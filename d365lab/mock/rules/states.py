@@ -9,9 +9,9 @@ applies); a status that changed while the state did not means "only statuscode s
 
 from __future__ import annotations
 
-from d365lab.mock.errors import INVALID_STATE, MockError, bad_request
 from d365lab.mock.rules.base import register
 from d365lab.mock.rules.common import sent_columns, settings_of
+from d365lab.mock.service_errors import INVALID_STATE, MockError, bad_request
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.enums import StateModel
 from d365lab.models.schema import TABLES, Table

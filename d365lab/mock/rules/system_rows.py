@@ -9,9 +9,9 @@ lead create 404 once the process was gone). Dataverse refuses these deletes; the
 
 from __future__ import annotations
 
-from d365lab.mock import errors
-from d365lab.mock.errors import MockError
+from d365lab.mock import service_errors as errors
 from d365lab.mock.rules.base import register
+from d365lab.mock.service_errors import MockError
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.schema import LEAD_TO_OPPORTUNITY_PROCESS_ID, STAGE_IDS
 
