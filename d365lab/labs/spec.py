@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from d365lab.labs.step_specs import AnyStep, StepSpec
+from d365lab.models.schema import TABLES
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
@@ -103,6 +104,13 @@ class RecordSpec(_Model):
     entity: str
     label: dict[Language, str]
     find: FindSpec
+
+    @field_validator("entity")
+    @classmethod
+    def _known_table(cls, entity: str) -> str:
+        if entity not in TABLES:
+            raise ValueError(f"unknown table {entity!r}; expected one of: {', '.join(sorted(TABLES))}")
+        return entity
 
 
 class RelativeDate(_Model):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from d365lab.cli import lab_cmd
+from d365lab.labs.cleanup import delete_order
+from d365lab.labs.journal import TrackedRecord
 from d365lab.labs.loader import LabFileError, load_lab
 from d365lab.labs.step_specs import STEP_SPECS
 from d365lab.labs.steps import STEP_KINDS
@@ -36,6 +38,7 @@ TYPOS = [
                  ["record lead_b is a lead; expected a record of table opportunity"], id="wrong_table"),
     pytest.param("stage: Propose}", "stage: Proposal}", ["unknown stage 'Proposal'", "Propose"], id="stage"),
     pytest.param("reason: no_longer_interested", "reason: bored", ["no_longer_interested"], id="reason"),
+    pytest.param("entity: account\n", "entity: acount\n", ["unknown table 'acount'", "account"], id="table"),
     pytest.param("after: ex2.t3", "after: ex2.t33", ["after names unknown task 'ex2.t33'"], id="after"),
 ]
 
@@ -46,7 +49,7 @@ def test_a_typo_is_refused_at_load_with_its_line(tmp_path: Path, old: str, new: 
     with pytest.raises(LabFileError) as caught:
         load_lab(str(bad))
     message = str(caught.value)
-    assert f"{bad.resolve()}:{line}: exercises[" in message, message
+    assert f"{bad.resolve()}:{line}: " in message, message
     for needle in expected:
         assert needle in message, (needle, message)
 
@@ -92,3 +95,17 @@ def test_the_lab_gets_the_product_wording_and_may_override_it(tmp_path: Path) ->
     assert overridden.field_labels["subject"] == {"en": "Title", "fr": "Titre"}
     assert overridden.field_labels["firstname"] == default.field_labels["firstname"]
     assert overridden.hint_templates == default.hint_templates
+
+
+def test_cleanup_order_comes_from_the_schema_lookups() -> None:
+    tracked = ["lead", "lead", "account", "contact", "opportunity", "phonecall", "leadtoopportunitysalesprocess",
+               "task", "opportunityclose", "nosuchtable"]
+    records = [TrackedRecord(entity=entity, id=str(index), created_at="2026-12-06T10:00:00Z")
+               for index, entity in enumerate(tracked)]
+    order = [record.entity for record in delete_order(records)]
+    position = {entity: order.index(entity) for entity in order}
+    for child, parent in (("opportunityclose", "opportunity"), ("phonecall", "opportunity"), ("task", "lead"),
+                          ("leadtoopportunitysalesprocess", "opportunity"), ("opportunity", "contact"),
+                          ("contact", "account"), ("account", "lead"), ("phonecall", "lead")):
+        assert position[child] < position[parent], (child, parent, order)
+    assert order.count("lead") == 2 and [r.id for r in delete_order(records) if r.entity == "lead"] == ["0", "1"]

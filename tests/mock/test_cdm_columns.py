@@ -71,3 +71,16 @@ def test_metadata_comes_from_the_definitions(api: ServiceRootSession) -> None:
     assert {o["Value"]: o["Label"]["UserLocalizedLabel"]["Label"] for o in options}[1] == "Accounting"
     attributes = api.get("EntityDefinitions(LogicalName='lead')/Attributes?$select=LogicalName").json()["value"]
     assert len(attributes) > 140
+
+
+def test_display_names_and_requirement_levels_come_from_the_definitions(api: ServiceRootSession) -> None:
+    table = api.get("EntityDefinitions(LogicalName='opportunity')?$select=DisplayName").json()
+    assert table["DisplayName"]["UserLocalizedLabel"]["Label"] == "Opportunity"
+    attributes = api.get("EntityDefinitions(LogicalName='lead')/Attributes"
+                         "?$select=LogicalName,DisplayName,RequiredLevel").json()["value"]
+    by_name = {a["LogicalName"]: a for a in attributes}
+    assert by_name["numberofemployees"]["DisplayName"]["UserLocalizedLabel"]["Label"] == "No. of Employees"
+    assert by_name["lastname"]["RequiredLevel"]["Value"] == "ApplicationRequired"
+    assert by_name["firstname"]["RequiredLevel"]["Value"] == "Recommended"
+    assert by_name["leadid"]["RequiredLevel"]["Value"] == "SystemRequired"
+    assert by_name["jobtitle"]["RequiredLevel"]["Value"] == "None"

@@ -58,6 +58,11 @@ _METADATA_CLASSES = {
 }
 
 
+#: The schema's requirement levels (from Microsoft's definitions) as AttributeRequiredLevel names.
+_REQUIRED_LEVELS = {"systemrequired": "SystemRequired", "applicationrequired": "ApplicationRequired",
+                    "recommended": "Recommended"}
+
+
 def metadata_id(*parts: str) -> str:
     """A stable MetadataId for a table or attribute."""
     return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
@@ -91,7 +96,7 @@ def entity_metadata(table: Table) -> dict[str, Any]:
         "IsIntersect": False,
         "IsActivity": table.primary_id == "activityid",
         "OwnershipType": "UserOwned" if "ownerid" in table.columns else "OrganizationOwned",
-        "DisplayName": _label(table.logical_name.title()),
+        "DisplayName": _label(table.display_name or table.logical_name.title()),
     }
 
 
@@ -115,8 +120,9 @@ def attribute_metadata(table: Table, column: Column, tenant: Tenant | None = Non
         "IsValidForRead": True,
         "IsCustomAttribute": False,
         "IsLogical": False,
-        "RequiredLevel": {"Value": "SystemRequired" if column.name == table.primary_id else "None"},
-        "DisplayName": _label(column.name),
+        "RequiredLevel": {"Value": "SystemRequired" if column.name == table.primary_id
+                          else _REQUIRED_LEVELS.get(column.required_level, "None")},
+        "DisplayName": _label(column.display_name or column.name),
         **attribute_audit(table, column, tenant),
     }
     if column.max_length is not None:
