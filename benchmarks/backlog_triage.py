@@ -35,7 +35,7 @@ from rich.console import Console  # noqa: E402
 from d365lab.auth import StaticTokenProvider  # noqa: E402
 from d365lab.backlog import triage  # noqa: E402
 from d365lab.backlog.executor import ExecutorSettings  # noqa: E402
-from d365lab.backlog.journal import Journal  # noqa: E402
+from d365lab.backlog.triage_journal import Journal  # noqa: E402
 from d365lab.client import DataverseClient  # noqa: E402
 from d365lab.mock.server import RunningServer, start_background  # noqa: E402
 from d365lab.mock.settings import MockSettings, ThrottleSettings  # noqa: E402

@@ -32,7 +32,7 @@ from d365lab.backlog import triage  # noqa: E402
 from d365lab.backlog.budget import ServiceLimits  # noqa: E402
 from d365lab.backlog.estimate import estimate_triage  # noqa: E402
 from d365lab.backlog.executor import ExecutorSettings  # noqa: E402
-from d365lab.backlog.journal import Journal  # noqa: E402
+from d365lab.backlog.triage_journal import Journal  # noqa: E402
 from d365lab.client import DataverseClient  # noqa: E402
 from d365lab.mock.cost_settings import REALISTIC  # noqa: E402
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from d365lab.backlog.budget import RequestBudget, ServiceLimits
-from d365lab.backlog.journal import DONE, FAILED, PENDING, STARTED, Journal, JournalItem
 from d365lab.backlog.rules import Action
+from d365lab.backlog.triage_journal import DONE, FAILED, PENDING, STARTED, Journal, JournalItem
 from d365lab.errors import DataverseError, InvalidStateTransitionError, NotFoundError, PreconditionFailedError
 from d365lab.models.enums import DISQUALIFY_REASONS, LeadState, LeadStatus
 from d365lab.sales.leads import disqualify_status

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from d365lab.backlog.journal import Journal, JournalError, RunInfo
+from d365lab.backlog.triage_journal import Journal, RunInfo, TriageJournalError
 
 #: Seconds a run waits for the lease before refusing (longer than a :func:`lease_held` probe).
 _PROBE_GRACE_SECONDS = 1.0
@@ -38,7 +38,7 @@ def lease_path(journal_path: Path, organization_id: str) -> Path:
 
 @contextmanager
 def tenant_lease(journal: Journal, organization_id: str) -> Iterator[None]:
-    """Hold the tenant's lease for the duration; :class:`JournalError` if another run holds it.
+    """Hold the tenant's lease for the duration; :class:`TriageJournalError` if another run holds it.
 
     Runs of this tenant recorded as executing are marked as not executing once the lease is
     ours (their process is gone, or it would hold the lease).
@@ -54,10 +54,10 @@ def tenant_lease(journal: Journal, organization_id: str) -> Iterator[None]:
         holder = next((run for run in journal.runs()
                        if run.organization_id == organization_id and run.runner_pid is not None), None)
         who = f"run {holder.run_id}, process {holder.runner_pid} on {holder.runner_host}" if holder else "planning"
-        raise JournalError(f"another triage run is working on this tenant from the journal {journal.path} "
+        raise TriageJournalError(f"another triage run is working on this tenant from the journal {journal.path} "
                            f"({who}); wait for it to finish (d365lab backlog runs shows its progress)") from None
     except OSError as exc:
-        raise JournalError(f"cannot lock {lock.lock_file}: {exc.strerror or exc}") from None
+        raise TriageJournalError(f"cannot lock {lock.lock_file}: {exc.strerror or exc}") from None
     try:
         for run in journal.runs():
             if run.organization_id == organization_id and run.runner_pid is not None:

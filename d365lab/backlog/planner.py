@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from d365lab.backlog.journal import PlannedItem
 from d365lab.backlog.rules import SELECTED_COLUMNS, Action, Rule, RulesError, RuleSet, matches
+from d365lab.backlog.triage_journal import PlannedItem
 from d365lab.errors import DataverseError
 
 #: The rule name recorded for leads no rule matched.

@@ -15,9 +15,9 @@ from rich.table import Table
 
 from d365lab.backlog.csvio import write_csv
 from d365lab.backlog.executor import ExecutorSettings, LeadOutcome, TriageExecutor
-from d365lab.backlog.journal import DONE, FAILED, Journal, JournalError, JournalItem
 from d365lab.backlog.planner import Plan, build_plan
 from d365lab.backlog.rules import Action, RulesError, load_rules
+from d365lab.backlog.triage_journal import DONE, FAILED, Journal, JournalItem, TriageJournalError
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
@@ -44,14 +44,14 @@ def start_run(journal: Journal, client: DataverseClient, rules_path: Path, plan:
 
 
 def check_resumable(journal: Journal, client: DataverseClient, run_id: str) -> None:
-    """Refuse to resume a run of another tenant (JournalError); the organization id identifies it.
+    """Refuse to resume a run of another tenant (TriageJournalError); the organization id identifies it.
 
     (The URL alone would not: the embedded mock listens on a new port each time.)
     """
     info = journal.run(run_id)
     organization_id = client.whoami().organization_id
     if info.organization_id != organization_id:
-        raise JournalError(f"run {run_id} was made against organization {info.organization_id} "
+        raise TriageJournalError(f"run {run_id} was made against organization {info.organization_id} "
                            f"({info.base_url}), not {organization_id} ({client.base_url})")
 
 

@@ -20,10 +20,10 @@ from d365lab.backlog.csvio import CsvFormatError
 from d365lab.backlog.executor import ExecutorSettings
 from d365lab.backlog.importer import ImportOptions, ImportReport, OnDuplicate, run_import, write_rejects
 from d365lab.backlog.interrupt import stop_on_ctrl_c
-from d365lab.backlog.journal import FAILED, Journal, JournalError, default_journal_path
 from d365lab.backlog.mapping import MappingError
 from d365lab.backlog.outputs import OutputPathError, check_writable
 from d365lab.backlog.rules import RulesError
+from d365lab.backlog.triage_journal import FAILED, Journal, TriageJournalError, default_journal_path
 from d365lab.backlog.validate import Rejection
 from d365lab.cli.core_cmd import make_console
 from d365lab.config import ConfigurationError
@@ -257,7 +257,7 @@ def triage_command(
             console.print(triage.summary_table(journal, run_id))
             console.print(f"results: {out}", highlight=False)
             failed = sum(n for (state, _), n in journal.counts(run_id).items() if state == FAILED)
-    except (RulesError, JournalError, ConfigurationError) as exc:
+    except (RulesError, TriageJournalError, ConfigurationError) as exc:
         raise _fail(str(exc)) from None
     except DataverseError as exc:
         raise _fail(str(exc)) from None
@@ -287,7 +287,7 @@ def runs_command(
         return
     try:
         journal = Journal(path)
-    except JournalError as exc:
+    except TriageJournalError as exc:
         raise _fail(str(exc)) from None
     with journal:
         table = Table(title="Triage runs")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from d365lab.backlog import triage
-from d365lab.backlog.journal import Journal
+from d365lab.backlog.triage_journal import Journal
 from d365lab.client import DataverseClient
 
 from .conftest import RunCli

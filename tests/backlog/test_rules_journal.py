@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from d365lab.backlog.journal import DONE, PENDING, STARTED, Journal, JournalError, PlannedItem
 from d365lab.backlog.rules import Action, RulesError, load_rules, matches
+from d365lab.backlog.triage_journal import DONE, PENDING, STARTED, Journal, PlannedItem, TriageJournalError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "backlog"
 
@@ -62,7 +62,7 @@ def test_journal_freezes_the_plan_and_survives_reopening(tmp_path: Path) -> None
         states = {it.leadid: (it.state, it.attempts) for it in journal.items(run_id)}
         assert states == {"id-0": (STARTED, 1), "id-1": (DONE, 0), "id-2": (PENDING, 0)}
         assert journal.run(run_id).base_url == "http://tenant"
-        with pytest.raises(JournalError):
+        with pytest.raises(TriageJournalError):
             journal.run("nope")
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"

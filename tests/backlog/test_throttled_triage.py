@@ -11,7 +11,7 @@ from rich.console import Console
 from d365lab.auth import StaticTokenProvider
 from d365lab.backlog import triage
 from d365lab.backlog.executor import ExecutorSettings
-from d365lab.backlog.journal import Journal
+from d365lab.backlog.triage_journal import Journal
 from d365lab.client import DataverseClient
 
 from .crashkit import RULES, CrashReport, seed_leads, verify

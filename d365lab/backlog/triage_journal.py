@@ -127,7 +127,7 @@ class RunInfo:
     runner_host: str | None = None
 
 
-class JournalError(Exception):
+class TriageJournalError(Exception):
     """The journal cannot be used for the request (unknown run, other tenant, ...)."""
 
 
@@ -148,7 +148,8 @@ class Journal:
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot open the journal {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise TriageJournalError(f"cannot open the journal {path}: {reason}") from None
 
     def _add_missing_columns(self) -> None:
         for table, column, kind in _ADDED_COLUMNS:
@@ -195,11 +196,11 @@ class Journal:
         return run_id
 
     def run(self, run_id: str) -> RunInfo:
-        """A run's header; JournalError if unknown."""
+        """A run's header; TriageJournalError if unknown."""
         with self._lock:
             row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
-            raise JournalError(f"no run {run_id!r} in the journal {self.path}")
+            raise TriageJournalError(f"no run {run_id!r} in the journal {self.path}")
         return RunInfo(*row)
 
     def runs(self) -> list[RunInfo]:
