@@ -16,7 +16,6 @@ from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
-from d365lab.labs.journal import JournalError, lock_wait_seconds
 from d365lab.labs.loader import DEFAULT_LAB, load_lab
 from d365lab.labs.outputs import (
     OutputError,
@@ -29,6 +28,7 @@ from d365lab.labs.reports import FORMATS, PLATFORM_FORMATS, TEXT_RENDERERS, rend
 from d365lab.labs.reports.classroom import publish_classroom_output
 from d365lab.labs.reports.instruqt import INSTRUQT_MAX_SECONDS
 from d365lab.labs.results import LabReport
+from d365lab.labs.run_journal import RunJournalError, lock_wait_seconds
 from d365lab.labs.runner import run_lab
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.steps import LabRunError
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 
 def in_language(exc: Exception, lang: str) -> str:
     """An error's message in the lab language, when it has one (journal errors); else as raised."""
-    return exc.in_language(lang) if isinstance(exc, JournalError) else str(exc)
+    return exc.in_language(lang) if isinstance(exc, RunJournalError) else str(exc)
 
 
 def _err_console() -> Console:
@@ -227,7 +227,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             last = upto or (lab.select_exercises(exercise)[-1].tasks[-1].id if exercise not in (None, "all") else None)
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=last)
-    except (LabRunError, JournalError) as exc:
+    except (LabRunError, RunJournalError) as exc:
         raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
@@ -302,8 +302,8 @@ def check_command(
     try:
         report = check_within(INSTRUQT_MAX_SECONDS if max_time is None and chosen_format == "instruqt" else max_time,
                               check)
-    except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
-        reason = in_language(exc, language) if isinstance(exc, JournalError) else describe_error(exc)
+    except (RunJournalError, DataverseError, requests.RequestException, OSError) as exc:
+        reason = in_language(exc, language) if isinstance(exc, RunJournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
@@ -392,7 +392,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
     try:
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
-    except JournalError as exc:
+    except RunJournalError as exc:
         raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
