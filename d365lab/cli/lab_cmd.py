@@ -11,7 +11,7 @@ import requests
 import typer
 from rich.console import Console
 
-from d365lab.cli.flags import FlagsWithoutTypeCommand
+from d365lab.cli.lab_chores_cmd import cleanup_roster, prepare_one, prepare_roster, seed_roster
 from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
@@ -368,8 +368,6 @@ def seed_command(
 ) -> None:
     """Put a tenant in the state right after a task, so a class can start mid-lab."""
     if roster is not None:
-        from d365lab.cli.lab_chores_cmd import seed_roster
-
         lab, language = _setup(lab_name, lang)
         raise typer.Exit(seed_roster(lab, language, roster, upto, time_zone, parallel, quiet))
     raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, None, None, quiet, upto=upto))
@@ -381,8 +379,6 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
     """Delete exactly what the lab created in this tenant (tracked in the run journal), nothing else."""
     lab, language = _setup(lab_name, lang)
     if roster is not None:
-        from d365lab.cli.lab_chores_cmd import cleanup_roster
-
         raise typer.Exit(cleanup_roster(lab, language, roster, parallel, quiet))
     try:
         lock_wait_seconds()  # a bad D365LAB_LAB_LOCK_WAIT fails before any request
@@ -405,32 +401,7 @@ def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTE
                     quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
     """Make a tenant gradable before class: switch auditing on for the environment and the lab's tables,
     check the lab user's time zone and audit privileges. Exit 0 gradable, 2 not (each problem on one line)."""
-    from d365lab.cli.lab_chores_cmd import prepare_one, prepare_roster
-
     lab, language = _setup(lab_name, lang)
     if roster is not None:
         raise typer.Exit(prepare_roster(lab, language, roster, parallel, quiet))
     raise typer.Exit(prepare_one(lab, language))
-
-
-def exercise_script(number: str) -> None:
-    """Entry point of ``scripts/exN_*.py``: run exercise N of ``--lab`` (lab 2.1 by default) with ``--lang`` /
-    ``--prefix`` / ``--timezone``."""
-    try:
-        default = load_lab(DEFAULT_LAB)
-    except (FileNotFoundError, ValueError) as exc:
-        _err_console().print(f"error: {exc}", markup=False)
-        raise SystemExit(EXIT_ERROR) from None
-    exercise = default.select_exercises(number)[0]
-    script = typer.Typer(add_completion=False)
-
-    @script.command(cls=FlagsWithoutTypeCommand,
-                    help=f"{exercise.title['en']} — run exercise {number} of {default.lab.title['en']} "
-                         f"(or of the --lab given) after the previous exercises; re-running skips finished steps.")
-    def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
-             check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
-             quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step."),
-             lab_name: str = _LAB) -> None:
-        raise typer.Exit(do_run(lab_name, number, lang, prefix, time_zone, check, None, None, quiet))
-
-    script()
