@@ -14,7 +14,7 @@ from pathlib import Path
 # Runnable from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from d365lab.cli.lab_cmd import exercise_script  # noqa: E402
+from d365lab.cli.lab_script import exercise_script  # noqa: E402
 
 if __name__ == "__main__":
     exercise_script("2")

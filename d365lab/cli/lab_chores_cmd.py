@@ -8,10 +8,10 @@ import requests
 import typer
 
 from d365lab.errors import DataverseError, describe_error
-from d365lab.labs.journal import lock_wait_seconds
 from d365lab.labs.outputs import terminal_console
 from d365lab.labs.prepare import prepare_tenant
 from d365lab.labs.roster_chores import Chore, cleanup_chore, prepare_chore, run_roster_chore, seed_chore
+from d365lab.labs.run_journal import lock_wait_seconds
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.timeutil import resolve_time_zone
 

@@ -11,12 +11,11 @@ import requests
 import typer
 from rich.console import Console
 
-from d365lab.cli.flags import FlagsWithoutTypeCommand
+from d365lab.cli.lab_chores_cmd import cleanup_roster, prepare_one, prepare_roster, seed_roster
 from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.cleanup import cleanup_lab
-from d365lab.labs.journal import JournalError, lock_wait_seconds
 from d365lab.labs.loader import DEFAULT_LAB, load_lab
 from d365lab.labs.outputs import (
     OutputError,
@@ -29,6 +28,7 @@ from d365lab.labs.reports import FORMATS, PLATFORM_FORMATS, TEXT_RENDERERS, rend
 from d365lab.labs.reports.classroom import publish_classroom_output
 from d365lab.labs.reports.instruqt import INSTRUQT_MAX_SECONDS
 from d365lab.labs.results import LabReport
+from d365lab.labs.run_journal import RunJournalError, lock_wait_seconds
 from d365lab.labs.runner import run_lab
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.steps import LabRunError
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 
 def in_language(exc: Exception, lang: str) -> str:
     """An error's message in the lab language, when it has one (journal errors); else as raised."""
-    return exc.in_language(lang) if isinstance(exc, JournalError) else str(exc)
+    return exc.in_language(lang) if isinstance(exc, RunJournalError) else str(exc)
 
 
 def _err_console() -> Console:
@@ -227,7 +227,7 @@ def do_run(lab_name: str, exercise: str | None, lang: str | None, prefix: str, t
             last = upto or (lab.select_exercises(exercise)[-1].tasks[-1].id if exercise not in (None, "all") else None)
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=last)
-    except (LabRunError, JournalError) as exc:
+    except (LabRunError, RunJournalError) as exc:
         raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
@@ -302,8 +302,8 @@ def check_command(
     try:
         report = check_within(INSTRUQT_MAX_SECONDS if max_time is None and chosen_format == "instruqt" else max_time,
                               check)
-    except (JournalError, DataverseError, requests.RequestException, OSError) as exc:
-        reason = in_language(exc, language) if isinstance(exc, JournalError) else describe_error(exc)
+    except (RunJournalError, DataverseError, requests.RequestException, OSError) as exc:
+        reason = in_language(exc, language) if isinstance(exc, RunJournalError) else describe_error(exc)
         report = lab_checker.error_report(lab, language, "configured tenant", reason, prefix=prefix, upto=upto)
         _err_console().print(f"error: could not check: {report.error}", markup=False)
         if chosen_format == "table":
@@ -368,8 +368,6 @@ def seed_command(
 ) -> None:
     """Put a tenant in the state right after a task, so a class can start mid-lab."""
     if roster is not None:
-        from d365lab.cli.lab_chores_cmd import seed_roster
-
         lab, language = _setup(lab_name, lang)
         raise typer.Exit(seed_roster(lab, language, roster, upto, time_zone, parallel, quiet))
     raise typer.Exit(do_run(lab_name, "all", lang, prefix, time_zone, False, None, None, quiet, upto=upto))
@@ -381,8 +379,6 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
     """Delete exactly what the lab created in this tenant (tracked in the run journal), nothing else."""
     lab, language = _setup(lab_name, lang)
     if roster is not None:
-        from d365lab.cli.lab_chores_cmd import cleanup_roster
-
         raise typer.Exit(cleanup_roster(lab, language, roster, parallel, quiet))
     try:
         lock_wait_seconds()  # a bad D365LAB_LAB_LOCK_WAIT fails before any request
@@ -392,7 +388,7 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
     try:
         with _connect() as client:
             summary = cleanup_lab(client, lab, lang=language, prefix=prefix, log=log)
-    except JournalError as exc:
+    except RunJournalError as exc:
         raise _fail(in_language(exc, language)) from None
     except (DataverseError, requests.RequestException, OSError) as exc:
         raise _fail(describe_error(exc)) from None
@@ -405,32 +401,7 @@ def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTE
                     quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
     """Make a tenant gradable before class: switch auditing on for the environment and the lab's tables,
     check the lab user's time zone and audit privileges. Exit 0 gradable, 2 not (each problem on one line)."""
-    from d365lab.cli.lab_chores_cmd import prepare_one, prepare_roster
-
     lab, language = _setup(lab_name, lang)
     if roster is not None:
         raise typer.Exit(prepare_roster(lab, language, roster, parallel, quiet))
     raise typer.Exit(prepare_one(lab, language))
-
-
-def exercise_script(number: str) -> None:
-    """Entry point of ``scripts/exN_*.py``: run exercise N of ``--lab`` (lab 2.1 by default) with ``--lang`` /
-    ``--prefix`` / ``--timezone``."""
-    try:
-        default = load_lab(DEFAULT_LAB)
-    except (FileNotFoundError, ValueError) as exc:
-        _err_console().print(f"error: {exc}", markup=False)
-        raise SystemExit(EXIT_ERROR) from None
-    exercise = default.select_exercises(number)[0]
-    script = typer.Typer(add_completion=False)
-
-    @script.command(cls=FlagsWithoutTypeCommand,
-                    help=f"{exercise.title['en']} — run exercise {number} of {default.lab.title['en']} "
-                         f"(or of the --lab given) after the previous exercises; re-running skips finished steps.")
-    def main(lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
-             check: bool = typer.Option(False, "--check", help="Check the lab afterwards."),
-             quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print each step."),
-             lab_name: str = _LAB) -> None:
-        raise typer.Exit(do_run(lab_name, number, lang, prefix, time_zone, check, None, None, quiet))
-
-    script()

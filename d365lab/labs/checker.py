@@ -13,12 +13,12 @@ from d365lab.labs import timeutil
 from d365lab.labs.duplicates import prefer_best_fit
 from d365lab.labs.evaluate import EvalContext, evaluate_task
 from d365lab.labs.history import HistoryScope, history_sources
-from d365lab.labs.journal import Journal, journal_path
 from d365lab.labs.lab_time import lab_time_zone, owner_of
 from d365lab.labs.locate import Locator, journal_is_stale
 from d365lab.labs.proof import prove_from_history
 from d365lab.labs.reports.common import status_word
 from d365lab.labs.results import LabReport, RecordEvidence, TaskResult
+from d365lab.labs.run_journal import Journal, journal_path
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix, localize
 from d365lab.labs.wording import say

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from d365lab.errors import NotFoundError
-from d365lab.labs.journal import Journal, TrackedRecord, journal_path, scope_lock
+from d365lab.labs.run_journal import Journal, TrackedRecord, journal_path, scope_lock
 from d365lab.labs.spec import LabSpec, Language, clean_prefix
 from d365lab.labs.tracking import discover_for_cleanup
 from d365lab.labs.wording import say
@@ -72,7 +72,7 @@ def cleanup_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix
                 log: Callable[[str], None] = lambda _msg: None) -> CleanupSummary:
     """Delete every record the journal of this tenant/language/prefix tracks, then the journal.
 
-    Raises :class:`~d365lab.labs.journal.JournalError` for an unreadable journal or one
+    Raises :class:`~d365lab.labs.run_journal.RunJournalError` for an unreadable journal or one
     whose stored prefix is not ``prefix`` (never delete another student's records).
     """
     prefix = clean_prefix(prefix)

@@ -26,7 +26,7 @@ from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
     from d365lab.client import DataverseClient
-    from d365lab.labs.journal import Journal
+    from d365lab.labs.run_journal import Journal
 
 Verdict = Literal["seen", "never", "unknown"]
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from d365lab.errors import DataverseError
-from d365lab.labs.journal import Journal
+from d365lab.labs.run_journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.values import normalize_text, value_property

@@ -24,9 +24,9 @@ import requests
 
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs.checker import check_lab, error_report
-from d365lab.labs.journal import JournalError
 from d365lab.labs.reports.common import points
 from d365lab.labs.results import LabReport
+from d365lab.labs.run_journal import RunJournalError
 from d365lab.labs.spec import LANGUAGES, LabSpec, Language, clean_prefix
 from d365lab.labs.values import normalize_text
 
@@ -213,7 +213,7 @@ def for_each_student(students: list[Student], work: Callable[[Student, Dataverse
         try:
             with _client_for(student, client, connector) as live:
                 outcome = work(student, live)
-        except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
+        except (DataverseError, RunJournalError, requests.RequestException, OSError, ValueError) as exc:
             outcome = on_error(student, describe_error(exc))
         done(student, outcome)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d365lab.labs.cleanup import cleanup_lab
-from d365lab.labs.journal import JournalError
 from d365lab.labs.outputs import terminal_console
 from d365lab.labs.prepare import prepare_tenant
 from d365lab.labs.roster import RosterError, Student, for_each_student, read_roster
+from d365lab.labs.run_journal import RunJournalError
 from d365lab.labs.runner import run_lab
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.steps import LabRunError
@@ -50,7 +50,7 @@ def seed_chore(lab: LabSpec, upto: str, time_zone: str | None) -> Chore:
             summary = run_lab(client, lab, lang=lang, prefix=student.prefix, time_zone=time_zone, upto=upto)
         except LabRunError as exc:
             return ChoreOutcome(False, str(exc))
-        except JournalError as exc:
+        except RunJournalError as exc:
             return ChoreOutcome(False, exc.in_language(lang))
         if summary.done_beyond:
             return ChoreOutcome(False, say(lang, "beyond_upto", upto=upto, done=", ".join(summary.done_beyond)))
@@ -66,7 +66,7 @@ def cleanup_chore(lab: LabSpec) -> Chore:
     def cleanup(student: Student, client: DataverseClient, lang: Language) -> ChoreOutcome:
         try:
             summary = cleanup_lab(client, lab, lang=lang, prefix=student.prefix)
-        except JournalError as exc:
+        except RunJournalError as exc:
             return ChoreOutcome(False, exc.in_language(lang))
         return ChoreOutcome(True, say(lang, "cleaned", deleted=len(summary.deleted),
                                       gone=len(summary.already_gone)))

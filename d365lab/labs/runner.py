@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from d365lab.labs import timeutil
-from d365lab.labs.journal import Journal, journal_path, scope_lock
 from d365lab.labs.lab_time import is_explicit, is_lab_default, lab_time_zone
 from d365lab.labs.locate import Locator, journal_is_stale
+from d365lab.labs.run_journal import Journal, journal_path, scope_lock
 from d365lab.labs.sales_steps import stage_label
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, clean_prefix
 from d365lab.labs.step_specs import StepSpec
@@ -83,7 +83,7 @@ def run_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: st
     one's records stops with a message saying what to run first.
 
     Raises :class:`~d365lab.labs.steps.LabRunError` when a task needs a record an earlier
-    exercise creates and it is not there, and :class:`~d365lab.labs.journal.JournalError`
+    exercise creates and it is not there, and :class:`~d365lab.labs.run_journal.RunJournalError`
     when the journal is unreadable or another run of the scope holds it.
     """
     prefix = clean_prefix(prefix)

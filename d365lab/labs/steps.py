@@ -16,7 +16,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from d365lab.labs import timeutil
-from d365lab.labs.journal import Journal
+from d365lab.labs.run_journal import Journal
 from d365lab.labs.snapshot import LocatedRecord, Row, Snapshot
 from d365lab.labs.spec import LabSpec, Language, TaskSpec, localize
 from d365lab.labs.step_specs import StepSpec

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from d365lab.labs.journal import Journal
 from d365lab.labs.locate import Locator
+from d365lab.labs.run_journal import Journal
 from d365lab.labs.snapshot import Snapshot
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.wording import say

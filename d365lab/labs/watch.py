@@ -21,8 +21,8 @@ import requests
 
 from d365lab.errors import DataverseError, ThrottledError, describe_error
 from d365lab.labs.checker import check_lab, error_report
-from d365lab.labs.journal import JournalError
 from d365lab.labs.roster import Connector, Student, default_connector
+from d365lab.labs.run_journal import RunJournalError
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.timeutil import now_utc, to_wire
 from d365lab.labs.watch_history import EXTRAS_KEY, scope_watch_path, waiting_checks
@@ -160,7 +160,7 @@ class ClassWatch:
             report = self._error(watched, describe_error(exc))
             with self._lock:
                 result.throttled_for = max(result.throttled_for, exc.retry_after or opts.interval)
-        except (DataverseError, JournalError, requests.RequestException, OSError, ValueError) as exc:
+        except (DataverseError, RunJournalError, requests.RequestException, OSError, ValueError) as exc:
             report = self._error(watched, describe_error(exc))
         report.student = student.name or None
         events: list[WatchEvent] = []

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from d365lab.labs.history import HistoryAnswer, HistoryQuestion, HistoryScope, register_history_source
-from d365lab.labs.journal import journal_path
 from d365lab.labs.results import LabReport
+from d365lab.labs.run_journal import journal_path
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.watch_journal import WatchJournal, WatchJournalError, watch_journal_path
 

@@ -22,16 +22,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from d365lab.labs.journal import JournalError
 from d365lab.labs.reports.common import check_line
 from d365lab.labs.results import LabReport, TaskResult
+from d365lab.labs.run_journal import RunJournalError
 
 WATCH_SCHEMA = "d365lab.watch-journal/1"
 #: Columns whose every observed change is journaled (the states a later task may undo).
 STATE_FIELDS = ("statecode", "statuscode")
 
 
-class WatchJournalError(JournalError):
+class WatchJournalError(RunJournalError):
     """The watch journal file exists but cannot be read; the message names it."""
 
 

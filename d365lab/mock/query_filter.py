@@ -6,7 +6,7 @@ table: comparisons (``eq ne gt ge lt le``), ``and``/``or``/``not`` and parenthes
 lookups and ``nav/pk`` paths, GUID/number/boolean/date literals, ``@p`` aliases, and the
 Dataverse query functions ``In``/``NotIn``/``Between``/``NotBetween``/``Null``/``NotNull``/
 ``EqualUserId``/``LastXDays``/``LastXHours``/``NextXDays``/``OlderThanXDays``/``Today``/
-``Yesterday``. Values are never spliced into SQL.
+``Yesterday`` (their SQL: :mod:`d365lab.mock.query_functions`). Values are never spliced into SQL.
 
 Text columns compare case- and accent-insensitively (:mod:`d365lab.mock.collation`): the
 column side is its folded form (an indexed shadow column, or ``d365_fold(col)``) and the
@@ -31,8 +31,9 @@ from d365lab.mock.limits import (
     lone_surrogate,
 )
 from d365lab.mock.query_filter_paths import is_lambda, lambda_condition, related_operand
+from d365lab.mock.query_functions import function_sql
 from d365lab.mock.query_lexer import SYNTAX_ERROR, Token, syntax_error, tokenize
-from d365lab.mock.query_values import number_for, relative_range
+from d365lab.mock.query_values import number_for
 from d365lab.mock.service_errors import MockError
 from d365lab.mock.validation import normalize_date, normalize_datetime, normalize_guid
 from d365lab.models.schema import INTEGER_TYPES, REAL_TYPES, Column, ColumnType, Table
@@ -356,37 +357,12 @@ class FilterCompiler:
         column_operand = self._property(Token("name", str(prop.value), token.pos))
         column = column_operand.column
         assert column is not None
-        sql, presence = column_operand.sql, column_operand.presence
-        if name in ("In", "NotIn", "Between", "NotBetween"):
-            values = args.get("PropertyValues")
-            if not isinstance(values, list) or not values:
-                raise errors.bad_request(f"{name} needs PropertyValues=[...].")
-            coerced = [self._coerce(column, v) for v in values]
-            self.params.extend(coerced)
-            if name in ("Between", "NotBetween"):
-                if len(coerced) != 2:
-                    raise errors.bad_request(f"{name} needs exactly two PropertyValues.")
-                return f"({'NOT ' if name == 'NotBetween' else ''}({sql} BETWEEN ? AND ?))"
-            marks = ", ".join("?" for _ in coerced)
-            return f"({sql} {'NOT IN' if name == 'NotIn' else 'IN'} ({marks}))"
-        if name in ("Null", "NotNull"):
-            return f"({presence} IS {'NOT ' if name == 'NotNull' else ''}NULL)"
-        if name in ("EqualUserId", "NotEqualUserId"):
-            self.params.append(self.user_id)
-            return f"({sql} {'=' if name == 'EqualUserId' else '<>'} ?)"
-        return self._date_function(name, sql, args)
-
-    def _date_function(self, name: str, sql: str, args: dict[str, Any]) -> str:
         amount = args.get("PropertyValue")
-        low, high = relative_range(name, amount.value if isinstance(amount, Operand) else amount)
-        clauses: list[str] = []
-        if low is not None:
-            clauses.append(f"{sql} >= ?")
-            self.params.append(low)
-        if high is not None:
-            clauses.append(f"{sql} < ?" if name not in ("LastXDays", "LastXHours") else f"{sql} <= ?")
-            self.params.append(high)
-        return "(" + " AND ".join(clauses) + ")"
+        return function_sql(
+            name, column_operand.sql, column_operand.presence,
+            values=args.get("PropertyValues"), amount=amount.value if isinstance(amount, Operand) else amount,
+            coerce=lambda value: self._coerce(column, value), user_id=self.user_id, params=self.params,
+        )
 
     def _named_arguments(self) -> dict[str, Any]:
         self._next("(")

@@ -8,8 +8,8 @@ import pytest
 
 from d365lab.cli import lab_cmd
 from d365lab.labs.cleanup import delete_order
-from d365lab.labs.journal import TrackedRecord
 from d365lab.labs.loader import LabFileError, load_lab
+from d365lab.labs.run_journal import TrackedRecord
 from d365lab.labs.step_specs import STEP_SPECS
 from d365lab.labs.steps import STEP_KINDS
 from tests.labs.cli_helpers import cli

@@ -39,7 +39,7 @@ DEFAULT_LOCK_WAIT = 10.0
 _SLUG_LENGTH = 32
 
 
-class JournalError(Exception):
+class RunJournalError(Exception):
     """A run journal cannot be used (corrupt, another scope's, locked); the message says what to do.
 
     ``str(error)`` is English; :meth:`in_language` gives the same sentence in a lab language.
@@ -147,7 +147,7 @@ def scope_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on one journal scope (``<journal>.lock``) while a run changes it.
 
     A second run of the same scope waits up to ``$D365LAB_LAB_LOCK_WAIT`` seconds (10 by
-    default), then raises :class:`JournalError`: two runs at once would each create a full
+    default), then raises :class:`RunJournalError`: two runs at once would each create a full
     set of lab records and the journal would track only one of them. A bad wait raises
     :class:`~d365lab.config.ConfigurationError` (see :func:`lock_wait_seconds`).
     """
@@ -160,7 +160,7 @@ def scope_lock(path: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=wait, poll_interval=0.1)
     except Timeout:
-        raise JournalError(key="journal_locked", lock=lock_path, wait=f"{wait:g}") from None
+        raise RunJournalError(key="journal_locked", lock=lock_path, wait=f"{wait:g}") from None
     try:
         yield
     finally:
@@ -178,7 +178,7 @@ class Journal:
     def load(cls, path: Path, prefix: str | None = None) -> Journal | None:
         """The journal stored at ``path``, or None when there is none.
 
-        Raises :class:`JournalError` when the file is unreadable (never silently replaced:
+        Raises :class:`RunJournalError` when the file is unreadable (never silently replaced:
         it is the only list of what cleanup may delete) or, with ``prefix``, when it
         belongs to another prefix.
         """
@@ -188,9 +188,9 @@ class Journal:
             data = JournalData.model_validate_json(path.read_text(encoding="utf-8"))
         except (ValueError, OSError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise JournalError(key="journal_unreadable", path=path, reason=first) from None
+            raise RunJournalError(key="journal_unreadable", path=path, reason=first) from None
         if prefix is not None and data.prefix != prefix:
-            raise JournalError(key="journal_other_prefix", path=path, theirs=repr(data.prefix), ours=repr(prefix))
+            raise RunJournalError(key="journal_other_prefix", path=path, theirs=repr(data.prefix), ours=repr(prefix))
         return cls(path, data)
 
     @classmethod
