@@ -64,7 +64,11 @@ class Store:
         self.modifications = 0
         #: Bumped when an outermost transaction begins (audit rows of one transaction share an id).
         self.transactions = 0
-        if path != ":memory:":
+        if path == ":memory:":
+            # Before the first table: 16 KiB pages hold the wide CDM rows with a quarter of the
+            # page-cache overhead (100,000 leads with their process flows: 309 -> 285 MB).
+            self._conn.execute("PRAGMA page_size=16384")
+        else:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             # Another process (a CLI run next to `d365lab mock serve`) may hold the write lock.
