@@ -48,12 +48,11 @@ def sql_tokens(text: str, pattern: re.Pattern[str] | None = None) -> list[tuple[
     return out
 
 
-class _WhereTranslator:
-    """Rewrite a SQL condition as an OData ``$filter`` expression."""
+class SqlTokenCursor:
+    """A position in a list of ``(kind, text)`` SQL tokens, shared by the ``?sql=`` parsers."""
 
-    def __init__(self, table: Table, text: str) -> None:
-        self.table = table
-        self.tokens = sql_tokens(text)
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
         self.pos = 0
 
     def _peek(self, offset: int = 0) -> tuple[str, str] | None:
@@ -63,6 +62,14 @@ class _WhereTranslator:
     def _word(self, offset: int = 0) -> str:
         token = self._peek(offset)
         return token[1].upper() if token is not None and token[0] == "word" else ""
+
+
+class _WhereTranslator(SqlTokenCursor):
+    """Rewrite a SQL condition as an OData ``$filter`` expression."""
+
+    def __init__(self, table: Table, text: str) -> None:
+        super().__init__(sql_tokens(text))
+        self.table = table
 
     def _take(self) -> tuple[str, str]:
         token = self._peek()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from d365lab.mock.limits import MAX_FETCH_CONDITIONS, MAX_FETCH_DEPTH, limit_exceeded
-from d365lab.mock.query_sql import sql_error, sql_tokens
+from d365lab.mock.query_sql import SqlTokenCursor, sql_error, sql_tokens
 from d365lab.models.schema import TABLES, Table
 
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)|"
@@ -60,23 +60,14 @@ class _Statement:
     items: list[_Item] = field(default_factory=list)
 
 
-class SqlToFetch:
+class SqlToFetch(SqlTokenCursor):
     """Translate one statement on ``table`` into FetchXML text."""
 
     def __init__(self, table: Table, sql: str) -> None:
+        super().__init__(sql_tokens(sql.strip().rstrip(";"), _TOKEN))
         self.table = table
         self.sql = sql
-        self.tokens = sql_tokens(sql.strip().rstrip(";"), _TOKEN)
-        self.pos = 0
         self.conditions = 0
-
-    def _peek(self, offset: int = 0) -> tuple[str, str] | None:
-        index = self.pos + offset
-        return self.tokens[index] if index < len(self.tokens) else None
-
-    def _word(self, offset: int = 0) -> str:
-        token = self._peek(offset)
-        return token[1].upper() if token is not None and token[0] == "word" else ""
 
     def _take(self, expected: str | None = None) -> tuple[str, str]:
         token = self._peek()
