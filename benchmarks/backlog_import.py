@@ -54,20 +54,26 @@ def write_leads_csv(path: Path, count: int) -> None:
 
 
 class ProcessServer:
-    """``d365lab mock serve`` in a child process (a fresh in-memory tenant on its own core)."""
+    """``d365lab mock serve`` in a child process (a fresh in-memory tenant on its own core).
 
-    def __init__(self) -> None:
+    ``serve_options`` are added to the command line; ``token=None`` serves without a token (any
+    bearer token is accepted).
+    """
+
+    def __init__(self, *serve_options: str, token: str | None = "benchmark-token",
+                 start_timeout: float = 30) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self.token = "benchmark-token"
+        self.token = token or ""
         self.base_url = f"http://127.0.0.1:{port}"
         code = "import sys; from d365lab.cli import main; sys.argv[0] = 'd365lab'; main()"
+        token_options = ["--token", token] if token else []
         self.proc = subprocess.Popen([sys.executable, "-c", code, "mock", "serve", "--port", str(port),
-                                      "--db", ":memory:", "--token", self.token],
+                                      "--db", ":memory:", *token_options, *serve_options],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env={**os.environ, "PYTHONPATH": str(REPO)})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
