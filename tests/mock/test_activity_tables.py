@@ -1,5 +1,9 @@
 """Tasks, emails and appointments over HTTP: create, regarding navigations, deep insert,
-state machines, the activitypointer view and the delete cascade."""
+state machines, the activitypointer view and the delete cascade.
+
+Source: Microsoft Learn, "Activity tables" and the task / email / appointment table references
+(Common Data Model definitions in shared/reference/schema/).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The UNVERIFIED audit behaviours a real tenant may show, as settings: unaudited columns, split rows, delay."""
+"""The UNVERIFIED audit behaviours a real tenant may show, as settings: unaudited columns, split rows, delay.
+
+Source: shared/reference/audit-timezones-grading.md §1.3-§1.5 (what it marks UNVERIFIED).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Every write path is audited the same way, in the write's transaction (bulk, ``$batch``, Sales messages)."""
+"""Every write path is audited the same way, in the write's transaction (bulk, ``$batch``, Sales messages).
+
+Source: Microsoft Learn, "Auditing overview" / "Retrieve and delete the history of audited data
+changes" (facts sheet §1.1-§1.5).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The server cost model over real loopback HTTP: modelled server time feeds the limits,
-429s carry the service's codes and Retry-After, and 52 requests can wait at once."""
+429s carry the service's codes and Retry-After, and 52 requests can wait at once.
+
+Source: Microsoft Learn, "Service protection API limits" and "Use bulk operation messages".
+"""
 
 from __future__ import annotations
 

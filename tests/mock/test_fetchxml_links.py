@@ -1,4 +1,7 @@
-"""FetchXML ``<link-entity>`` over HTTP: inner and outer joins, linked filters and attributes."""
+"""FetchXML ``<link-entity>`` over HTTP: inner and outer joins, linked filters and attributes.
+
+Source: Microsoft Learn, "Join tables using FetchXml" (link-entity element reference).
+"""
 
 from __future__ import annotations
 

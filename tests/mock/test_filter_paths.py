@@ -1,4 +1,7 @@
-"""``$filter`` across relationships over HTTP: a lookup's columns, ``any``/``all`` on collections."""
+"""``$filter`` across relationships over HTTP: a lookup's columns, ``any``/``all`` on collections.
+
+Source: Microsoft Learn, "Filter rows using OData" (lookup properties, lambda operators).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``?sql=`` with JOIN, COUNT/SUM/AVG/MIN/MAX, GROUP BY and DISTINCT over HTTP (run as FetchXML)."""
+"""``?sql=`` with JOIN, COUNT/SUM/AVG/MIN/MAX, GROUP BY and DISTINCT over HTTP (run as FetchXML).
+
+Source: the ``?sql=`` requests of Microsoft's Python SDK (``client.query.sql``); Dataverse documents no
+answer shape for them, so the FetchXML one is used (UNVERIFIED, docs/mock-tenant.md).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``usersettingscollection`` through the Web API of the mock, and the mock user's zone as a setting."""
+"""``usersettingscollection`` through the Web API of the mock, and the mock user's zone as a setting.
+
+Source: Microsoft Learn, the ``usersettings`` EntityType reference (facts sheet §2.1).
+"""
 
 from __future__ import annotations
 
