@@ -255,7 +255,8 @@ def check_command(
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
     fmt: str | None = _FORMAT, output: Path | None = _OUTPUT,
     roster: Path | None = _ROSTER,
-    parallel: int = typer.Option(4, "--parallel", min=1, help="Tenants graded at a time (--roster)."),
+    parallel: int = typer.Option(4, "--parallel", min=1,
+                                 help="Students graded at a time (--roster), sharing a tenant or not."),
     reports_dir: Path = _REPORTS_DIR,
     no_journal: bool = typer.Option(False, "--no-journal", help="Ignore the local run journal."),
     require_observable: bool = _REQUIRE_OBSERVABLE,
@@ -356,7 +357,8 @@ def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str |
 
 _CHORE_ROSTER = typer.Option(None, "--roster", help="Do it for a class: CSV with one row per student "
                                                     "(as 'lab check --roster'), students in parallel.")
-_CHORE_PARALLEL = typer.Option(4, "--parallel", min=1, help="Tenants handled at a time (--roster).")
+_CHORE_PARALLEL = typer.Option(4, "--parallel", min=1,
+                               help="Students handled at a time (--roster), sharing a tenant or not.")
 
 
 @lab_app.command("seed")

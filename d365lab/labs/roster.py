@@ -191,11 +191,13 @@ def for_each_student(students: list[Student], work: Callable[[Student, Dataverse
                      on_error: Callable[[Student, str], T], *, parallel: int = 4,
                      connector: Connector = default_connector,
                      on_done: Callable[[Student, T], None] | None = None) -> list[tuple[Student, T]]:
-    """Do ``work`` for every student on their tenant, ``parallel`` tenants at a time.
+    """Do ``work`` for every student on their tenant, ``parallel`` students at a time.
 
-    Students sharing the default tenant are served one after the other over one client; a
-    row in error, or a tenant that cannot be reached, gets ``on_error(student, reason)``. One
-    failure never stops the others. Results come back in roster order.
+    Students sharing the default tenant share one client (thread-safe: a 429 pauses all of
+    them, as one application user should); each works on a thread of its own, so
+    :func:`requests_on_this_thread` counts one student's requests. A row in error, or a
+    tenant that cannot be reached, gets ``on_error(student, reason)``. One failure never
+    stops the others. Results come back in roster order.
     """
     results: dict[str, T] = {}
     lock = threading.Lock()
@@ -217,42 +219,76 @@ def for_each_student(students: list[Student], work: Callable[[Student, Dataverse
             outcome = on_error(student, describe_error(exc))
         done(student, outcome)
 
-    shared = [s for s in students if s.shares_default_tenant and s.error is None]
-    own = [s for s in students if not (s.shares_default_tenant and s.error is None)]
-
-    def serve_shared() -> None:
-        if not shared:
-            return
+    sharing = {s.name for s in students if s.shares_default_tenant and s.error is None}
+    shared_client: DataverseClient | None = None
+    if sharing:
         try:
-            client = connector({})
+            shared_client = connector({})
         except (DataverseError, requests.RequestException, OSError, ValueError) as exc:
-            for student in shared:
+            for student in (s for s in students if s.name in sharing):
                 done(student, on_error(student, describe_error(exc)))
-            return
-        with client:
-            for student in shared:
-                serve(student, client)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(serve_shared)] + [pool.submit(serve, s, None) for s in own]
-        for future in futures:
-            future.result()
+            sharing = set()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="d365lab-student") as pool:
+            futures = [pool.submit(serve, s, shared_client if s.name in sharing else None)
+                       for s in students if s.name in sharing or not s.shares_default_tenant or s.error is not None]
+            for future in futures:
+                future.result()
+    finally:
+        if shared_client is not None:
+            shared_client.close()
     return [(s, results[s.name]) for s in students]
+
+
+class _ThreadRequests:
+    """A ``requests`` response hook counting the answers each thread received."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._local.count = self.count() + 1
+
+    def count(self) -> int:
+        """Answers received on the calling thread so far."""
+        return int(getattr(self._local, "count", 0))
+
+
+_HOOK_LOCK = threading.Lock()
+
+
+def requests_on_this_thread(client: DataverseClient) -> int:
+    """HTTP answers ``client`` has received on the calling thread (retries included).
+
+    A client shared by students working in parallel counts everyone's requests in
+    ``request_count``; a difference of this figure before and after a student's work is
+    that student's own. The counting hook is added to the client's session on first use.
+    """
+    hooks = client.transport.session.hooks["response"]
+    with _HOOK_LOCK:
+        counter = next((h for h in hooks if isinstance(h, _ThreadRequests)), None)
+        if counter is None:
+            counter = _ThreadRequests()
+            hooks.append(counter)
+    return counter.count()
 
 
 def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
                 time_zone: str | None = None, parallel: int = 4, connector: Connector = default_connector,
                 on_report: Callable[[Student, LabReport], None] | None = None,
                 require_observable: bool = False) -> list[tuple[Student, LabReport]]:
-    """Grade every student, ``parallel`` tenants at a time; one failure never stops the others.
+    """Grade every student, ``parallel`` students at a time; one failure never stops the others.
 
-    Students sharing the default tenant are graded one after the other over one client.
+    Students sharing the default tenant are graded over one client, in parallel like the others;
+    each report's ``http_requests`` is that student's own.
     """
 
     def grade(student: Student, client: DataverseClient) -> LabReport:
+        before = requests_on_this_thread(client)
         report = check_lab(client, lab, lang=student.language or lang, prefix=student.prefix,
                            time_zone=time_zone, upto=upto, require_observable=require_observable)
         report.student = student.name
+        report.http_requests = requests_on_this_thread(client) - before  # this student's, not the client's total
         return report
 
     def failed(student: Student, reason: str) -> LabReport:

@@ -94,19 +94,21 @@ class ClassWatch:
         self._waiting = waiting_checks(lab)
         self._clients: dict[str, DataverseClient] = {}
         self._lock = threading.Lock()
+        self._connecting = threading.Lock()
 
     # ---------------------------------------------------------------- clients
     def _client(self, student: Student) -> DataverseClient:
         key = "" if student.shares_default_tenant else student.name
-        with self._lock:
-            client = self._clients.get(key)
-        if client is None:
-            options: dict[str, object] = {} if not key else dict(student.settings)
-            if key and student.env_file:
-                options["env_file"] = student.env_file
-            client = self.connector(options)
+        with self._connecting:  # students sharing the default tenant grade in parallel: connect it once
             with self._lock:
-                self._clients[key] = client
+                client = self._clients.get(key)
+            if client is None:
+                options: dict[str, object] = {} if not key else dict(student.settings)
+                if key and student.env_file:
+                    options["env_file"] = student.env_file
+                client = self.connector(options)
+                with self._lock:
+                    self._clients[key] = client
         return client
 
     def close(self) -> None:
@@ -133,15 +135,9 @@ class ClassWatch:
         at = to_wire(now_utc())
         before = self._request_total()
         result = WatchRound(number=self.rounds, at=at, requests=0, students=len(self.watched))
-        shared = [w for w in self.watched if w.student.shares_default_tenant and w.student.error is None]
-        own = [w for w in self.watched if w not in shared]
-
-        def grade_shared() -> None:
-            for watched in shared:
-                self._grade(watched, at, result)
-
+        # every student on a thread of their own, those sharing the default tenant over its one client
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
-            futures = [pool.submit(grade_shared)] + [pool.submit(self._grade, w, at, result) for w in own]
+            futures = [pool.submit(self._grade, w, at, result) for w in self.watched]
             for future in futures:
                 future.result()
         result.requests = self._request_total() - before

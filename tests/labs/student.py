@@ -77,12 +77,17 @@ def local_utc(day: datetime, hhmm: str, zone: ZoneInfo) -> str:
 
 
 def do_lab(variant: dict[str, str] | None = None, stop_after: str | None = None, *, browser: Browser | None = None,
-           zone: str = "Europe/Paris", typed_zone: str | None = None) -> dict[str, str]:
+           zone: str = "Europe/Paris", typed_zone: str | None = None, prefix: str = "") -> dict[str, str]:
     """Do lab 2.1 in French; return the ids of the records made. ``variant``: task id -> skip|wrong.
 
     ``zone`` is the student's own time zone (their day, and what the app converts with);
-    ``typed_zone`` is the zone the "16:30" really is in (a mistake when it differs).
+    ``typed_zone`` is the zone the "16:30" really is in (a mistake when it differs); ``prefix``
+    starts each lead's topic (``"<prefix> <topic>"``), as a student on a shared tenant types it.
     """
+
+    def topic(text: str) -> str:
+        return f"{prefix} {text}" if prefix else text
+
     variant = variant or {}
     b = browser or Browser()
     ids: dict[str, str] = {}
@@ -96,11 +101,11 @@ def do_lab(variant: dict[str, str] | None = None, stop_after: str | None = None,
         return stop_after == task
 
     # Exercise 1, task 1: three leads
-    ids["lead_a"] = b.create("leads", {"subject": SUBJECT_A, "firstname": "Jane", "lastname": "Doe",
+    ids["lead_a"] = b.create("leads", {"subject": topic(SUBJECT_A), "firstname": "Jane", "lastname": "Doe",
                                        "jobtitle": "Responsable de la cafétéria"})
-    ids["lead_b"] = b.create("leads", {"subject": SUBJECT_B, "firstname": "Jon", "lastname": "Doe",
+    ids["lead_b"] = b.create("leads", {"subject": topic(SUBJECT_B), "firstname": "Jon", "lastname": "Doe",
                                        "companyname": "Doe Inc."})
-    ids["lead_c"] = b.create("leads", {"subject": SUBJECT_C, "firstname": "Jack",
+    ids["lead_c"] = b.create("leads", {"subject": topic(SUBJECT_C), "firstname": "Jack",
                                        "lastname": "Smith" if variant.get("ex1.t1") == "wrong" else "Rogers",
                                        "companyname": "Test Coffee Shop, Inc."})
     if stop("ex1.t1"):
