@@ -122,8 +122,9 @@ def import_command(
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
     credentials: Annotated[list[Path] | None, typer.Option(
-        "--credentials", help="Extra application user (a .env-style file); repeat to spread the chunks "
-                              "over several users of the same environment, each with its own limits.")] = None,
+        "--credentials", "--users", help="Extra application user (a .env-style file); repeat to spread the "
+                                         "chunks over several users of the same environment, each with its "
+                                         "own limits.")] = None,
 ) -> None:
     """Import leads from a CSV file: validate every row, detect duplicates, CreateMultiple in chunks."""
     from d365lab.backlog.estimate import estimate_import
@@ -199,8 +200,9 @@ def triage_command(
     sample: Annotated[int, typer.Option("--sample", min=0, help="Dry run: leads shown per action.")] = 5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     credentials: Annotated[list[Path] | None, typer.Option(
-        "--credentials", help="Extra application user (a .env-style file); repeat to spread the work "
-                              "over several users of the same environment.")] = None,
+        "--credentials", "--users", help="Extra application user (a .env-style file); repeat to spread the "
+                                         "work over several users of the same environment, each with its own "
+                                         "limits.")] = None,
 ) -> None:
     """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
     from d365lab.backlog import triage
