@@ -17,7 +17,7 @@ import requests
 from typer.testing import CliRunner
 
 from d365lab.cli import app as cli_app
-from d365lab.mock.cost_settings import SERVER_MS_HEADER, CostSettings, with_cost_model
+from d365lab.mock.cost_settings import COST_MODEL_HEADER, SERVER_MS_HEADER, CostSettings, with_cost_model
 from d365lab.mock.protection import TIME_HEADER
 from d365lab.mock.server import RunningServer, start_background
 from d365lab.mock.settings import MockSettings, ThrottleSettings
@@ -93,6 +93,9 @@ def test_execution_time_limit_answers_429_with_its_code_and_retry_after(tight: R
     assert "Combined execution time" in response.json()["error"]["message"]
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 30  # the scaled window is 30 s
+    # The mock-only header names the model and the limits it enforces, on refusals too.
+    assert response.headers[COST_MODEL_HEADER] == ("realistic; scale=0.1; window-seconds=30; requests=6000; "
+                                                   "execution-ms=200; concurrent=52")
 
 
 def test_request_count_limit_under_the_model() -> None:
