@@ -20,6 +20,7 @@ from d365lab.backlog.rules import Action, RulesError, load_rules
 from d365lab.backlog.triage_journal import DONE, FAILED, Journal, JournalItem, TriageJournalError
 
 if TYPE_CHECKING:
+    from d365lab.backlog.estimate import TenantModel
     from d365lab.client import DataverseClient
 
 RESULT_COLUMNS = ["run_id", "seq", "leadid", "name", "rule", "action", "state", "outcome", "found", "detail",
@@ -130,13 +131,13 @@ def quote_argument(text: str) -> str:
 
 
 
-def plan_estimate(plan: Plan, *, users: int, lanes: int) -> str:
-    """The dry run's prediction of the triage's wall time (see :mod:`d365lab.backlog.estimate`)."""
+def plan_estimate(plan: Plan, *, users: int, lanes: int, tenant: TenantModel | None = None) -> str:
+    """The dry run's prediction of the triage's wall time on ``tenant`` (see :mod:`d365lab.backlog.estimate`)."""
     from d365lab.backlog.estimate import estimate_triage
 
     counts = plan.counts_by_action()
     return estimate_triage(counts.get(Action.QUALIFY.value, 0), counts.get(Action.DISQUALIFY.value, 0),
-                           open_leads=len(plan.items), users=users, lanes=lanes).describe()
+                           open_leads=len(plan.items), users=users, lanes=lanes, tenant=tenant).describe()
 
 
 def plan_tables(plan: Plan, sample_size: int = 5) -> list[Table]:

@@ -122,11 +122,12 @@ def import_command(
     encoding: Annotated[str, typer.Option("--encoding",
                                           help="auto (UTF-8, then Windows-1252) or a codec name.")] = "auto",
     credentials: Annotated[list[Path] | None, typer.Option(
-        "--credentials", help="Extra application user (a .env-style file); repeat to spread the chunks "
-                              "over several users of the same environment, each with its own limits.")] = None,
+        "--credentials", "--users", help="Extra application user (a .env-style file); repeat to spread the "
+                                         "chunks over several users of the same environment, each with its "
+                                         "own limits.")] = None,
 ) -> None:
     """Import leads from a CSV file: validate every row, detect duplicates, CreateMultiple in chunks."""
-    from d365lab.backlog.estimate import estimate_import
+    from d365lab.backlog.estimate import TenantCostObserver, estimate_import
     from d365lab.backlog.users import check_same_organization, clients_from_files
     from d365lab.connect import connect
 
@@ -145,7 +146,8 @@ def import_command(
                 extra = [stack.enter_context(c) for c in clients_from_files(credentials)]
                 check_same_organization([client, *extra], credentials)
                 console.print(f"spreading the chunks over {len(extra) + 1} users", highlight=False)
-            report = run_import(client, file, options, stop, extra_users=extra)
+            with TenantCostObserver(client) as observer:  # a served mock names its cost model
+                report = run_import(client, file, options, stop, extra_users=extra)
             lanes = client.recommended_parallelism
     except (CsvFormatError, MappingError) as exc:
         raise _fail(f"{file}: {exc}") from None
@@ -164,7 +166,7 @@ def import_command(
     console.print(_import_summary(report, written))
     if dry_run:
         console.print(estimate_import(report.would_create, batch_size, users=1 + len(credentials or []),
-                                      lanes=lanes).describe(), highlight=False)
+                                      lanes=lanes, tenant=observer.model).describe(), highlight=False)
     if report.interrupted:
         _print_import_interrupted(report, on_duplicate)
         raise typer.Exit(130)
@@ -199,11 +201,13 @@ def triage_command(
     sample: Annotated[int, typer.Option("--sample", min=0, help="Dry run: leads shown per action.")] = 5,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     credentials: Annotated[list[Path] | None, typer.Option(
-        "--credentials", help="Extra application user (a .env-style file); repeat to spread the work "
-                              "over several users of the same environment.")] = None,
+        "--credentials", "--users", help="Extra application user (a .env-style file); repeat to spread the "
+                                         "work over several users of the same environment, each with its own "
+                                         "limits.")] = None,
 ) -> None:
     """Triage open leads by rules: qualify, disqualify or leave; journaled and resumable."""
     from d365lab.backlog import triage
+    from d365lab.backlog.estimate import TenantCostObserver
     from d365lab.backlog.lease import running, tenant_lease
     from d365lab.backlog.users import check_same_organization, clients_from_files
     from d365lab.connect import connect
@@ -235,12 +239,14 @@ def triage_command(
                     return
                 console.print(f"resuming run {run_id} (journal {path})", highlight=False)
             else:
-                plan = triage.plan_triage(client, rules)
+                with TenantCostObserver(client) as observer:  # a served mock names its cost model
+                    plan = triage.plan_triage(client, rules)
                 if dry_run:
                     for renderable in triage.plan_tables(plan, sample):
                         console.print(renderable)
                     console.print(triage.plan_estimate(plan, users=1 + len(credentials or []),
-                                                       lanes=max_workers or client.recommended_parallelism),
+                                                       lanes=max_workers or client.recommended_parallelism,
+                                                       tenant=observer.model),
                                   highlight=False)
                     return
                 if not plan.items:

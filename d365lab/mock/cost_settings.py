@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -41,7 +42,8 @@ class CostSettings(BaseModel):
     #: CreateMultiple / UpdateMultiple / UpsertMultiple: per request, and per row.
     bulk_request_ms: float = Field(default=0.0, ge=0)
     bulk_row_ms: float = Field(default=0.0, ge=0)
-    #: ``$batch``: per operation inside it (on top of ``request_ms``).
+    #: A create inside a ``$batch`` (on top of the batch's ``request_ms``); every other operation
+    #: saves the same overhead on its own cost (:func:`d365lab.mock.cost_model.batch_operation_ms`).
     batch_operation_ms: float = Field(default=0.0, ge=0)
     qualify_lead_ms: float = Field(default=0.0, ge=0)
     close_opportunity_ms: float = Field(default=0.0, ge=0)
@@ -90,3 +92,55 @@ def with_cost_model(settings: MockSettings, name: str, scale: float = 1.0) -> Mo
         "execution_ms_per_window": max(1, round(settings.throttle.execution_ms_per_window * scale)),
     })
     return settings.model_copy(update={"cost": cost, "throttle": throttle, "dop_hint": cost.dop_hint})
+
+
+#: Mock-only response header (Dataverse never sends it): the served cost model, its scale and
+#: the service-protection limits the mock enforces, e.g. ``realistic; scale=0.1;
+#: window-seconds=30; requests=6000; execution-ms=120000; concurrent=52``. Sent on every answer
+#: while the model is on; ``d365lab backlog ... --dry-run`` estimates from it.
+COST_MODEL_HEADER = "x-d365lab-cost-model"
+#: Mock-only response header: the modelled server time of this request, in ms after ``scale``.
+SERVER_MS_HEADER = "x-d365lab-server-ms"
+
+
+@dataclass(frozen=True)
+class ReportedCostModel:
+    """What a served mock says about itself in :data:`COST_MODEL_HEADER`."""
+
+    name: str
+    scale: float
+    #: None when the mock does not enforce service protection (``service-protection=off``).
+    window_seconds: float | None = None
+    requests_per_window: int | None = None
+    execution_ms_per_window: float | None = None
+    max_concurrent: int | None = None
+
+
+def cost_model_header(settings: MockSettings) -> str:
+    """The value of :data:`COST_MODEL_HEADER` for ``settings`` (its cost model is on)."""
+    cost, throttle = settings.cost, settings.throttle
+    fields = [cost.name, f"scale={cost.scale:g}"]
+    if throttle.enabled:
+        fields += [f"window-seconds={throttle.window_seconds:g}", f"requests={throttle.requests_per_window}",
+                   f"execution-ms={throttle.execution_ms_per_window}", f"concurrent={throttle.max_concurrent}"]
+    else:
+        fields.append("service-protection=off")
+    return "; ".join(fields)
+
+
+def parse_cost_model_header(value: str | None) -> ReportedCostModel | None:
+    """The :class:`ReportedCostModel` in a :data:`COST_MODEL_HEADER` value; None when absent or unreadable."""
+    if not value:
+        return None
+    name, *pairs = (field.strip() for field in value.split(";"))
+    params = dict(pair.partition("=")[::2] for pair in pairs)
+    try:
+        scale = float(params["scale"])
+        if not name or not scale > 0:
+            return None
+        if "window-seconds" not in params:
+            return ReportedCostModel(name, scale)
+        return ReportedCostModel(name, scale, float(params["window-seconds"]), int(params["requests"]),
+                                 float(params["execution-ms"]), int(params["concurrent"]))
+    except (KeyError, ValueError):
+        return None

@@ -40,7 +40,9 @@ def open_tenant() -> Iterator[str]:
         running.stop()
 
 
-def test_two_users_share_a_triage(open_tenant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("option", ["--credentials", "--users"])
+def test_two_users_share_a_triage(open_tenant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  option: str) -> None:
     from d365lab.cli import app
 
     with DataverseClient(open_tenant, StaticTokenProvider("seeder")) as client:
@@ -54,7 +56,7 @@ def test_two_users_share_a_triage(open_tenant: str, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("DATAVERSE_TOKEN", "user-one")
     monkeypatch.setenv("D365LAB_BACKLOG_JOURNAL", str(tmp_path / "journal.sqlite"))
     result = CliRunner().invoke(app, ["backlog", "triage", "rules.yaml", "--no-progress",
-                                      "--credentials", "second-user.env", "--results", "results.csv"],
+                                      option, "second-user.env", "--results", "results.csv"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "over 2 users" in result.output

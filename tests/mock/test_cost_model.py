@@ -1,7 +1,9 @@
 """The server cost model over real loopback HTTP: modelled server time feeds the limits,
 429s carry the service's codes and Retry-After, and 52 requests can wait at once.
 
-Source: Microsoft Learn, "Service protection API limits" and "Use bulk operation messages".
+Source: Microsoft Learn, "Service protection API limits", "Use bulk operation messages" and
+"Execute batch operations using the Web API" (facts sheet section 9: a ``$batch`` counts as
+one request, but its operations' execution time counts fully).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import requests
 from typer.testing import CliRunner
 
 from d365lab.cli import app as cli_app
-from d365lab.mock.cost_settings import CostSettings, with_cost_model
+from d365lab.mock.cost_settings import COST_MODEL_HEADER, SERVER_MS_HEADER, CostSettings, with_cost_model
 from d365lab.mock.protection import TIME_HEADER
 from d365lab.mock.server import RunningServer, start_background
 from d365lab.mock.settings import MockSettings, ThrottleSettings
+from tests.mock.test_batch import answers, batch_body, change_set, part
 
 
 @contextmanager
@@ -90,6 +93,9 @@ def test_execution_time_limit_answers_429_with_its_code_and_retry_after(tight: R
     assert "Combined execution time" in response.json()["error"]["message"]
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 30  # the scaled window is 30 s
+    # The mock-only header names the model and the limits it enforces, on refusals too.
+    assert response.headers[COST_MODEL_HEADER] == ("realistic; scale=0.1; window-seconds=30; requests=6000; "
+                                                   "execution-ms=200; concurrent=52")
 
 
 def test_request_count_limit_under_the_model() -> None:
@@ -118,3 +124,77 @@ def test_serve_refuses_an_unknown_cost_model() -> None:
     result = CliRunner().invoke(cli_app, ["mock", "serve", "--cost-model", "cheap", "--port", "1"])
     assert result.exit_code == 2
     assert "unknown cost model" in result.output
+
+
+# ------------------------------------------------------------------ $batch: each part costs its own message
+
+@pytest.fixture
+def realistic() -> Iterator[RunningServer]:
+    """Realistic preset at scale 0.1 with the documented limits (scaled: 120,000 ms per 30 s)."""
+    with _serve(with_cost_model(MockSettings(), "realistic", 0.1)) as running:
+        yield running
+
+
+def _post_batch(session: requests.Session, running: RunningServer, items: list[str]) -> requests.Response:
+    return session.post(running.base_url + "/api/data/v9.2/$batch", data=batch_body("batch_c", items).encode(),
+                        headers={"Content-Type": 'multipart/mixed; boundary="batch_c"'}, timeout=60)
+
+
+def _time_left(response: requests.Response) -> int:
+    return int(response.headers[TIME_HEADER])
+
+
+def _create_part(i: int) -> str:
+    return part("POST", "/api/data/v9.2/leads", {"lastname": f"Batch {i}", "subject": "cost model"})
+
+
+def test_batch_operations_cost_their_own_message(realistic: RunningServer) -> None:
+    session = _session(realistic)
+    created = session.post(realistic.base_url + "/api/data/v9.2/leads/Microsoft.Dynamics.CRM.CreateMultiple",
+                           json=_leads(10))
+    assert created.status_code == 200, created.text
+    leads = created.json()["Ids"]
+    creates = _post_batch(session, realistic, [_create_part(i) for i in range(10)])
+    assert creates.status_code == 200, creates.text
+    assert [a.status for a in answers(creates)] == [204] * 10
+    qualify = {"CreateAccount": False, "CreateContact": False, "CreateOpportunity": False, "Status": 3}
+    urls = [f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead" for lead in leads]
+    qualifies = _post_batch(session, realistic, [  # half of them inside a change set
+        *(part("POST", url, qualify) for url in urls[:5]),
+        change_set("changeset_q", [part("POST", url, qualify, str(n)) for n, url in enumerate(urls[5:], 1)])])
+    assert qualifies.status_code == 200, qualifies.text
+    assert [a.status for a in answers(qualifies)] == [200] * 10
+    # creates: 10 ms + 10 x 38 ms; QualifyLead: 10 ms + 10 x (400 - (70 - 38)) ms; both x 0.1.
+    assert float(creates.headers[SERVER_MS_HEADER]) == pytest.approx(39.0)
+    assert float(qualifies.headers[SERVER_MS_HEADER]) == pytest.approx(369.0)
+    # ... and that time is spent, so the execution-time limit counts it.
+    assert _time_left(created) - _time_left(creates) >= 39
+    assert _time_left(creates) - _time_left(qualifies) >= 369
+
+
+def test_a_batch_of_100_creates_keeps_the_execute_multiple_calibration(realistic: RunningServer) -> None:
+    session = _session(realistic)
+    first = session.get(realistic.base_url + "/api/data/v9.2/WhoAmI")
+    creates = _post_batch(session, realistic, [_create_part(i) for i in range(100)])
+    assert creates.status_code == 200, creates.text
+    # Microsoft: ~4 s per 100 creates with ExecuteMultiple; model: 10 + 100 x 38 ms (x 0.1).
+    assert float(creates.headers[SERVER_MS_HEADER]) == pytest.approx(381.0)
+    assert _time_left(first) - _time_left(creates) >= 381
+    bulk = part("POST", "leads/Microsoft.Dynamics.CRM.CreateMultiple", _leads(50))
+    reads = [part("GET", "leads?$select=lastname&$top=5"), part("GET", "WhoAmI")]
+    mixed = _post_batch(session, realistic, [bulk, *reads])
+    assert mixed.status_code == 200, mixed.text
+    # CreateMultiple of 50 inside: 90 + 50 x 9 = 540 -> 508; a query 40 -> 21.7; a read 20 -> 10.9.
+    assert float(mixed.headers[SERVER_MS_HEADER]) == pytest.approx((10 + 508 + 40 * 38 / 70 + 20 * 38 / 70) * 0.1,
+                                                                   abs=0.06)
+
+
+def test_a_malformed_batch_is_a_400_that_costs_one_request(realistic: RunningServer) -> None:
+    session = _session(realistic)
+    url = realistic.base_url + "/api/data/v9.2/$batch"
+    for body, content_type in ((b"--batch_c\r\nno closing delimiter", 'multipart/mixed; boundary="batch_c"'),
+                               (b"\xff\xfe garbage", "multipart/mixed"), (b"{}", "application/json")):
+        response = session.post(url, data=body, headers={"Content-Type": content_type})
+        assert response.status_code == 400, response.text
+        assert "message" in response.json()["error"]
+        assert float(response.headers[SERVER_MS_HEADER]) == pytest.approx(1.0)
