@@ -16,7 +16,7 @@ from d365lab.labs.audit_settle import pauses
 from d365lab.mock.platform_settings import AuditSettings
 from d365lab.mock.server import RunningServer, start_background
 from d365lab.mock.settings import MockSettings
-from tests.labs.cli_helpers import cli
+from tests.labs.cli_helpers import cli, serve_for_cli
 from tests.labs.student import Browser, do_lab
 
 #: seconds before an audit row shows (createdon has whole seconds: a row shows 3-4 s after its write)
@@ -24,16 +24,9 @@ DELAY = 4
 
 
 def _served(lab_env: Path, monkeypatch: pytest.MonkeyPatch, delay: float) -> Iterator[RunningServer]:
-    settings = MockSettings(audit=AuditSettings(enabled_on_new_tenant=True, visibility_delay_seconds=delay))
-    server = start_background(db_path=":memory:", settings=settings)
-    monkeypatch.setenv("DATAVERSE_URL", server.base_url)
-    monkeypatch.setenv("D365LAB_AUTH", "token")
-    monkeypatch.setenv("DATAVERSE_TOKEN", server.token)
     monkeypatch.delenv("D365LAB_AUDIT_SETTLE", raising=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    settings = MockSettings(audit=AuditSettings(enabled_on_new_tenant=True, visibility_delay_seconds=delay))
+    yield from serve_for_cli(monkeypatch, settings)
 
 
 @pytest.fixture
