@@ -9,7 +9,9 @@ subprocesses, with ``DATAVERSE_URL`` set and one application user (``D365LAB_AUT
 3. ``--check-students`` (100) students do the whole lab by hand, each signed in as themselves
    (tests/labs/student.py: the Web API calls the app makes, plain ``requests``, no run journal
    on the instructor's machine, as in a real class), ``--hand-lanes`` of them at a time;
-4. ``lab check --roster check.csv --parallel P --format json --reports-dir ...``.
+4. ``lab check --roster check.csv --parallel P --format json --reports-dir ...``;
+5. one ``lab check --watch --roster`` round of the same class (``--max-time 0``);
+6. the check again with every row its own credentials (an ``env_file`` each: its own user).
 
 The roster rows are ``student,prefix`` (the documented shape for a shared tenant): every row
 shares the default tenant and its one client, so the whole class is one application user of
@@ -280,6 +282,38 @@ def check(cls: Class, prefixes: list[str], parallel: int) -> None:
     print(cls.limits_line(seen, len(prefixes), seconds))
 
 
+def watch_round(cls: Class, prefixes: list[str], parallel: int) -> None:
+    """One ``lab check --watch --roster`` round (``--max-time 0``) of the same students."""
+    roster = cls.roster(f"watch-{parallel}.csv", prefixes)
+    seconds, done, seen = cls.cli("lab", "check", "--watch", "--roster", str(roster), "--max-time", "0",
+                                  "--parallel", str(parallel), "--reports-dir", str(cls.tmp / f"watch-{parallel}"),
+                                  "--board", str(cls.tmp / f"board-{parallel}.html"))
+    print(f"  [{cls.model}] one lab check --watch --roster round ({len(prefixes)} students) --parallel {parallel}: "
+          f"{seconds:.1f} s for the whole command, exit {done.returncode}; {seen.requests} requests "
+          f"({seen.requests / len(prefixes):.1f} a student), {seen.throttled} x 429")
+
+
+def check_own_users(cls: Class, prefixes: list[str], parallel: int) -> None:
+    """``lab check --roster`` where every row has an env file with its own credentials (its own user)."""
+    lines = ["student,prefix,env_file"]
+    for prefix in prefixes:
+        (cls.tmp / f"{prefix}.env").write_text(f"DATAVERSE_URL={cls.server.base_url}\nD365LAB_AUTH=token\n"
+                                               f"DATAVERSE_TOKEN=roster-{prefix}\n", encoding="utf-8")
+        lines.append(f"student {prefix},{prefix},{prefix}.env")
+    roster = cls.tmp / f"own-users-{parallel}.csv"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = cls.server.counts()
+    seconds, done, _seen = cls.cli("lab", "check", "--roster", str(roster), "--parallel", str(parallel), "--format",
+                                   "json", "--reports-dir", str(cls.tmp / f"own-reports-{parallel}"), "-q")
+    after = cls.server.counts()
+    users = [k for k in after if k.startswith("roster-")]
+    made = sum(int(after[k]["requests"] - before.get(k, {}).get("requests", 0)) for k in users)
+    most = max((int(after[k]["requests"] - before.get(k, {}).get("requests", 0)) for k in users), default=0)
+    print(f"  [{cls.model}] lab check --roster ({len(prefixes)} students, each row its own credentials) --parallel "
+          f"{parallel}: {seconds:.1f} s, exit {done.returncode}; {made} requests over {len(users)} users "
+          f"(at most {most} for one user)")
+
+
 def run_model(model: str, scale: float, options: argparse.Namespace) -> None:
     """Every step on one fresh served tenant with ``model``."""
     print(f"{model} cost model, --cost-scale {scale:g}:")
@@ -293,6 +327,9 @@ def run_model(model: str, scale: float, options: argparse.Namespace) -> None:
             prefixes = students_by_hand(cls, options.check_students, options.hand_lanes)
             for parallel in options.parallel:
                 check(cls, prefixes, parallel)
+            for parallel in options.parallel:
+                watch_round(cls, prefixes, parallel)
+            check_own_users(cls, prefixes, options.parallel[0])
         finally:
             server.stop()
 

@@ -8,6 +8,8 @@ when a student's chore failed.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,10 +77,19 @@ def cleanup_chore(lab: LabSpec) -> Chore:
 
 
 def prepare_chore(lab: LabSpec) -> Chore:
-    """Make one student's tenant gradable."""
+    """Make one student's tenant gradable.
+
+    Students sharing a tenant (one client) prepare it one after the other: the first switches
+    auditing on, the others find it on, as when they were handled one at a time.
+    """
+    guard = threading.Lock()
+    per_client: weakref.WeakKeyDictionary[DataverseClient, threading.Lock] = weakref.WeakKeyDictionary()
 
     def prepare(student: Student, client: DataverseClient, lang: Language) -> ChoreOutcome:
-        result = prepare_tenant(client, lab, lang)
+        with guard:
+            tenant_lock = per_client.setdefault(client, threading.Lock())
+        with tenant_lock:
+            result = prepare_tenant(client, lab, lang)
         details = tuple(line.text for line in result.lines[:-1] if line.status != "ok")
         return ChoreOutcome(result.gradable, result.lines[-1].text, details)
 

@@ -21,7 +21,7 @@ from d365lab.mock.audit_values import Change, changedata_json
 from d365lab.mock.rules.common import SYSTEM_COLUMNS, is_performing
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY, QUALIFY_LEAD
 from d365lab.mock.settings import MockSettings
-from d365lab.mock.store import Store, quote
+from d365lab.mock.store import Store, TransactionMemos, quote, transaction_memo
 from d365lab.mock.tenant import SqliteTenant
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.mock.validation import new_guid, utc_now
@@ -35,7 +35,7 @@ _TABLE_KEY = "audit_table:"
 _TRANSACTIONS: weakref.WeakKeyDictionary[Store, tuple[int, str]] = weakref.WeakKeyDictionary()
 _ORGANIZATION = "\x00organization"
 #: Per store: (transaction serial, switches read in it).
-_SWITCHES: weakref.WeakKeyDictionary[Store, tuple[int, dict[str, bool]]] = weakref.WeakKeyDictionary()
+_SWITCHES: TransactionMemos[str, bool] = weakref.WeakKeyDictionary()
 #: Per table: (the table, its audited columns, column positions), computed once.
 _AUDITED: dict[str, tuple[Table, tuple[str, ...], dict[str, int]]] = {}
 
@@ -49,13 +49,7 @@ def store_of(tenant: Tenant) -> Store | None:
 
 def _remembered(store: Store) -> dict[str, bool] | None:
     """The switches read in the current transaction (None outside one): a bulk write reads them once."""
-    if not store.in_transaction:
-        return None
-    known = _SWITCHES.get(store)
-    if known is None or known[0] != store.transactions:
-        known = (store.transactions, {})
-        _SWITCHES[store] = known
-    return known[1]
+    return transaction_memo(_SWITCHES, store)
 
 
 def forget_switches(store: Store) -> None:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from d365lab.mock.computed_settings import ComputedSettings
 from d365lab.mock.cost_settings import CostSettings
 from d365lab.mock.platform_settings import AuditSettings, TimeZoneSettings
 
@@ -103,3 +104,5 @@ class MockSettings(BaseModel):
     #: Auditing (``audits``, history functions) and user time zones (``usersettingscollection``).
     audit: AuditSettings = Field(default_factory=AuditSettings)
     time_zones: TimeZoneSettings = Field(default_factory=TimeZoneSettings)
+    #: Computed columns (``*_base`` money, ``exchangerate``, full names): UNVERIFIED details.
+    computed: ComputedSettings = Field(default_factory=ComputedSettings)

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from d365lab.mock.collation import fold_value
 from d365lab.mock.store_schema import SqlTable, create_schema, quote, register_functions, target_column
 from d365lab.mock.tenant_api import Ref, Row
 from d365lab.models.schema import Column, ColumnType, Table
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 __all__ = ["OPTIMIZE_EVERY", "SqlTable", "Store", "quote", "target_column", "to_sql"]
 
@@ -329,3 +333,22 @@ class Store:
         """Close the connection."""
         with self.lock:
             self._conn.close()
+
+
+#: Values remembered during one outermost transaction of a store: ``{store: (transaction number, values)}``.
+TransactionMemos = weakref.WeakKeyDictionary[Store, tuple[int, dict[_K, _V]]]
+
+
+def transaction_memo(memos: TransactionMemos[_K, _V], store: Store) -> dict[_K, _V] | None:
+    """The values remembered in ``store``'s current transaction (fresh at each new one; None outside one).
+
+    For facts a bulk write would otherwise read once per row (audit switches, currency rates);
+    whoever writes the underlying rows drops the memo (``memos.pop(store, None)``).
+    """
+    if not store.in_transaction:
+        return None
+    known = memos.get(store)
+    if known is None or known[0] != store.transactions:
+        known = (store.transactions, {})
+        memos[store] = known
+    return known[1]

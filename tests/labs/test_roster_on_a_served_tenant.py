@@ -132,3 +132,25 @@ def test_a_watch_round_grades_students_sharing_the_tenant_in_parallel(class_tena
     assert watched.exit_code in (0, 1), watched.stdout + watched.stderr  # ex2 and ex3 are not done yet
     assert 2 <= class_tenant.most_in_flight <= 3
     assert (tmp_path / "board.html").is_file()
+
+
+def test_students_sharing_the_tenant_prepare_it_once(class_tenant: TenantSide, tmp_path: Path) -> None:
+    prepared = cli("lab", "prepare", "--roster", str(_roster(tmp_path / "class.csv", 4)), "--parallel", "4",
+                   "--lang", "en")
+    assert prepared.exit_code == 0, prepared.stdout + prepared.stderr
+    assert prepared.stdout.count("the tenant is gradable") == 4
+    # the first student switched auditing on; the others, in parallel, found it on
+    assert prepared.stdout.count("auditing (environment): switched on") == 1
+
+
+def test_students_sharing_the_tenant_never_exceed_the_user_s_concurrency_limit(
+        class_tenant: TenantSide, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The class is one application user: --parallel above the service's limit of concurrent
+    # requests per user is capped at it (here a limit of 2 stands for Dataverse's 52).
+    from d365lab.labs import roster
+
+    monkeypatch.setattr(roster, "SHARED_USER_MAX_CONCURRENT", 2)
+    seeded = cli("lab", "seed", "--upto", "ex1", "--roster", str(_roster(tmp_path / "class.csv", 5)),
+                 "--parallel", "5", "-q")
+    assert seeded.exit_code == 0, seeded.stdout + seeded.stderr
+    assert class_tenant.most_in_flight == 2

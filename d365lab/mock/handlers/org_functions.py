@@ -4,7 +4,8 @@
   the address as one ``\\r\\n``-separated string. Japan's order (postal code, prefecture,
   city, line, country) is used for ``JAPAN``/``JP``/``日本``; every other country gets the
   US order (line, ``City, State PostalCode``, country). The service knows more regional
-  formats; the mock knows these two (the ones the sample shows).
+  formats; the mock knows these two (the ones the sample shows). The formatting lives in
+  :mod:`d365lab.mock.address_format`, which the composite address columns share.
 - ``InitializeFrom(EntityMoniker=@p1,TargetEntityName=@p2,TargetFieldType=@p3)``: the data
   for a new row created from an existing one. The mock has no column mappings, so (as the
   sample shows for a tenant without mappings) only the lookup binding the new row to the
@@ -23,6 +24,7 @@ import json
 import re
 from typing import Any
 
+from d365lab.mock import address_format
 from d365lab.mock import service_errors as errors
 from d365lab.mock.codec import parse_entity_reference
 from d365lab.mock.handlers.registry import OperationCall, OperationResult, function
@@ -30,7 +32,6 @@ from d365lab.mock.store import quote
 from d365lab.mock.tenant_api import Tenant
 from d365lab.models.schema import TABLES, TYPE_NAMESPACE, Table
 
-_JAPAN = frozenset({"japan", "jp", "jpn", "日本"})
 _ENUM_LITERAL = re.compile(r"^(?:Microsoft\.Dynamics\.CRM\.)?(?P<type>\w+)'(?P<member>\w+)'$")
 _ACCESS_TYPES = frozenset({"Default", "Internet", "Intranet"})
 _FIELD_TYPES = frozenset({"ValidForCreate", "ValidForUpdate", "ValidForRead", "ValidForAdvancedFind"})
@@ -45,14 +46,9 @@ def _text(call: OperationCall, name: str) -> str:
 def format_address(tenant: Tenant, call: OperationCall) -> OperationResult:
     """An address formatted for its country (Japanese or US order)."""
     del tenant
-    line1, city, state = _text(call, "Line1"), _text(call, "City"), _text(call, "StateOrProvince")
-    postal, country = _text(call, "PostalCode"), _text(call, "Country")
-    if country.strip().lower() in _JAPAN:
-        parts = [postal, state, city, line1, country]
-    else:
-        locality = " ".join(p for p in (f"{city}," if city and (state or postal) else city, state, postal) if p)
-        parts = [line1, locality, country]
-    address = "\r\n".join(p for p in parts if p)
+    address = address_format.format_address(
+        [_text(call, "Line1")], _text(call, "City"), _text(call, "StateOrProvince"),
+        _text(call, "PostalCode"), _text(call, "Country"))
     return OperationResult(200, {"@odata.context": call.response_context("FormatAddress"), "Address": address})
 
 

@@ -154,7 +154,11 @@ def _opportunity_values(tenant: Tenant, lead: Row, account: Row | None, contact:
         values["parentaccountid"] = account_ref
     if values.get("parentcontactid") is None and contact_ref is not None:
         values["parentcontactid"] = contact_ref
-    values["transactioncurrencyid"] = currency or _base_currency(tenant)
+    # The lead's amounts move in the lead's currency, so without OpportunityCurrencyId the
+    # opportunity keeps it (UNVERIFIED); a lead without one falls back to the base currency.
+    lead_currency = lead.get("transactioncurrencyid")
+    values["transactioncurrencyid"] = currency or (lead_currency if isinstance(lead_currency, Ref) else None) \
+        or _base_currency(tenant)
     if campaign is not None:
         values["campaignid"] = campaign
     return values

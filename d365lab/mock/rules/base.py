@@ -39,7 +39,7 @@ class TableRule(Protocol):
 #: when a module is missing here.
 RULE_MODULES: tuple[str, ...] = tuple(f"d365lab.mock.rules.{name}" for name in (
     "base", "common", "states", "lifecycle", "audit", "process_flow", "cascade", "computed",
-    "platform_tables", "system_rows", "activities",
+    "money_base", "platform_tables", "system_rows", "activities",
 ))
 #: The order rules run in, by the module that registered them (registration order within a
 #: module). Written down from the order the mock always ran them in; a rule registered by a
@@ -52,6 +52,7 @@ RULE_ORDER: tuple[str, ...] = (
     "d365lab.mock.rules.process_flow",
     "d365lab.mock.rules.cascade",
     "d365lab.mock.rules.computed",
+    "d365lab.mock.rules.money_base",
     "d365lab.mock.rules.platform_tables",
     "d365lab.mock.rules.system_rows",
     "d365lab.mock.rules.activities",
