@@ -15,6 +15,7 @@ from d365lab.cli.lab_chores_cmd import cleanup_roster, prepare_one, prepare_rost
 from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
+from d365lab.labs.audit_settle import AUDIT_SETTLE_ENV, DEFAULT_AUDIT_SETTLE, AuditSettle
 from d365lab.labs.cleanup import cleanup_lab
 from d365lab.labs.loader import DEFAULT_LAB, load_lab
 from d365lab.labs.outputs import (
@@ -59,6 +60,12 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="Do not print progress lines.
 _REQUIRE_OBSERVABLE = typer.Option(False, "--require-observable",
                                    help="Count a task no source can observe (e.g. ex2.t3 without audit or "
                                         "journal) as failed instead of leaving it out of the score.")
+_AUDIT_SETTLE = typer.Option(DEFAULT_AUDIT_SETTLE, "--audit-settle", min=0.0, envvar=AUDIT_SETTLE_ENV,
+                             show_envvar=True,
+                             help="Audit rows can show late on a real tenant: when a task proven only by the audit "
+                                  "(e.g. ex2.t3) would fail or be not observable and auditing is on, read the audit "
+                                  "again for up to this many seconds (pauses of 1, 2, 4... s). 0: never wait. A check "
+                                  "where every task passed, or auditing is off, never waits.")
 _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row per student (see docs/labs.md).")
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 _WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
@@ -264,6 +271,7 @@ def check_command(
     lab_name: str = _LAB,
     watch: bool = _WATCH, interval: float = _INTERVAL, until_complete: bool = _UNTIL_COMPLETE,
     max_time: float | None = _MAX_TIME, board: Path | None = _BOARD,
+    audit_settle: float = _AUDIT_SETTLE,
 ) -> None:
     """Grade the tenant: every expectation, with points, evidence and hints. Exit 0 / 1 / 2."""
     prefix = clean_prefix(prefix)
@@ -297,7 +305,8 @@ def check_command(
         with _connect(**_client_options(chosen_format)) as client:
             report = lab_checker.check_lab(client, lab, lang=language, prefix=prefix, time_zone=time_zone,
                                            upto=upto, use_journal=not no_journal,
-                                           require_observable=require_observable)
+                                           require_observable=require_observable,
+                                           audit_settle=AuditSettle(audit_settle))
         return report
 
     try:

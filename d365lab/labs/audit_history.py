@@ -27,7 +27,7 @@ import requests
 from d365lab.errors import AccessDeniedError, DataverseError
 from d365lab.labs.history import HistoryAnswer, HistoryQuestion
 from d365lab.labs.spec import Language
-from d365lab.labs.tenant_settings import organization_audit, table_audit
+from d365lab.labs.tenant_settings import OrgAudit, TableAudit, organization_audit, table_audit
 from d365lab.labs.wording import say
 
 if TYPE_CHECKING:
@@ -51,16 +51,23 @@ class AuditHistory:
 
     def __init__(self, client: DataverseClient) -> None:
         self.client = client
+        #: record id -> True when its last answer came from audit rows read fine (a later read,
+        #: once late rows show, may say more); False when the audit could not be read at all
+        self.read_ok: dict[str, bool] = {}
+        self._org: OrgAudit | None | bool = False  # False: not read yet
+        self._tables: dict[str, TableAudit | None] = {}
 
     def answer(self, question: HistoryQuestion, lang: Language) -> HistoryAnswer:
         """``seen`` with the audit rows that show the state, ``never`` when audit watched the record
         from its creation without it, ``unknown`` (with the reason and the remedy) otherwise."""
+        self.read_ok[question.record_id] = False
         try:
             rows = self._audit_rows(question.record_id)
         except AccessDeniedError:
             return self._unknown(lang, "audit_denied", "remedy_audit_privilege")
         except _TENANT_ERRORS:
             return self._unknown(lang, "audit_unreadable", "remedy_prepare")
+        self.read_ok[question.record_id] = True
         if not rows:
             def explain() -> HistoryAnswer:
                 return self._unknown(lang, self._why_no_rows(question.entity), "remedy_prepare",
@@ -70,6 +77,7 @@ class AuditHistory:
             return replace(plain, explain=explain)
         changes = self._changes(question.record_id, rows)
         if changes is None:
+            self.read_ok[question.record_id] = False  # reading them again will not help
             return self._unknown(lang, "audit_values_unreadable", "remedy_audit_privilege",
                                  rows=", ".join(_row_name(r) for r in rows if _is_update(r)))
         state: dict[str, str] = {}
@@ -130,13 +138,34 @@ class AuditHistory:
         return changes
 
     def _why_no_rows(self, entity: str) -> str:
-        org = organization_audit(self.client)
+        org = self.organization()
         if org is not None and not org.enabled:
             return "audit_off_org"
-        table = table_audit(self.client, entity)
+        table = self.table(entity)
         if table is not None and not table.enabled:
             return "audit_off_table"
         return "audit_no_rows"
+
+    # ------------------------------------------------------------------ switches (read once per check)
+    def organization(self) -> OrgAudit | None:
+        """The environment's auditing switch (read once), None when it cannot be read."""
+        if self._org is False:
+            self._org = organization_audit(self.client)
+        return self._org if isinstance(self._org, OrgAudit) else None
+
+    def table(self, entity: str) -> TableAudit | None:
+        """A table's auditing switch (read once), None when it cannot be read."""
+        if entity not in self._tables:
+            self._tables[entity] = table_audit(self.client, entity)
+        return self._tables[entity]
+
+    def auditing_on(self, entity: str) -> bool:
+        """False only when the environment or ``entity``'s table is read as not auditing."""
+        org = self.organization()
+        if org is not None and not org.enabled:
+            return False
+        table = self.table(entity)
+        return table is None or table.enabled
 
     def _unknown(self, lang: Language, reason: str, remedy: str, **values: Any) -> HistoryAnswer:
         return HistoryAnswer("unknown", self.name, say(lang, reason, **values), remedy=say(lang, remedy))

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from d365lab.labs import timeutil
+from d365lab.labs.audit_settle import AuditSettle, settle_from_audit
 from d365lab.labs.duplicates import prefer_best_fit
 from d365lab.labs.evaluate import EvalContext, evaluate_task
 from d365lab.labs.history import HistoryScope, history_sources
@@ -30,13 +31,16 @@ EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: str = "",
               time_zone: str | None = None, upto: str | None = None, use_journal: bool = True,
-              require_observable: bool = False, history_extras: dict[str, Any] | None = None) -> LabReport:
+              require_observable: bool = False, history_extras: dict[str, Any] | None = None,
+              audit_settle: AuditSettle | None = None) -> LabReport:
     """Grade the tenant behind ``client`` against ``lab`` (tasks up to ``upto``, default all).
 
     States a later task undid are proven by the history sources (:mod:`d365lab.labs.history`:
     audit, run journal, then any registered one; ``history_extras`` is handed to their
     factories). A task none of them can see is *not observable*: left out of the maximum
-    score, or a failure with ``require_observable``.
+    score, or a failure with ``require_observable``. ``audit_settle``: how long late audit
+    rows may be waited for before such a task is left not observable or failed
+    (:mod:`d365lab.labs.audit_settle`; default: not at all).
     """
     prefix = clean_prefix(prefix)
     last = lab.resolve_upto(upto)
@@ -80,6 +84,10 @@ def check_lab(client: DataverseClient, lab: LabSpec, *, lang: Language, prefix: 
     )
     for task in lab.tasks_upto(last):
         report.tasks.append(grade_task(ctx, lab, task, last, journal))
+    settle = audit_settle or AuditSettle()
+    by_id = {t.id: t for t in lab.tasks}
+    report.audit_settle_seconds = settle.seconds
+    settle_from_audit(ctx, report, settle, lambda task_id: grade_task(ctx, lab, by_id[task_id], last, journal))
     settle_task_done(lab, report, journal)
     finish_report(report)
     report.http_requests = client.request_count

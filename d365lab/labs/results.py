@@ -104,6 +104,12 @@ class LabReport(BaseModel):
     require_observable: bool = False
     error: str | None = None
     http_requests: int | None = None
+    #: ``--audit-settle``: seconds late audit rows could be waited for (0: never).
+    audit_settle_seconds: float = 0
+    #: Times the audit was read again after a wait, and the seconds waited in all (0 when no
+    #: task needed it: every task passed, or auditing is off).
+    audit_rereads: int = 0
+    audit_waited_seconds: float = 0
     tasks: list[TaskResult] = Field(default_factory=list)
     records: dict[str, RecordEvidence] = Field(default_factory=dict)
 

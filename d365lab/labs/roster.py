@@ -15,7 +15,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 Connector = Callable[[dict[str, Any]], "DataverseClient"]
 T = TypeVar("T")
+#: Students sharing the default tenant are one application user: at most this many of them
+#: work at once, whatever ``--parallel`` says (Dataverse refuses a user's 53rd concurrent request).
+SHARED_USER_MAX_CONCURRENT = 52
 _RESERVED = {"student", "prefix", "language", "env_file"}
 
 
@@ -194,7 +197,8 @@ def for_each_student(students: list[Student], work: Callable[[Student, Dataverse
     """Do ``work`` for every student on their tenant, ``parallel`` students at a time.
 
     Students sharing the default tenant share one client (thread-safe: a 429 pauses all of
-    them, as one application user should); each works on a thread of its own, so
+    them, as one application user should), at most :data:`SHARED_USER_MAX_CONCURRENT` of
+    them at once (the service's concurrency limit per user); each works on a thread of its own, so
     :func:`requests_on_this_thread` counts one student's requests. A row in error, or a
     tenant that cannot be reached, gets ``on_error(student, reason)``. One failure never
     stops the others. Results come back in roster order.
@@ -212,14 +216,16 @@ def for_each_student(students: list[Student], work: Callable[[Student, Dataverse
         if student.error is not None:  # never fall back to another tenant than the row names
             done(student, on_error(student, student.error))
             return
+        slot = shared_slots if client is not None else nullcontext()
         try:
-            with _client_for(student, client, connector) as live:
+            with slot, _client_for(student, client, connector) as live:
                 outcome = work(student, live)
         except (DataverseError, RunJournalError, requests.RequestException, OSError, ValueError) as exc:
             outcome = on_error(student, describe_error(exc))
         done(student, outcome)
 
     sharing = {s.name for s in students if s.shares_default_tenant and s.error is None}
+    shared_slots = threading.BoundedSemaphore(max(1, min(parallel, SHARED_USER_MAX_CONCURRENT)))
     shared_client: DataverseClient | None = None
     if sharing:
         try:

@@ -41,6 +41,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "audit_no_change": "no change of those columns",
         "audit_started_late": "auditing of {alias} started after it was created and no audit row shows the state",
         "remedy_prepare": "switch auditing on before the class (d365lab lab prepare)",
+        "audit_reread": ("audit rows can show late: the audit was read again {times} time(s) after waiting "
+                         "{seconds} s in all (--audit-settle)"),
         "remedy_audit_privilege": "give the grader's user the View Audit Summary and View Audit History privileges",
         "remedy_watch": "keep 'd365lab lab check --watch' running during the lab",
         "remedy_upto": "check right after the task (d365lab lab check --upto {task})",
@@ -117,6 +119,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "audit_started_late": ("l'audit de {alias} a commencé après sa création et aucune ligne d'audit ne montre "
                                "cet état"),
         "remedy_prepare": "activez l'audit avant la session (d365lab lab prepare)",
+        "audit_reread": ("les lignes d'audit peuvent apparaître en retard : l'audit a été relu {times} fois "
+                         "après {seconds} s d'attente au total (--audit-settle)"),
         "remedy_audit_privilege": ("donnez à l'utilisateur du correcteur les privilèges Afficher le résumé d'audit "
                                    "et Afficher l'historique d'audit"),
         "remedy_watch": "laissez tourner « d365lab lab check --watch » pendant le labo",

@@ -141,3 +141,16 @@ def test_students_sharing_the_tenant_prepare_it_once(class_tenant: TenantSide, t
     assert prepared.stdout.count("the tenant is gradable") == 4
     # the first student switched auditing on; the others, in parallel, found it on
     assert prepared.stdout.count("auditing (environment): switched on") == 1
+
+
+def test_students_sharing_the_tenant_never_exceed_the_user_s_concurrency_limit(
+        class_tenant: TenantSide, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The class is one application user: --parallel above the service's limit of concurrent
+    # requests per user is capped at it (here a limit of 2 stands for Dataverse's 52).
+    from d365lab.labs import roster
+
+    monkeypatch.setattr(roster, "SHARED_USER_MAX_CONCURRENT", 2)
+    seeded = cli("lab", "seed", "--upto", "ex1", "--roster", str(_roster(tmp_path / "class.csv", 5)),
+                 "--parallel", "5", "-q")
+    assert seeded.exit_code == 0, seeded.stdout + seeded.stderr
+    assert class_tenant.most_in_flight == 2
