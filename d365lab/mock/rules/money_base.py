@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import weakref
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from d365lab.mock import service_errors as errors
 from d365lab.mock.audit import store_of
 from d365lab.mock.rules.base import register
 from d365lab.mock.rules.common import sent_columns
-from d365lab.mock.store import TransactionMemos, transaction_memo
+from d365lab.mock.store import TransactionMemos, quote, transaction_memo
 from d365lab.mock.tenant_api import Ref, Row, Tenant
 from d365lab.models.schema import TABLES, ColumnType, Table
 
@@ -43,6 +44,7 @@ from d365lab.models.schema import TABLES, ColumnType, Table
 MONEY_DECIMALS = 4
 _MONEY_LIMIT = Decimal(922_337_203_685_477)
 _CURRENCY = "transactioncurrency"
+_CURRENCY_KEY = "transactioncurrencyid"
 _BASE_DECIMALS = "base decimals"
 #: Currency facts read in the current transaction, per store: a bulk write reads them once.
 _REMEMBERED: TransactionMemos[str, float | int | None] = weakref.WeakKeyDictionary()
@@ -101,17 +103,43 @@ def forget_currencies(tenant: Tenant) -> None:
         _REMEMBERED.pop(store, None)
 
 
+def _read_facts(tenant: Tenant, currency_id: str) -> tuple[Any, Any]:
+    """``(the currency's exchangerate, the base currency's currencyprecision)`` as stored.
+
+    One SQL statement on the SQLite tenant (a single create asks for both, once per request);
+    two reads through the tenant API otherwise.
+    """
+    store = store_of(tenant)
+    if store is None:
+        currency = tenant.get(_CURRENCY, currency_id) if currency_id else None
+        base = base_currency(tenant)
+        return (currency.get("exchangerate") if currency is not None else None,
+                base.get("currencyprecision") if base is not None else None)
+    key, currencies = quote(_CURRENCY_KEY), quote(_CURRENCY)
+    found = store.rows(
+        f"SELECT (SELECT {quote('exchangerate')} FROM {currencies} WHERE {key} = ?), "
+        f"(SELECT b.{quote('currencyprecision')} FROM {quote('organization')} AS o "
+        f"JOIN {currencies} AS b ON b.{key} = o.{quote('basecurrencyid')} LIMIT 1)", [currency_id])
+    return found[0] if found else (None, None)
+
+
+def _remember_facts(tenant: Tenant, currency_id: str) -> dict[str, float | int | None]:
+    """Read the facts and remember them for the transaction (a dict of its own outside one)."""
+    rate, precision = _read_facts(tenant, currency_id)
+    remembered = _remembered(tenant)
+    facts = remembered if remembered is not None else {}
+    if currency_id:
+        facts[currency_id] = float(rate) if isinstance(rate, int | float) and rate > 0 else None
+    facts[_BASE_DECIMALS] = min(max(precision, 0), 10) if isinstance(precision, int) else MONEY_DECIMALS
+    return facts
+
+
 def currency_rate(tenant: Tenant, currency_id: str) -> float | None:
     """A currency's ``exchangerate`` (None for a missing currency or a rate that is not positive)."""
     remembered = _remembered(tenant)
-    if remembered is not None and currency_id in remembered:
-        return remembered[currency_id]
-    currency = tenant.get(_CURRENCY, currency_id)
-    value = currency.get("exchangerate") if currency is not None else None
-    rate = float(value) if isinstance(value, int | float) and value > 0 else None
-    if remembered is not None:
-        remembered[currency_id] = rate
-    return rate
+    if remembered is None or currency_id not in remembered:
+        remembered = _remember_facts(tenant, currency_id)
+    return remembered[currency_id]
 
 
 def base_decimals(tenant: Tenant) -> int | None:
@@ -119,14 +147,9 @@ def base_decimals(tenant: Tenant) -> int | None:
     if tenant.settings.computed.base_rounding == "money":
         return MONEY_DECIMALS
     remembered = _remembered(tenant)
-    if remembered is not None and _BASE_DECIMALS in remembered:
-        return int(remembered[_BASE_DECIMALS] or 0)
-    base = base_currency(tenant)
-    precision = base.get("currencyprecision") if base is not None else None
-    decimals = min(max(precision, 0), 10) if isinstance(precision, int) else MONEY_DECIMALS
-    if remembered is not None:
-        remembered[_BASE_DECIMALS] = decimals
-    return decimals
+    if remembered is None or _BASE_DECIMALS not in remembered:
+        remembered = _remember_facts(tenant, "")
+    return int(remembered[_BASE_DECIMALS] or 0)
 
 
 class MoneyBaseRule:
