@@ -135,6 +135,10 @@ class MockApp:
         self.store = Store(db_path)
         self.tenant = SqliteTenant(self.store, CALLER, self.settings, self.rules)
         seed(self.tenant, self.settings.organization_name)
+        # Imported here: it uses the rule modules, which load_extensions imports (and reports).
+        from d365lab.mock.computed_backfill import backfill_computed_columns
+
+        backfill_computed_columns(self.tenant)
         self._pipeline: WsgiApp = self._core
         for module, cls in (("cost_model", "ServerTime"), ("protection", "ServiceProtection"),
                             ("faults", "FaultInjection"), ("cost_model", "NetworkLatency")):
