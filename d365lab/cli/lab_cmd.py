@@ -410,8 +410,9 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
 @lab_app.command("prepare")
 def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTER, parallel: int = _CHORE_PARALLEL,
                     quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
-    """Make a tenant gradable before class: switch auditing on for the environment and the lab's tables,
-    check the lab user's time zone and audit privileges. Exit 0 gradable, 2 not (each problem on one line)."""
+    """Make a tenant gradable before class: switch auditing on for the environment, the lab's tables and the
+    columns ex2.t3's proof reads (then publish), check the lab user's time zone and audit privileges.
+    Exit 0 gradable, 2 not (each problem on one line)."""
     lab, language = _setup(lab_name, lang)
     if roster is not None:
         raise typer.Exit(prepare_roster(lab, language, roster, parallel, quiet))
