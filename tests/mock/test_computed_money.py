@@ -206,3 +206,31 @@ def test_filter_orderby_and_select_on_base_columns(api: ServiceRootSession, crea
     assert [r["lastname"] for r in rows] == ["C", "A"]
     total = api.get("leads?$apply=aggregate(budgetamount_base with sum as total)").json()["value"]
     assert total == [{"total": 160.0}]
+
+
+def test_win_opportunity_closes_in_the_opportunitys_currency(api: ServiceRootSession, create: Create,
+                                                              eur: str) -> None:
+    opportunity = create("opportunities", {"name": "Deal", "estimatedvalue": 500, **in_currency(eur)})
+    other = add_currency(api, 4, "CHF")
+    refused = api.post("WinOpportunity", json={"Status": 3, "OpportunityClose": {
+        "opportunityid@odata.bind": f"/opportunities({opportunity})", "actualrevenue": 400,
+        **in_currency(other)}})
+    assert refused.status_code == 400
+    assert "currency of the opportunity" in refused.json()["error"]["message"]
+    won = api.post("WinOpportunity", json={"Status": 3, "OpportunityClose": {
+        "opportunityid@odata.bind": f"/opportunities({opportunity})", "actualrevenue": 400}})
+    assert won.status_code == 204, won.text
+    row = read(api, f"opportunities({opportunity})", "actualvalue_base,estimatedvalue_base,statecode")
+    assert (row["actualvalue_base"], row["estimatedvalue_base"], row["statecode"]) == (200.0, 250.0, 1)
+    closes = api.get(f"opportunitycloses?$select=actualrevenue_base,exchangerate"
+                     f"&$filter=_opportunityid_value eq {opportunity}").json()["value"]
+    assert [(c["actualrevenue_base"], c["exchangerate"], c["_transactioncurrencyid_value"]) for c in closes] == [
+        (200.0, 2.0, eur)]
+
+
+def test_metadata_tells_base_currency_attributes_apart(api: ServiceRootSession) -> None:
+    attributes = api.get("EntityDefinitions(LogicalName='opportunity')/Attributes/"
+                         "Microsoft.Dynamics.CRM.MoneyAttributeMetadata?$select=LogicalName,IsBaseCurrency").json()
+    flags = {a["LogicalName"]: a["IsBaseCurrency"] for a in attributes["value"]}
+    assert flags["budgetamount_base"] is True and flags["budgetamount"] is False
+    assert sum(flags.values()) == 11 == len(flags) - 11

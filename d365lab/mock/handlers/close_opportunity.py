@@ -65,6 +65,22 @@ def _decode_close(tenant: Tenant, close: dict[str, Any]) -> Row:
     return decode_body(tenant, "opportunityclose", body, for_create=True)
 
 
+def _same_currency(opportunity: Row, close: Row) -> None:
+    """The close record is in the opportunity's currency: taken when not sent, 400 when another.
+
+    Its ``actualrevenue`` becomes the opportunity's ``actualvalue``, so both amounts (and their
+    ``*_base`` values) must be in one currency. The facts sheet lists the mismatch among the
+    service's errors; its wording and code are UNVERIFIED.
+    """
+    currency = opportunity.get("transactioncurrencyid")
+    sent = close.get("transactioncurrencyid")
+    if sent is None:
+        if isinstance(currency, Ref):
+            close["transactioncurrencyid"] = currency
+    elif isinstance(currency, Ref) and sent != currency:
+        raise bad_request("The currency of the opportunity close must be the currency of the opportunity.")
+
+
 def _close(tenant: Tenant, call: OperationCall, target: OpportunityState) -> OperationResult:
     status = required_int(call.parameters, "Status")
     close = call.parameters.get("OpportunityClose")
@@ -77,6 +93,7 @@ def _close(tenant: Tenant, call: OperationCall, target: OpportunityState) -> Ope
     if not OPPORTUNITY_STATES.is_valid(target, status):
         raise invalid_status(OPPORTUNITY_STATES, TABLES["opportunity"], opportunity, int(target), status)
     values = _decode_close(tenant, close)
+    _same_currency(opportunity, values)
     revenue = values.get("actualrevenue")
     if revenue is None and target == OpportunityState.WON:
         revenue = opportunity.get("estimatedvalue")

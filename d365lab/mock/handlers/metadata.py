@@ -133,6 +133,9 @@ def attribute_metadata(table: Table, column: Column, tenant: Tenant | None = Non
         out["MinValue"] = column.min_value
     if column.max_value is not None:
         out["MaxValue"] = column.max_value
+    if kind is ColumnType.MONEY:  # "<money attribute name>_Base" is the base-currency attribute
+        stem = column.name.removesuffix("_base")
+        out["IsBaseCurrency"] = stem != column.name and stem in table.columns
     if kind is ColumnType.DATEONLY:
         out["DateTimeBehavior"] = {"Value": "DateOnly"}
         out["Format"] = "DateOnly"
