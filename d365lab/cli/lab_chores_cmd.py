@@ -1,4 +1,4 @@
-"""``d365lab lab prepare`` and the ``--roster`` forms of ``lab seed`` / ``lab cleanup`` / ``lab prepare``."""
+"""``d365lab lab prepare``, and the ``--roster`` forms of ``lab check``, ``seed``, ``cleanup`` and ``prepare``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import requests
 import typer
 
 from d365lab.errors import DataverseError, describe_error
-from d365lab.labs.outputs import terminal_console
+from d365lab.labs.audit_settle import AuditSettle
+from d365lab.labs.outputs import OutputError, check_writable_file, ensure_writable_dir, terminal_console
 from d365lab.labs.prepare import prepare_tenant
 from d365lab.labs.roster_chores import Chore, cleanup_chore, prepare_chore, run_roster_chore, seed_chore
 from d365lab.labs.run_journal import lock_wait_seconds
@@ -19,6 +20,26 @@ from d365lab.labs.timeutil import resolve_time_zone
 def _fail(message: str) -> typer.Exit:
     terminal_console(stderr=True).print(f"error: {message}", markup=False)
     return typer.Exit(2)
+
+
+def check_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,
+                 fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool,
+                 require_observable: bool = False, audit_settle: AuditSettle | None = None) -> int:
+    """``lab check --roster``: grade the class; the exit code. Outputs are checked before any request."""
+    from d365lab.labs.roster_report import SUMMARY_SUFFIXES, grade_roster
+
+    try:
+        if output is not None:
+            if output.suffix.lower() not in SUMMARY_SUFFIXES:
+                raise OutputError(f"cannot tell the class summary format of --output {output} (suffix "
+                                  f"{output.suffix or 'none'}; known: {', '.join(SUMMARY_SUFFIXES)})")
+            check_writable_file(output)
+        ensure_writable_dir(reports_dir)
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
+    return grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt, output=output,
+                        parallel=parallel, reports_dir=reports_dir, quiet=quiet,
+                        require_observable=require_observable, audit_settle=audit_settle)
 
 
 def roster_chore(roster: Path, chore: Chore, language: Language, parallel: int, quiet: bool) -> int:

@@ -11,7 +11,7 @@ import requests
 import typer
 from rich.console import Console
 
-from d365lab.cli.lab_chores_cmd import cleanup_roster, prepare_one, prepare_roster, seed_roster
+from d365lab.cli.lab_chores_cmd import check_roster, cleanup_roster, prepare_one, prepare_roster, seed_roster
 from d365lab.cli.lab_watch_cmd import check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
@@ -296,9 +296,10 @@ def check_command(
                                              use_journal=not no_journal,
                                              require_observable=require_observable)))
     if roster is not None:
-        raise typer.Exit(_grade_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
-                                       output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet,
-                                       require_observable=require_observable))
+        raise typer.Exit(check_roster(lab, language, roster, upto=upto, time_zone=time_zone, fmt=fmt or "table",
+                                      output=output, parallel=parallel, reports_dir=reports_dir, quiet=quiet,
+                                      require_observable=require_observable,
+                                      audit_settle=AuditSettle(audit_settle)))
     chosen_format = _report_target(fmt, output)
 
     def check() -> LabReport:
@@ -343,25 +344,6 @@ def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, f
         raise _fail(str(exc)) from None
     return watch_roster(lab, language, roster, options, board=board_file, reports_dir=reports_dir,
                         fmt=fmt or "table", quiet=quiet)
-
-
-def _grade_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | None, time_zone: str | None,
-                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool,
-                  require_observable: bool = False) -> int:
-    from d365lab.labs.roster_report import SUMMARY_SUFFIXES, grade_roster
-
-    try:  # both checked before any tenant is asked anything
-        if output is not None:
-            if output.suffix.lower() not in SUMMARY_SUFFIXES:
-                raise OutputError(f"cannot tell the class summary format of --output {output} (suffix "
-                                  f"{output.suffix or 'none'}; known: {', '.join(SUMMARY_SUFFIXES)})")
-            check_writable_file(output)
-        ensure_writable_dir(reports_dir)
-    except OutputError as exc:
-        raise _fail(str(exc)) from None
-    return grade_roster(lab, roster, lang=language, upto=upto, time_zone=time_zone, fmt=fmt, output=output,
-                        parallel=parallel, reports_dir=reports_dir, quiet=quiet,
-                        require_observable=require_observable)
 
 
 _CHORE_ROSTER = typer.Option(None, "--roster", help="Do it for a class: CSV with one row per student "
@@ -410,8 +392,9 @@ def cleanup_command(lang: str | None = _LANG, prefix: str = _PREFIX, roster: Pat
 @lab_app.command("prepare")
 def prepare_command(lang: str | None = _LANG, roster: Path | None = _CHORE_ROSTER, parallel: int = _CHORE_PARALLEL,
                     quiet: bool = _QUIET, lab_name: str = _LAB) -> None:
-    """Make a tenant gradable before class: switch auditing on for the environment and the lab's tables,
-    check the lab user's time zone and audit privileges. Exit 0 gradable, 2 not (each problem on one line)."""
+    """Make a tenant gradable before class: switch auditing on for the environment, the lab's tables and the
+    columns ex2.t3's proof reads (then publish), check the lab user's time zone and audit privileges.
+    Exit 0 gradable, 2 not (each problem on one line)."""
     lab, language = _setup(lab_name, lang)
     if roster is not None:
         raise typer.Exit(prepare_roster(lab, language, roster, parallel, quiet))

@@ -7,6 +7,10 @@ worked. ``prepare`` therefore, as ``audit-timezones-grading.md`` (1.6) documents
 - switches on the environment's auditing (``PATCH organizations(<id>) {"isauditenabled": true}``);
 - switches on auditing of the lab's tables (``GET`` the table definition, set
   ``IsAuditEnabled.Value``, ``PUT`` it back with ``MSCRM.MergeLabels: true``);
+- switches on auditing of the columns a transient task's proof reads (lead ``statecode``,
+  ``statuscode``) the same way, on ``EntityDefinitions(…)/Attributes(LogicalName='…')``;
+- publishes what it changed (``PublishXml`` naming those tables: the docs say the changes take
+  effect only once published) and reads the columns back;
 - checks that the signed-in user can read the audit table and has a personal time zone the
   grader can use.
 
@@ -48,6 +52,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "columns_unreadable": "auditing of columns of {table} ({columns}): cannot be read",
         "column_off": ("auditing of column {table}.{column}: off; switch it on in the column's settings "
                        "(Advanced options > Enable auditing), then publish"),
+        "column_switched": "auditing of column {table}.{column}: switched on",
+        "column_fixed": ("auditing of column {table}.{column}: off, and this tenant does not let it change "
+                         "(managed)"),
+        "column_failed": ("auditing of column {table}.{column}: could not switch it on ({why}); a System "
+                          "Administrator or System Customizer can, in the column's settings (Advanced options > "
+                          "Enable auditing), then publish"),
+        "column_unpublished": ("auditing of column {table}.{column}: switched on and published, but it still "
+                               "reads off; publish all customizations in the maker portal and run prepare again"),
+        "published": "published the customizations of {tables} (PublishXml)",
+        "publish_failed": ("publishing the customizations of {tables} failed ({why}); the changes above take "
+                           "effect only once published: a System Administrator or System Customizer can "
+                           "select Publish all customizations in the maker portal"),
         "audit_readable": "reading the audit table: allowed",
         "audit_denied": ("reading the audit table: denied; give the grading user the View Audit Summary and "
                          "View Audit History privileges"),
@@ -77,6 +93,20 @@ _TEXT: dict[str, dict[str, str]] = {
         "columns_unreadable": "audit des colonnes de {table} ({columns}) : illisible",
         "column_off": ("audit de la colonne {table}.{column} : désactivé ; activez-le dans les paramètres de la "
                        "colonne (Options avancées > Activer l'audit), puis publiez"),
+        "column_switched": "audit de la colonne {table}.{column} : activé",
+        "column_fixed": ("audit de la colonne {table}.{column} : désactivé, et ce tenant ne permet pas de le "
+                         "changer (géré)"),
+        "column_failed": ("audit de la colonne {table}.{column} : activation impossible ({why}) ; un "
+                          "administrateur système ou un personnalisateur système peut l'activer dans les "
+                          "paramètres de la colonne (Options avancées > Activer l'audit), puis publier"),
+        "column_unpublished": ("audit de la colonne {table}.{column} : activé et publié, mais toujours lu "
+                               "désactivé ; publiez toutes les personnalisations dans le portail des makers et "
+                               "relancez prepare"),
+        "published": "personnalisations de {tables} publiées (PublishXml)",
+        "publish_failed": ("la publication des personnalisations de {tables} a échoué ({why}) ; les changements "
+                           "ci-dessus ne prennent effet qu'une fois publiés : un administrateur système ou un "
+                           "personnalisateur système peut choisir Publier toutes les personnalisations dans le "
+                           "portail des makers"),
         "audit_readable": "lecture de la table d'audit : autorisée",
         "audit_denied": ("lecture de la table d'audit : refusée ; donnez à l'utilisateur du correcteur les "
                          "privilèges Afficher le résumé d'audit et Afficher l'historique d'audit"),
@@ -165,10 +195,19 @@ def prepare_tenant(client: DataverseClient, lab: LabSpec, lang: Language) -> Pre
     result = PrepareResult()
     needed = history_tables(lab)
     result.lines.append(_organization(client, lang))
+    changed: dict[str, list[str]] = {}  # table -> columns switched (a table switched: no column)
     for entity in lab_tables(lab):
-        result.lines.append(_table(client, entity, lang, required=entity in needed))
+        line = _table(client, entity, lang, required=entity in needed)
+        result.lines.append(line)
+        if line.status == "changed":
+            changed.setdefault(entity, [])
     for entity, columns in history_columns(lab).items():
-        result.lines.extend(_columns(client, entity, columns, lang))
+        lines, switched = _columns(client, entity, columns, lang)
+        result.lines.extend(lines)
+        if switched:
+            changed.setdefault(entity, []).extend(switched)
+    if changed:
+        result.lines.extend(_publish(client, changed, lang))
     result.lines.append(_audit_readable(client, lang))
     result.lines.append(_time_zone(client, str(me.user_id), lang))
     failed = [line.text for line in result.lines if line.status == "failed" and line.required]
@@ -215,16 +254,58 @@ def _table(client: DataverseClient, entity: str, lang: Language, *, required: bo
     return PrepareLine("changed", _say(lang, "table_switched", table=entity))
 
 
-def _columns(client: DataverseClient, entity: str, columns: list[str], lang: Language) -> list[PrepareLine]:
-    """The columns a transient task's proof reads must be audited too (the third level)."""
+def _columns(client: DataverseClient, entity: str, columns: list[str],
+             lang: Language) -> tuple[list[PrepareLine], list[str]]:
+    """The columns a transient task's proof reads must be audited too (the third level): switch them on.
+
+    As the docs show for a column: ``GET`` its whole definition, set ``IsAuditEnabled.Value``,
+    ``PUT`` it back (``MSCRM.MergeLabels: true``); it takes effect once published (:func:`_publish`).
+    Returns the lines and the columns switched.
+    """
     found = column_audit(client, entity, columns)
     if found is None:
-        return [PrepareLine("note", _say(lang, "columns_unreadable", table=entity, columns=", ".join(columns)))]
+        return [PrepareLine("note", _say(lang, "columns_unreadable", table=entity, columns=", ".join(columns)))], []
     off = [c for c in columns if c in found and not found[c].enabled]
     if not off:
-        return [PrepareLine("ok", _say(lang, "columns_on", table=entity, columns=", ".join(columns)))]
-    return [PrepareLine("failed", _say(lang, "column_off", table=entity, column=column), required=True)
-            for column in off]
+        return [PrepareLine("ok", _say(lang, "columns_on", table=entity, columns=", ".join(columns)))], []
+    lines: list[PrepareLine] = []
+    switched: list[str] = []
+    for column in off:
+        values = {"table": entity, "column": column}
+        if not found[column].can_change:
+            lines.append(PrepareLine("failed", _say(lang, "column_fixed", **values), required=True))
+            continue
+        path = f"EntityDefinitions(LogicalName='{entity}')/Attributes(LogicalName='{column}')"
+        try:
+            definition = client.transport.request("GET", path).json()
+            body = {k: v for k, v in definition.items() if k == "@odata.type" or "@" not in k}
+            body["IsAuditEnabled"] = {**(body.get("IsAuditEnabled") or {}), "Value": True}
+            client.transport.request("PUT", path, data=dumps(body), headers={"MSCRM.MergeLabels": "true"})
+        except (*_ERRORS, ValueError, AttributeError) as exc:
+            lines.append(PrepareLine("failed", _say(lang, "column_failed", why=describe_error(exc), **values),
+                                     required=True))
+            continue
+        switched.append(column)
+        lines.append(PrepareLine("changed", _say(lang, "column_switched", **values)))
+    return lines, switched
+
+
+def _publish(client: DataverseClient, changed: dict[str, list[str]], lang: Language) -> list[PrepareLine]:
+    """``PublishXml`` for the tables changed (the docs: changes take effect once published), then read back."""
+    tables = list(changed)
+    entities = "".join(f"<entity>{t}</entity>" for t in tables)
+    try:
+        client.actions.call("PublishXml", {"ParameterXml": f"<importexportxml><entities>{entities}</entities>"
+                                                           "</importexportxml>"})
+    except _ERRORS as exc:
+        return [PrepareLine("failed", _say(lang, "publish_failed", tables=", ".join(tables), why=describe_error(exc)),
+                            required=any(changed.values()))]
+    lines = [PrepareLine("changed", _say(lang, "published", tables=", ".join(tables)))]
+    for entity, columns in changed.items():
+        found = column_audit(client, entity, columns) or {}
+        lines.extend(PrepareLine("failed", _say(lang, "column_unpublished", table=entity, column=c), required=True)
+                     for c in columns if c in found and not found[c].enabled)
+    return lines
 
 
 def _audit_readable(client: DataverseClient, lang: Language) -> PrepareLine:

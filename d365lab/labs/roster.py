@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 
 from d365lab.errors import DataverseError, describe_error
+from d365lab.labs.audit_settle import AuditSettle
 from d365lab.labs.checker import check_lab, error_report
 from d365lab.labs.reports.common import points
 from d365lab.labs.results import LabReport
@@ -282,8 +283,11 @@ def requests_on_this_thread(client: DataverseClient) -> int:
 def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: str | None = None,
                 time_zone: str | None = None, parallel: int = 4, connector: Connector = default_connector,
                 on_report: Callable[[Student, LabReport], None] | None = None,
-                require_observable: bool = False) -> list[tuple[Student, LabReport]]:
+                require_observable: bool = False,
+                audit_settle: AuditSettle | None = None) -> list[tuple[Student, LabReport]]:
     """Grade every student, ``parallel`` students at a time; one failure never stops the others.
+
+    ``audit_settle``: how long each student's late audit rows may be waited for (as ``lab check``).
 
     Students sharing the default tenant are graded over one client, in parallel like the others;
     each report's ``http_requests`` is that student's own.
@@ -292,7 +296,8 @@ def grade_class(lab: LabSpec, students: list[Student], *, lang: Language, upto: 
     def grade(student: Student, client: DataverseClient) -> LabReport:
         before = requests_on_this_thread(client)
         report = check_lab(client, lab, lang=student.language or lang, prefix=student.prefix,
-                           time_zone=time_zone, upto=upto, require_observable=require_observable)
+                           time_zone=time_zone, upto=upto, require_observable=require_observable,
+                           audit_settle=audit_settle)
         report.student = student.name
         report.http_requests = requests_on_this_thread(client) - before  # this student's, not the client's total
         return report

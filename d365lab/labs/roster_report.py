@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from d365lab.labs.audit_settle import AuditSettle
 from d365lab.labs.outputs import terminal_console
 from d365lab.labs.reports import render_json, render_junit, render_markdown, render_table
 from d365lab.labs.results import LabReport
@@ -79,7 +80,7 @@ def print_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], console
 
 def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None, time_zone: str | None,
                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool = False,
-                 require_observable: bool = False) -> int:
+                 require_observable: bool = False, audit_settle: AuditSettle | None = None) -> int:
     """``lab check --roster``: grade, write one report per student, print/write the summary; exit code."""
     console = terminal_console()
     try:
@@ -101,7 +102,7 @@ def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None
             console.print(f"{student.name}: {state} -> {path}", markup=False)
 
     graded = grade_class(lab, students, lang=lang, upto=upto, time_zone=time_zone, parallel=parallel,
-                         on_report=progress, require_observable=require_observable)
+                         on_report=progress, require_observable=require_observable, audit_settle=audit_settle)
     print_summary(lab, graded, console)
     if output is not None:
         suffix = output.suffix.lower()

@@ -4,7 +4,7 @@ Three switches, as in Dataverse: the organization's ``isauditenabled`` (a column
 organization row, ``PATCH /organizations(<id>)``), the table's ``IsAuditEnabled``
 (``MockSettings.audit.audited_tables`` until ``PUT EntityDefinitions(…)`` changes it; kept
 in the tenant file), and the column level (every column but the stamps the tenant
-maintains, not switchable). When the organization and the table audit, every create,
+maintains; :mod:`d365lab.mock.audit_columns`). When the organization and the table audit, every create,
 update that changes a value, and delete of a row writes one audit row in the same
 transaction (:mod:`d365lab.mock.rules.audit` calls :func:`record` from the tenant's hooks,
 so every write path is covered: PATCH, bulk messages, ``$batch``, QualifyLead,
@@ -17,6 +17,7 @@ import os
 import weakref
 from collections.abc import Iterable
 
+from d365lab.mock import audit_columns
 from d365lab.mock.audit_values import Change, changedata_json
 from d365lab.mock.rules.common import SYSTEM_COLUMNS, is_performing
 from d365lab.mock.rules.lifecycle import CLOSE_OPPORTUNITY, QUALIFY_LEAD
@@ -55,6 +56,7 @@ def _remembered(store: Store) -> dict[str, bool] | None:
 def forget_switches(store: Store) -> None:
     """Drop the remembered switches (the organization row or a table's flag changed)."""
     _SWITCHES.pop(store, None)
+    audit_columns.forget(store)
 
 
 def organization_enabled(store: Store, settings: MockSettings) -> bool:
@@ -91,9 +93,10 @@ def set_table_enabled(store: Store, logical_name: str, enabled: bool) -> None:
 
 
 def reset_table_flags(store: Store) -> None:
-    """Every table back to ``MockSettings.audit.audited_tables`` (a tenant emptied and seeded again)."""
+    """Every table (and column) back to ``MockSettings.audit`` (a tenant emptied and seeded again)."""
     forget_switches(store)
     store.execute("DELETE FROM _meta WHERE key LIKE ?", [_TABLE_KEY + "%"])
+    audit_columns.reset(store)
 
 
 def audited_columns(table: Table) -> tuple[str, ...]:
@@ -123,7 +126,7 @@ def record(tenant: Tenant, table: Table, old: Row | None, new: Row | None) -> No
     settings = tenant.settings
     if not organization_enabled(store, settings) or not table_enabled(store, settings, table.logical_name):
         return
-    changes = _changes(table, old, new, settings.audit.unaudited_columns.get(table.logical_name, ()))
+    changes = _changes(table, old, new, audit_columns.unaudited(store, settings, table.logical_name))
     if old is not None and new is not None and not changes:
         return  # an update that changes no value writes no audit row
     row = old if new is None else new

@@ -21,7 +21,7 @@ from d365lab.mock.handlers import (
     crud,  # noqa: F401  (registers the generic CRUD routes)
     registry,
 )
-from d365lab.mock.handlers.metadata import find_table, metadata_document, service_document
+from d365lab.mock.handlers.metadata import find_table, metadata_document, service_document, update_attribute
 from d365lab.mock.handlers.metadata import handle as metadata_handle
 from d365lab.mock.handlers.registry import ANY_METHOD, OperationCall, OperationResult, route
 from d365lab.mock.routing import Route, RouteKind, bound_handler, function_parameters, parse_route
@@ -83,6 +83,8 @@ def _metadata(app: MockApp, request: MockRequest, route_: Route) -> MockResponse
 def _update_metadata(app: MockApp, request: MockRequest, route_: Route) -> MockResponse:
     if route_.name == "EntityDefinitions" and route_.args and not route_.segments:
         return update_entity_definition(app.tenant, request, find_table(route_.args))
+    if route_.name == "EntityDefinitions" and route_.args and route_.segments:
+        return update_attribute(app.tenant, request, find_table(route_.args), route_.segments)
     raise no_resource(request)
 
 

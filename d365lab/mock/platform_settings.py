@@ -40,6 +40,15 @@ class AuditSettings(BaseModel):
     #: their changes leave no value in the history, and an update changing only them writes no
     #: row. Column defaults (lead statecode/statuscode) are UNVERIFIED; by default every column audits.
     unaudited_columns: dict[str, list[str]] = Field(default_factory=dict)
+    #: A column's ``IsAuditEnabled`` changed through ``PUT EntityDefinitions(…)/Attributes(…)``
+    #: takes effect only once ``PublishXml`` names its table (or ``PublishAllXml``): the docs say
+    #: "changes don't take effect until you publish the table customizations". False: at once.
+    column_changes_need_publish: bool = True
+    #: The calling user holds System Administrator or System Customizer, the roles the docs
+    #: require to change audit settings. False: metadata PUTs (table and column
+    #: ``IsAuditEnabled``), ``PublishXml``/``PublishAllXml`` and a PATCH of the organization's
+    #: audit columns answer 403 "… is missing prv… privilege" (message and code UNVERIFIED).
+    caller_can_customize: bool = True
     #: A change of statecode and statuscode writes two rows (the state change without
     #: statuscode, then statuscode alone as an Update) instead of one carrying both (UNVERIFIED).
     split_state_and_status: bool = False

@@ -111,3 +111,18 @@ def test_no_wait_when_auditing_is_off(lab_env: Path) -> None:
     assert (default["audit_rereads"], default["audit_waited_seconds"]) == (0, 0)
     without = check("--audit-settle", "0")
     assert default["http_requests"] == without["http_requests"]
+
+
+def test_a_class_check_waits_for_late_rows_too(late_audit: RunningServer, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # lab check --roster takes --audit-settle as a single check does (env var unset: the option decides)
+    do_lab(browser=_browser(late_audit), stop_after="ex2.t4", prefix="[S1]")
+    roster = tmp_path / "class.csv"
+    roster.write_text("student,prefix\nS1,[S1]\n", encoding="utf-8")
+    reports = tmp_path / "reports"
+    graded = cli("lab", "check", "--roster", str(roster), "--upto", "ex2.t4", "--audit-settle", "12",
+                 "--format", "json", "--reports-dir", str(reports), "-q")
+    assert graded.exit_code == 0, graded.stdout + graded.stderr
+    (document,) = [json.loads(p.read_text(encoding="utf-8")) for p in reports.glob("*.json")]
+    assert document["audit_settle_seconds"] == 12 and document["audit_rereads"] >= 1
+    assert task(document, "ex2.t3")["proven_by"] == "audit"

@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from d365lab.mock import service_errors as errors
-from d365lab.mock.audit_metadata import attribute_audit, entity_audit
+from d365lab.mock.audit_metadata import attribute_audit, entity_audit, update_attribute_definition
 from d365lab.mock.codec import declared_keys
 from d365lab.mock.handlers.relationship_metadata import (
     ENTITY_SEGMENTS,
@@ -209,6 +209,15 @@ def _find_column(table: Table, args: str) -> Column:
     if column is None:
         raise errors.MockError(404, "0x80040217", f"Could not find attribute with key {key} on {table.logical_name}.")
     return column
+
+
+def update_attribute(tenant: Tenant, request: MockRequest, table: Table, segments: list[str]) -> MockResponse:
+    """``PUT EntityDefinitions(…)/Attributes(LogicalName='x')``: a column's definition (its audit switch)."""
+    name, args = split_call(segments[0])
+    if name != "Attributes" or args is None or len(segments) != 1:
+        raise errors.unknown_segment(segments[-1])
+    column = _find_column(table, args)
+    return update_attribute_definition(tenant, request, table, column, _METADATA_CLASSES[column.type])
 
 
 def handle(tenant: Tenant, request: MockRequest, route: Route) -> MockResponse:

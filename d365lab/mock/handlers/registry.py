@@ -69,7 +69,7 @@ RouteHandler = Callable[["MockApp", "MockRequest", "Route"], "MockResponse"]
 HANDLER_MODULES: tuple[str, ...] = tuple(f"d365lab.mock.handlers.{name}" for name in (
     "registry", "crud", "change_tracking", "metadata", "relationship_metadata", "batch",
     "functions", "org_functions", "timezone_functions", "process_functions", "sales_params",
-    "bulk", "qualify_lead", "close_opportunity", "audit_functions",
+    "bulk", "qualify_lead", "close_opportunity", "audit_functions", "publish",
 ))
 #: Method key of a route-table entry answering every method not listed for its route kind.
 ANY_METHOD = "*"

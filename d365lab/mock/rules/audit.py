@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from d365lab.mock import audit
 from d365lab.mock import service_errors as errors
+from d365lab.mock.audit_metadata import require_customizer
 from d365lab.mock.rules.base import register
 from d365lab.mock.tenant_api import Row, Tenant
 from d365lab.models.schema import TABLES
@@ -58,11 +59,34 @@ class AuditTableIsReadOnly:
         raise read_only("audit", "Delete")
 
 
+#: The organization columns that configure auditing (changing them needs a customizer role).
+AUDIT_SETTING_COLUMNS = ("isauditenabled", "isuseraccessauditenabled", "useraccessauditinginterval",
+                         "auditretentionperiodv2", "auditsettings")
+
+
+class AuditSettingsNeedCustomizer:
+    """A PATCH of the organization's audit columns by a user who may not change them: 403."""
+
+    def before_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
+        """Refuse a change of an audit setting (``MockSettings.audit.caller_can_customize``)."""
+        if old is None or old.get("isauditenabled") is None or tenant.settings.audit.caller_can_customize:
+            return  # a new row, or the platform's own first values (platform_seed)
+        if any(old.get(c) != new.get(c) for c in AUDIT_SETTING_COLUMNS if c in new):
+            require_customizer(tenant, "prvWriteOrganization", "organization")
+
+    def after_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
+        """Nothing to do."""
+
+    def before_delete(self, tenant: Tenant, row: Row) -> None:
+        """Nothing to check."""
+
+
 def _register_all() -> None:
     for name in TABLES:
         if name not in audit.NOT_AUDITABLE:
             register(name, AuditRule(name))
     register("audit", AuditTableIsReadOnly())
+    register("organization", AuditSettingsNeedCustomizer())
 
 
 _register_all()
