@@ -157,8 +157,9 @@ class MoneyBaseRule:
 
     def __init__(self, table: Table) -> None:
         self.pairs = base_pairs(table)
-        self.money = frozenset(name for name, _ in self.pairs) | {
-            name for name, column in table.columns.items() if column.type is ColumnType.MONEY}
+        #: The writable money columns: sending one refreshes the rate.
+        self.money = frozenset(name for name, column in table.columns.items()
+                               if column.type is ColumnType.MONEY and not column.read_only)
 
     def before_write(self, tenant: Tenant, old: Row | None, new: Row) -> None:
         """Refresh the rate when due, then recompute every base column."""
