@@ -227,7 +227,9 @@ class Win(_StateStep):
 
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         opportunity = ctx.require(step.record, task)
-        ctx.client.opportunities.win(opportunity.id or "")
+        # The app's close dialog fills Actual Close Date with the user's today (their time zone,
+        # not UTC's): a tenant left to pick the day itself may take another one around midnight.
+        ctx.client.opportunities.win(opportunity.id or "", close_date=ctx.step_day(task))
         _set_state(opportunity, OpportunityState.WON, OpportunityStatus.WON)
         _track_close(ctx, task, step, opportunity.id or "", "close activity of the win")
         return say(ctx.lang, "did_win", record=step.record)
@@ -242,7 +244,7 @@ class Lose(_StateStep):
     def perform(self, ctx: RunContext, task: TaskSpec, step: StepSpec) -> str:
         opportunity = ctx.require(step.record, task)
         status = OpportunityStatus(int(step.arg("status", 4)))
-        ctx.client.opportunities.lose(opportunity.id or "", status=status)
+        ctx.client.opportunities.lose(opportunity.id or "", status=status, close_date=ctx.step_day(task))
         _set_state(opportunity, OpportunityState.LOST, status)
         _track_close(ctx, task, step, opportunity.id or "", "close activity of the loss")
         return say(ctx.lang, "did_lose", record=step.record)

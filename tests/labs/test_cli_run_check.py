@@ -217,3 +217,21 @@ def test_the_lab_time_zone_decides_what_1630_means(lab_env: Path) -> None:
     failed = {t["id"] for t in other["tasks"] if t["status"] == "failed"}
     assert failed == {"ex3.t1.b"}
     assert cli("lab", "check", "--timezone", "Mars/Olympus").exit_code == 2
+
+
+def test_the_close_date_is_the_lab_user_s_today_not_utc_s(lab_env: Path) -> None:
+    # A zone whose calendar day is not UTC's right now (UTC+14 from 10:00 UTC on, UTC-12 before
+    # 12:00 UTC): closing as won must record the student's day, as the app's close dialog does.
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Etc/GMT+12"
+    local_day = datetime.now(ZoneInfo(zone)).date()
+    assert local_day != now.date()
+    result = cli("lab", "run", "--check", "--timezone", zone, "--format", "json", "-q")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    won = next(t for t in result.json()["tasks"] if t["id"] == "ex3.t1.g")
+    close_date = next(c for c in won["checks"] if c["field"] == "actualclosedate")
+    assert close_date["status"] == "pass", close_date
+    assert close_date["actual"] == local_day.isoformat()
