@@ -9,7 +9,7 @@ import typer
 
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs.audit_settle import AuditSettle
-from d365lab.labs.outputs import OutputError, check_writable_file, ensure_writable_dir, terminal_console
+from d365lab.labs.outputs import OutputError, ensure_writable_dir, terminal_console
 from d365lab.labs.prepare import prepare_tenant
 from d365lab.labs.roster_chores import Chore, cleanup_chore, prepare_chore, run_roster_chore, seed_chore
 from d365lab.labs.run_journal import lock_wait_seconds
@@ -26,14 +26,11 @@ def check_roster(lab: LabSpec, language: Language, roster: Path, *, upto: str | 
                  fmt: str, output: Path | None, parallel: int, reports_dir: Path, quiet: bool,
                  require_observable: bool = False, audit_settle: AuditSettle | None = None) -> int:
     """``lab check --roster``: grade the class; the exit code. Outputs are checked before any request."""
-    from d365lab.labs.roster_report import SUMMARY_SUFFIXES, grade_roster
+    from d365lab.labs.roster_report import check_summary_output, grade_roster
 
     try:
         if output is not None:
-            if output.suffix.lower() not in SUMMARY_SUFFIXES:
-                raise OutputError(f"cannot tell the class summary format of --output {output} (suffix "
-                                  f"{output.suffix or 'none'}; known: {', '.join(SUMMARY_SUFFIXES)})")
-            check_writable_file(output)
+            check_summary_output(output)
         ensure_writable_dir(reports_dir)
     except OutputError as exc:
         raise _fail(str(exc)) from None

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from d365lab.cli.lab_chores_cmd import check_roster, cleanup_roster, prepare_one, prepare_roster, seed_roster
-from d365lab.cli.lab_watch_cmd import check_within
+from d365lab.cli.lab_watch_cmd import check_class_outputs, check_within
 from d365lab.errors import DataverseError, describe_error
 from d365lab.labs import checker as lab_checker
 from d365lab.labs.audit_settle import AUDIT_SETTLE_ENV, DEFAULT_AUDIT_SETTLE, AuditSettle
@@ -22,7 +22,6 @@ from d365lab.labs.outputs import (
     OutputError,
     check_writable_file,
     choose_format,
-    ensure_writable_dir,
     terminal_console,
 )
 from d365lab.labs.reports import FORMATS, PLATFORM_FORMATS, TEXT_RENDERERS, render_table
@@ -56,6 +55,9 @@ _FORMAT = typer.Option(None, "--format",
                             "(docs/lab-platforms.md; default: from the --output suffix, else table).")
 _OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal "
                                               "(.json, .xml, .md, .txt pick the format).")
+_CHECK_OUTPUT = typer.Option(None, "--output", help="Write the report to this file instead of the terminal (.json, "
+                             ".xml, .md, .txt pick the format); with --roster the class summary (.md, .csv, .xml, "
+                             ".json), with --watch rewritten after every round.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Do not print progress lines.")
 _REQUIRE_OBSERVABLE = typer.Option(False, "--require-observable",
                                    help="Count a task no source can observe (e.g. ex2.t3 without audit or "
@@ -70,7 +72,8 @@ _ROSTER = typer.Option(None, "--roster", help="Grade a class: CSV with one row p
 _REPORTS_DIR = typer.Option(Path("lab-reports"), "--reports-dir", help="Folder for one report per student (--roster).")
 _WATCH = typer.Option(False, "--watch", help="Check again every --interval seconds while the lab is being done: "
                       "print each task as it turns green and keep a watch journal (it proves a state a later task "
-                      "undoes); with --roster, a live class board. A round is one check: about 12 requests a student.")
+                      "undoes); with --roster, a live class board (and with --output the class summary file). "
+                      "A round is one check: about 12 requests a student.")
 _INTERVAL = typer.Option(30.0, "--interval", min=0.1, help="Seconds between --watch rounds.")
 _UNTIL_COMPLETE = typer.Option(False, "--until-complete", help="Stop watching once every task passed.")
 _MAX_TIME = typer.Option(None, "--max-time", min=0.0, help="Stop watching after this many seconds; without --watch, "
@@ -260,7 +263,7 @@ def check_command(
     exercise: str = typer.Option("all", "--exercise", help="Report only this exercise: 1 | 2 | 3 | all."),
     upto: str | None = typer.Option(None, "--upto", help="Grade the state right after this task (e.g. ex2.t3)."),
     lang: str | None = _LANG, prefix: str = _PREFIX, time_zone: str | None = _TZ,
-    fmt: str | None = _FORMAT, output: Path | None = _OUTPUT,
+    fmt: str | None = _FORMAT, output: Path | None = _CHECK_OUTPUT,
     roster: Path | None = _ROSTER,
     parallel: int = typer.Option(4, "--parallel", min=1,
                                  help="Students graded at a time (--roster), sharing a tenant or not."),
@@ -333,17 +336,13 @@ def _watch(lab: LabSpec, language: Language, prefix: str, roster: Path | None, f
         chosen_format = _report_target(fmt, output)
         return watch_one(lab, language, prefix, options, quiet=quiet,
                          emit=lambda report: emit_report(report, chosen_format, output))
-    if output is not None:
-        raise _fail("--output with --watch --roster: the live class board is --board; write the class summary "
-                    "with a plain 'lab check --roster ... --output' afterwards")
     board_file = board or reports_dir / "board.html"
     try:
-        ensure_writable_dir(reports_dir)
-        check_writable_file(board_file, "--board")
+        check_class_outputs(output, board_file, reports_dir)
     except OutputError as exc:
         raise _fail(str(exc)) from None
     return watch_roster(lab, language, roster, options, board=board_file, reports_dir=reports_dir,
-                        fmt=fmt or "table", quiet=quiet)
+                        fmt=fmt or "table", quiet=quiet, summary=output)
 
 
 _CHORE_ROSTER = typer.Option(None, "--roster", help="Do it for a class: CSV with one row per student "

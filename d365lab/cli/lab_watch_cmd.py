@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from d365lab.labs.board import board_rows, board_table, render_board_html, write_board
-from d365lab.labs.outputs import terminal_console
+from d365lab.labs.outputs import OutputError, check_writable_file, ensure_writable_dir, terminal_console
 from d365lab.labs.results import LabReport
 from d365lab.labs.roster import RosterError, Student, class_exit_code, read_roster
 from d365lab.labs.spec import LabSpec, Language, localize
@@ -84,9 +84,46 @@ def describe_event(watched: WatchedStudent, event: WatchEvent, lab: LabSpec) -> 
     return f"{when} {who}{event.subject}{words['colon']}{event.old} -> {event.new}"
 
 
+def check_class_outputs(summary: Path | None, board: Path, reports_dir: Path) -> None:
+    """Before any request: the class summary (``--output``), the reports folder and the board can be written.
+
+    Raises :class:`OutputError` naming the first that cannot.
+    """
+    from d365lab.labs.roster_report import check_summary_output
+
+    if summary is not None:
+        check_summary_output(summary)
+        if summary.resolve() == board.resolve():
+            raise OutputError(f"--output and --board name the same file ({summary})")
+    ensure_writable_dir(reports_dir)
+    check_writable_file(board, "--board")
+
+
+def _graded(watched: list[WatchedStudent]) -> list[tuple[Student, LabReport]]:
+    return [(w.student, w.report) for w in watched if w.report is not None]
+
+
+def _write_class_summary(lab: LabSpec, watched: list[WatchedStudent], summary: Path) -> bool:
+    """The class summary of the latest reports, written atomically; False (one error line) when it cannot be."""
+    from d365lab.labs.roster_report import write_summary
+
+    try:
+        write_summary(lab, _graded(watched), summary)
+    except OSError as exc:
+        terminal_console(stderr=True).print(f"error: cannot write --output {summary}: {exc.strerror or exc}",
+                                            markup=False)
+        return False
+    return True
+
+
 def watch_students(lab: LabSpec, students: list[Student], *, language: Language, options: WatchOptions,
-                   board: Path | None, quiet: bool, show_table: bool) -> tuple[list[WatchedStudent], str]:
-    """Watch ``students`` until the options say stop (or Ctrl-C); return their last state and why it stopped."""
+                   board: Path | None, quiet: bool, show_table: bool,
+                   after_round: Callable[[list[WatchedStudent]], object] | None = None,
+                   ) -> tuple[list[WatchedStudent], str]:
+    """Watch ``students`` until the options say stop (or Ctrl-C); return their last state and why it stopped.
+
+    ``after_round`` gets the students' latest state after each round (after the board is written).
+    """
     err = terminal_console(stderr=True)
     out = terminal_console()
     words = WORDS[language]
@@ -106,6 +143,8 @@ def watch_students(lab: LabSpec, students: list[Student], *, language: Language,
         if board is not None:
             write_board(board, render_board_html(lab, rows, language=language, round_number=current.number,
                                                  updated_at=current.at, refresh_seconds=refresh, upto=options.upto))
+        if after_round is not None:
+            after_round(watch.watched)
         if show_table and (current.number == 1 or current.events):
             out.print(board_table(lab, rows, language=language, round_number=current.number,
                                   updated_at=current.at, upto=options.upto))
@@ -133,8 +172,13 @@ def watch_one(lab: LabSpec, language: Language, prefix: str, options: WatchOptio
 
 
 def watch_roster(lab: LabSpec, language: Language, roster: Path, options: WatchOptions, *, board: Path,
-                 reports_dir: Path, fmt: str, quiet: bool, console: Console | None = None) -> int:
-    """``lab check --watch --roster``: the live class board, then one report per student; the class exit code."""
+                 reports_dir: Path, fmt: str, quiet: bool, console: Console | None = None,
+                 summary: Path | None = None) -> int:
+    """``lab check --watch --roster``: the live class board, then one report per student; the class exit code.
+
+    With ``summary`` (``--output``) the class summary file of ``lab check --roster`` is rewritten after
+    every round and a last time when the watch ends.
+    """
     from d365lab.labs.roster_report import print_summary, report_file_names, write_student_report
 
     try:
@@ -143,14 +187,23 @@ def watch_roster(lab: LabSpec, language: Language, roster: Path, options: WatchO
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         terminal_console(stderr=True).print(f"error: {roster}: {reason}", markup=False)
         return 2
+
+    def after_round(watched: list[WatchedStudent]) -> None:
+        if summary is not None:
+            _write_class_summary(lab, watched, summary)
+
     watched, _reason = watch_students(lab, students, language=language, options=options, board=board, quiet=quiet,
-                                      show_table=True)
-    graded: list[tuple[Student, LabReport]] = [(w.student, w.report) for w in watched if w.report is not None]
+                                      show_table=True, after_round=after_round)
+    graded = _graded(watched)
     names = report_file_names(students, fmt)
     for student, report in graded:
         write_student_report(report, fmt, reports_dir, names[student.name])
-    print_summary(lab, graded, console or terminal_console())
+    out = console or terminal_console()
+    print_summary(lab, graded, out)
+    summary_failed = summary is not None and not _write_class_summary(lab, watched, summary)
+    if summary is not None and not summary_failed:
+        out.print(f"class summary written to {summary}", markup=False)
     terminal_console(stderr=True).print(WORDS[language]["board"].format(path=board), markup=False)
-    if len(graded) < len(students):
+    if len(graded) < len(students) or summary_failed:
         return 2
     return class_exit_code(graded)

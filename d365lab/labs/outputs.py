@@ -40,6 +40,22 @@ def check_writable_file(path: Path, option: str = "--output") -> None:
     _probe(path, option)
 
 
+def check_replaceable_file(path: Path, option: str = "--output") -> None:
+    """As :func:`check_writable_file`, for a file later replaced atomically (a temp file, then a rename).
+
+    The probe is a temporary name in the same folder, never ``path`` itself: a reader watching
+    ``path`` (a platform polling a summary) never sees it appear empty.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"cannot write {option} {path}: it is a folder")
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {option} {path}: folder {folder} does not exist")
+    if path.exists():
+        _probe(path, option)  # opened for appending: its content is left as it is
+    _probe(folder / f".{path.name}.d365lab-write-probe", option, shown=path)
+
+
 def ensure_writable_dir(path: Path, option: str = "--reports-dir") -> None:
     """Create ``path`` if needed; raise :class:`OutputError` unless files can be written in it."""
     try:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from d365lab.labs.audit_settle import AuditSettle
-from d365lab.labs.outputs import terminal_console
+from d365lab.labs.outputs import OutputError, check_replaceable_file, terminal_console
 from d365lab.labs.reports import render_json, render_junit, render_markdown, render_table
 from d365lab.labs.results import LabReport
 from d365lab.labs.roster import (
@@ -25,10 +25,40 @@ from d365lab.labs.roster import (
     summary_text_rows,
 )
 from d365lab.labs.spec import LabSpec, Language
+from d365lab.labs.watch_journal import write_atomically
 
 _EXTENSIONS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}
 #: ``--output`` suffixes of the class summary (the suffix picks the format).
 SUMMARY_SUFFIXES = (".md", ".markdown", ".csv", ".xml", ".json")
+
+
+def check_summary_output(output: Path) -> None:
+    """Raise :class:`OutputError` unless ``output`` names a class summary format and can be written.
+
+    Called before any request (``lab check --roster`` and ``--watch --roster``).
+    """
+    if output.suffix.lower() not in SUMMARY_SUFFIXES:
+        raise OutputError(f"cannot tell the class summary format of --output {output} (suffix "
+                          f"{output.suffix or 'none'}; known: {', '.join(SUMMARY_SUFFIXES)})")
+    check_replaceable_file(output)
+
+
+def render_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], output: Path) -> str:
+    """The class summary in the format ``output``'s suffix names (Markdown for ``.md`` / ``.markdown``)."""
+    suffix = output.suffix.lower()
+    if suffix == ".csv":
+        return summary_csv(graded)
+    if suffix == ".xml":
+        return render_junit([r for _, r in graded])
+    if suffix == ".json":
+        document = {"lab_id": lab.lab.id, "exit_code": class_exit_code(graded), "students": summary_rows(graded)}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return summary_markdown(lab, graded)
+
+
+def write_summary(lab: LabSpec, graded: list[tuple[Student, LabReport]], output: Path) -> None:
+    """Replace ``output`` with the class summary atomically (a reader sees the old file or the new one)."""
+    write_atomically(output, render_summary(lab, graded, output))
 
 
 def _slug(name: str) -> str:
@@ -105,15 +135,6 @@ def grade_roster(lab: LabSpec, roster: Path, *, lang: Language, upto: str | None
                          on_report=progress, require_observable=require_observable, audit_settle=audit_settle)
     print_summary(lab, graded, console)
     if output is not None:
-        suffix = output.suffix.lower()
-        if suffix == ".csv":
-            output.write_text(summary_csv(graded), encoding="utf-8")
-        elif suffix == ".xml":
-            output.write_text(render_junit([r for _, r in graded]), encoding="utf-8")
-        elif suffix == ".json":
-            document = {"lab_id": lab.lab.id, "exit_code": class_exit_code(graded), "students": summary_rows(graded)}
-            output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        else:
-            output.write_text(summary_markdown(lab, graded), encoding="utf-8")
+        write_summary(lab, graded, output)
         console.print(f"class summary written to {output}", markup=False)
     return class_exit_code(graded)

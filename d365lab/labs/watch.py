@@ -21,7 +21,7 @@ import requests
 
 from d365lab.errors import DataverseError, ThrottledError, describe_error
 from d365lab.labs.checker import check_lab, error_report
-from d365lab.labs.roster import Connector, Student, default_connector
+from d365lab.labs.roster import Connector, Student, default_connector, tenant_of
 from d365lab.labs.run_journal import RunJournalError
 from d365lab.labs.spec import LabSpec, Language
 from d365lab.labs.timeutil import now_utc, to_wire
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from d365lab.client import DataverseClient
     from d365lab.labs.results import LabReport
 
+
+
+class _RowError(ValueError):
+    """A roster row that cannot be graded (its reason is the row's own)."""
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,8 @@ class ClassWatch:
     def _grade(self, watched: WatchedStudent, at: str, result: WatchRound) -> None:
         student, opts = watched.student, self.options
         try:
-            if student.error is not None:
-                raise ValueError(student.error)
+            if student.error is not None:  # a bad roster row, worded as 'lab check --roster' words it
+                raise _RowError(student.error)
             extras = {EXTRAS_KEY: watched.journal} if watched.journal is not None else None
             report = check_lab(self._client(student), self.lab, lang=watched.language, prefix=student.prefix,
                                time_zone=opts.time_zone, upto=opts.upto, use_journal=opts.use_journal,
@@ -156,6 +160,8 @@ class ClassWatch:
             report = self._error(watched, describe_error(exc))
             with self._lock:
                 result.throttled_for = max(result.throttled_for, exc.retry_after or opts.interval)
+        except _RowError as exc:
+            report = self._error(watched, str(exc))
         except (DataverseError, RunJournalError, requests.RequestException, OSError, ValueError) as exc:
             report = self._error(watched, describe_error(exc))
         report.student = student.name or None
@@ -173,8 +179,8 @@ class ClassWatch:
 
     def _error(self, watched: WatchedStudent, reason: str) -> LabReport:
         student = watched.student
-        return error_report(self.lab, watched.language, student.settings.get("dataverse_url") or "configured tenant",
-                            reason, student=student.name or None, prefix=student.prefix, upto=self.options.upto)
+        return error_report(self.lab, watched.language, tenant_of(student), reason, student=student.name or None,
+                            prefix=student.prefix, upto=self.options.upto)
 
     def _journal(self, watched: WatchedStudent, report: LabReport, at: str) -> list[WatchEvent]:
         if watched.journal is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class TenantSide:
     in_flight: int = 0
     most_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: called before each request is answered (what happens on the grader's machine meanwhile)
+    before_answer: Callable[[], None] | None = None
 
     def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """A WSGI layer in front of ``app`` that counts."""
@@ -43,6 +46,8 @@ class TenantSide:
                 self.in_flight += 1
                 self.most_in_flight = max(self.most_in_flight, self.in_flight)
             try:
+                if self.before_answer is not None:
+                    self.before_answer()
                 return list(app(environ, start_response))
             finally:
                 with self.lock:
@@ -154,3 +159,60 @@ def test_students_sharing_the_tenant_never_exceed_the_user_s_concurrency_limit(
                  "--parallel", "5", "-q")
     assert seeded.exit_code == 0, seeded.stdout + seeded.stderr
     assert class_tenant.most_in_flight == 2
+
+
+@pytest.mark.parametrize(("output", "says"), [("class.txt", "cannot tell the class summary format of --output"),
+                                              ("no-such-folder/class.json", "does not exist")])
+def test_a_watch_s_class_summary_path_is_checked_before_any_request(class_tenant: TenantSide, tmp_path: Path,
+                                                                     output: str, says: str) -> None:
+    roster = _roster(tmp_path / "class.csv", 2)
+    watched = cli("lab", "check", "--watch", "--roster", str(roster), "--max-time", "0", "--output", output)
+    assert watched.exit_code == 2
+    assert watched.stderr.strip().count("\n") == 0 and says in watched.stderr  # one line
+    assert not class_tenant.by_token  # the tenant was never asked
+    assert not (tmp_path / "lab-reports" / "board.html").exists()
+
+
+def test_a_watch_rewrites_the_class_summary_after_every_round(class_tenant: TenantSide, tmp_path: Path) -> None:
+    roster = _roster(tmp_path / "class.csv", 2)
+    summary = tmp_path / "class.json"
+    outcome: list[Any] = []
+    watch = threading.Thread(target=lambda: outcome.append(cli(
+        "lab", "check", "--watch", "--roster", str(roster), "--upto", "ex1.t1", "--until-complete",
+        "--interval", "0.2", "--max-time", "60", "--output", str(summary), "-q")))
+    watch.start()
+    try:
+        reads: list[dict[str, Any]] = []
+        while watch.is_alive() and not reads:  # the students have done nothing yet: round 1 sees that
+            if summary.exists():
+                reads.append(json.loads(summary.read_text(encoding="utf-8")))  # whole, never half a file
+            time.sleep(0.01)
+        assert reads, "no class summary while the watch ran"
+        first = reads[0]
+        assert [row["passed"] for row in first["students"]] == [False, False] and first["exit_code"] == 1
+        for i in range(2):  # now each student does ex1.t1; the watch goes on until it sees both green
+            do_lab(browser=Browser(class_tenant.base_url + "/api/data/v9.2/", f"student-{i}"), prefix=f"[S{i}]",
+                   stop_after="ex1.t1")
+        while watch.is_alive():
+            if summary.exists():
+                json.loads(summary.read_text(encoding="utf-8"))
+            time.sleep(0.01)
+    finally:
+        watch.join(90)
+    result = outcome[0]
+    assert result.exit_code == 0, result.stdout + result.stderr
+    last = json.loads(summary.read_text(encoding="utf-8"))
+    assert [row["passed"] for row in last["students"]] == [True, True] and last["exit_code"] == 0
+
+
+def test_a_summary_that_cannot_be_written_any_more_is_said_and_ends_in_exit_2(class_tenant: TenantSide,
+                                                                              tmp_path: Path) -> None:
+    roster = _roster(tmp_path / "class.csv", 2)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    class_tenant.before_answer = lambda: folder.exists() and folder.rmdir()  # gone once the watch has started
+    watched = cli("lab", "check", "--watch", "--roster", str(roster), "--max-time", "0", "--output",
+                  str(folder / "class.json"), "-q")
+    assert watched.exit_code == 2
+    assert f"error: cannot write --output {folder / 'class.json'}" in watched.stderr
+    assert (tmp_path / "lab-reports" / "board.html").is_file()  # the rest of the watch went on

@@ -93,13 +93,6 @@ def test_watch_options_need_watch(lab_env: Path) -> None:
     assert result.exit_code == 2 and "--watch" in result.stderr
 
 
-def test_a_class_summary_file_is_refused_while_watching(lab_env: Path) -> None:
-    (lab_env / "class.csv").write_text("student,prefix\nAnn,A1\n", encoding="utf-8")
-    result = cli("lab", "check", "--watch", "--roster", "class.csv", "--output", "summary.md", "--max-time", "0")
-    assert result.exit_code == 2 and "--board" in result.stderr
-    assert not (lab_env / "summary.md").exists() and not (lab_env / "lab-reports" / "board.html").exists()
-
-
 def test_a_throttled_round_waits_what_the_tenant_asked_before_the_next(lab_env: Path) -> None:
     throttle = ThrottleSettings(enabled=True, requests_per_window=2, window_seconds=60, retry_after_seconds=7)
     running = start_background(settings=MockSettings(throttle=throttle))
