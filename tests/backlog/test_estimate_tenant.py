@@ -8,7 +8,6 @@ Source of the limits: Microsoft Learn, "Service protection API limits" (facts sh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,25 +15,16 @@ import pytest
 
 from d365lab.backlog.estimate import ASSUMED_REAL_TENANT, REPORTED_BY_TENANT, TenantModel, estimate_import
 from d365lab.mock.cost_settings import cost_model_header, with_cost_model
-from d365lab.mock.server import RunningServer, start_background
 from d365lab.mock.settings import MockSettings, ThrottleSettings
+from tests.labs.cli_helpers import serve_for_cli
 
 from .conftest import RunCli
 
 HEADER = "Topic,Last Name,Company\n"
 
 
-@contextmanager
-def _tenant(settings: MockSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    """A served mock the CLI talks to over loopback HTTP."""
-    running = start_background(settings=settings)
-    monkeypatch.setenv("DATAVERSE_URL", running.base_url)
-    monkeypatch.setenv("D365LAB_AUTH", "token")
-    monkeypatch.setenv("DATAVERSE_TOKEN", running.token)
-    try:
-        yield running
-    finally:
-        running.stop()
+#: A served mock the CLI talks to over loopback HTTP (the lab tests' helper).
+_tenant = contextmanager(serve_for_cli)
 
 
 def _estimate_line(output: str) -> str:
@@ -65,9 +55,9 @@ def test_dry_runs_use_the_served_model_and_fall_back_to_a_real_tenant(
         cli: RunCli, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     csv = workdir / "many.csv"
     csv.write_text(HEADER + "".join(f"Topic {i},Lead {i},Company {i}\n" for i in range(1000)), encoding="utf-8")
-    with _tenant(with_cost_model(MockSettings(), "realistic", 0.5), monkeypatch):
+    with _tenant(monkeypatch, with_cost_model(MockSettings(), "realistic", 0.5)):
         served_import, served_triage = _dry_runs(cli, csv)
-    with _tenant(MockSettings(), monkeypatch):
+    with _tenant(monkeypatch, MockSettings()):
         plain_import, plain_triage = _dry_runs(cli, csv)
     for line in (served_import, served_triage):
         assert ("the 'realistic' cost model at scale 0.5 and the tenant's limits "

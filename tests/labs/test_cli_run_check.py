@@ -220,6 +220,8 @@ def test_the_lab_time_zone_decides_what_1630_means(lab_env: Path) -> None:
 
 
 def test_the_close_date_is_the_lab_user_s_today_not_utc_s(lab_env: Path) -> None:
+    # Facts sheet section 4 (WinOpportunity): actualclosedate is the OpportunityClose's actualend,
+    # a DateOnly value the app's close dialog fills with the user's today.
     # A zone whose calendar day is not UTC's right now (UTC+14 from 10:00 UTC on, UTC-12 before
     # 12:00 UTC): closing as won must record the student's day, as the app's close dialog does.
     from datetime import UTC, datetime

@@ -1,7 +1,8 @@
 """``lab prepare`` switches column-level auditing on (lead statecode/statuscode), the documented
 way: the column's definition PUT back with ``IsAuditEnabled.Value`` true, then ``PublishXml``.
 Run through the CLI against a started mock whose columns start unaudited, and whose user may
-lack the customizer role."""
+lack the customizer role. Sources: Microsoft Learn, "Configure auditing" (changes take effect once
+published) and "Create and update column definitions using the Web API" ("Update a column")."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 A third-party client (a report, an export) reads ``*_base`` and the composite addresses the
 server computed; these tests drive a real mock server as such clients do.
+Sources: Microsoft Learn, "Transaction Currency (currency) table" (``X_base = X / exchangerate``)
+and the FormatAddress function (composite addresses), as in test_computed_money.py / test_computed_names.py.
 """
 
 from __future__ import annotations
